@@ -1,0 +1,44 @@
+/**
+ * Per-namespace channel options, in the configuration's own snake_case shape.
+ * Durations are milliseconds. Zero or absent means off / the global default.
+ */
+export interface ChannelOptions {
+  presence?: boolean;
+  join_leave?: boolean;
+  force_push_join_leave?: boolean;
+  history_size?: number;
+  history_ttl?: number;
+  history_meta_ttl?: number;
+  force_positioning?: boolean;
+  allow_positioning?: boolean;
+  force_recovery?: boolean;
+  allow_recovery?: boolean;
+  force_recovery_mode?: string;
+  auto_cache_recover?: boolean;
+  allowed_delta_types?: string[];
+  allow_tags_filter?: boolean;
+  delta_publish?: boolean;
+  allow_subscribe_for_client?: boolean;
+  allow_subscribe_for_anonymous?: boolean;
+  allow_publish_for_client?: boolean;
+  allow_publish_for_subscriber?: boolean;
+  allow_publish_for_anonymous?: boolean;
+  allow_presence_for_client?: boolean;
+  allow_presence_for_subscriber?: boolean;
+  allow_presence_for_anonymous?: boolean;
+  allow_history_for_client?: boolean;
+  allow_history_for_subscriber?: boolean;
+  allow_history_for_anonymous?: boolean;
+  allow_user_limited_channels?: boolean;
+  channel_regex?: string;
+  publication_data_format?: string;
+  subscription_type?: string;
+  subscribe_proxy_enabled?: boolean;
+  publish_proxy_enabled?: boolean;
+  sub_refresh_proxy_enabled?: boolean;
+}
+
+/** A namespace: a name plus its channel options. */
+export interface NamespaceOptions extends ChannelOptions {
+  name: string;
+}

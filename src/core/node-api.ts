@@ -1,0 +1,106 @@
+/**
+ * What the server API (HTTP, GRPC, admin) may ask of a node. The node implements it;
+ * api/ builds requests from wire bodies, validates them and maps thrown errors.
+ * Methods throw ProtocolError (from protocol/codes) with client-protocol codes
+ * 100/102/107/108/112; the API layer maps them to its own messages.
+ */
+import type { ClientInfo } from '../protocol/types.js';
+import type { ChannelOptions } from './channel-options.js';
+import type { BrokerPublication, StreamPosition } from './ports.js';
+
+export interface ApiPublishRequest {
+  channel: string;
+  data: Uint8Array;
+  skipHistory?: boolean;
+  tags?: Record<string, string>;
+  idempotencyKey?: string;
+  delta?: boolean;
+  version?: number;
+  versionEpoch?: string;
+  clientInfo?: ClientInfo;
+}
+
+/** Offset and epoch are absent when the channel keeps no history. */
+export interface ApiPublishResult {
+  offset?: number;
+  epoch?: string;
+}
+
+export interface ApiHistoryRequest {
+  channel: string;
+  /** 0 = position only, -1 = all, N = at most N. */
+  limit: number;
+  since?: StreamPosition;
+  reverse?: boolean;
+}
+
+export interface ApiHistoryResult {
+  publications: BrokerPublication[];
+  offset: number;
+  epoch: string;
+}
+
+/** Which connections a user-targeted call affects. Empty client/session mean all of the user's. */
+export interface ConnectionSelector {
+  user: string;
+  client?: string;
+  session?: string;
+}
+
+export interface ApiSubscribeRequest extends ConnectionSelector {
+  channel: string;
+  /** Unix seconds; 0 = no expiry. */
+  expireAt?: number;
+  info?: Uint8Array;
+  data?: Uint8Array;
+  recoverSince?: StreamPosition;
+  override?: {
+    presence?: boolean;
+    join_leave?: boolean;
+    force_recovery?: boolean;
+    force_positioning?: boolean;
+    force_push_join_leave?: boolean;
+  };
+}
+
+export interface ApiDisconnectRequest extends ConnectionSelector {
+  whitelist?: string[];
+  code: number;
+  reason: string;
+}
+
+export interface ApiRefreshRequest extends ConnectionSelector {
+  expired?: boolean;
+  /** Unix seconds. */
+  expireAt?: number;
+  info?: Uint8Array;
+}
+
+export interface NodeInfo {
+  uid: string;
+  name: string;
+  version: string;
+  num_clients: number;
+  num_users: number;
+  num_channels: number;
+  num_subs: number;
+  /** Seconds since start. */
+  uptime: number;
+}
+
+export interface NodeApi {
+  /** Options for a channel; undefined when its namespace does not exist. */
+  channelOptions(channel: string): ChannelOptions | undefined;
+  publish(req: ApiPublishRequest): Promise<ApiPublishResult>;
+  presence(channel: string): Promise<Record<string, ClientInfo>>;
+  presenceStats(channel: string): Promise<{ num_clients: number; num_users: number }>;
+  history(req: ApiHistoryRequest): Promise<ApiHistoryResult>;
+  historyRemove(channel: string): Promise<void>;
+  subscribe(req: ApiSubscribeRequest): Promise<void>;
+  unsubscribe(sel: ConnectionSelector & { channel: string }): Promise<void>;
+  disconnect(req: ApiDisconnectRequest): Promise<void>;
+  refresh(req: ApiRefreshRequest): Promise<void>;
+  /** Channels with at least one subscriber, with subscriber counts. */
+  channels(): Promise<Record<string, { num_clients: number }>>;
+  info(): Promise<{ nodes: NodeInfo[] }>;
+}

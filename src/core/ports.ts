@@ -1,0 +1,124 @@
+/**
+ * Interfaces the core needs from the outside world. Implementations live in brokers/,
+ * auth/, proxy/; only server/ and brokers/index.ts name concrete ones.
+ */
+import type { ClientInfo } from '../protocol/types.js';
+
+/** A position in a channel stream. Offsets start at 1; top 0 means an empty stream. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+/** A publication as brokers store and deliver it. `data` is the payload bytes. */
+export interface BrokerPublication {
+  data: Uint8Array;
+  info?: ClientInfo;
+  /** Stream offset; 0 when the channel keeps no history. */
+  offset: number;
+  tags?: Record<string, string>;
+  /** Publish time, Unix ms. */
+  time: number;
+  delta?: boolean;
+  /** Set by the broker on delivery when the publication starts a stream (offset 1). */
+  epoch?: string;
+}
+
+/** Options of one publish. History is kept only when both historySize and historyTtlMs are > 0. */
+export interface PublishOptions {
+  historySize?: number;
+  historyTtlMs?: number;
+  /** Meta (epoch + top offset) lifetime; 0 means the broker default. */
+  historyMetaTtlMs?: number;
+  clientInfo?: ClientInfo;
+  tags?: Record<string, string>;
+  /** Publishes with the same key within idempotentResultTtlMs return the first result. */
+  idempotencyKey?: string;
+  idempotentResultTtlMs?: number;
+  delta?: boolean;
+  /** When > 0 and history is on: dropped unless greater than the last version (same versionEpoch). */
+  version?: number;
+  versionEpoch?: string;
+}
+
+export interface PublishResult {
+  position: StreamPosition;
+  /** True when the publication was dropped by version suppression or was an idempotent repeat. */
+  suppressed: boolean;
+}
+
+/**
+ * History query. limit: 0 = position only, -1 = all, N > 0 = at most N.
+ * since: publications after that offset (reverse: before it). An epoch in since that differs from the
+ * current one is the caller's concern (the broker returns the current position for comparison).
+ */
+export interface HistoryFilter {
+  since?: StreamPosition;
+  limit: number;
+  reverse?: boolean;
+}
+
+export interface HistoryOptions {
+  filter: HistoryFilter;
+  /** Meta lifetime to apply when the read creates or touches the stream; 0 = broker default. */
+  metaTtlMs?: number;
+}
+
+export interface HistoryResult {
+  publications: BrokerPublication[];
+  position: StreamPosition;
+}
+
+/** What a broker calls when something arrives for a channel this node subscribed to. */
+export interface BrokerEventHandler {
+  /** Called in publish order per channel. `prev` is the previous publication when delta was asked. */
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition, delta: boolean, prev?: BrokerPublication): void;
+  handleJoin(channel: string, info: ClientInfo): void;
+  handleLeave(channel: string, info: ClientInfo): void;
+}
+
+/**
+ * Moves publications, joins and leaves between nodes and keeps channel history.
+ * Delivery per channel is in publish order. A broker with reliable in-process delivery
+ * sets `reliable` so positioned subscriptions may skip periodic stream checks.
+ */
+export interface Broker {
+  readonly reliable: boolean;
+  /** Starts delivering events to the handler. Called once before any other method. */
+  run(handler: BrokerEventHandler): Promise<void>;
+  /** Starts receiving events for a channel on this node. Idempotent. */
+  subscribe(channel: string): Promise<void>;
+  /** Stops receiving events for a channel on this node. Idempotent. */
+  unsubscribe(channel: string): Promise<void>;
+  publish(channel: string, data: Uint8Array, opts: PublishOptions): Promise<PublishResult>;
+  publishJoin(channel: string, info: ClientInfo): Promise<void>;
+  publishLeave(channel: string, info: ClientInfo): Promise<void>;
+  /** Reads history; creates the stream (new epoch, top 0) when it does not exist. */
+  history(channel: string, opts: HistoryOptions): Promise<HistoryResult>;
+  /** Removes the publications of a channel, keeping its epoch and top offset. */
+  removeHistory(channel: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface PresenceStats {
+  numClients: number;
+  /** Distinct user ids among entries; the anonymous "" user counts as one. */
+  numUsers: number;
+}
+
+/** Keeps who is subscribed to a channel, keyed by client id. */
+export interface PresenceManager {
+  presence(channel: string): Promise<Record<string, ClientInfo>>;
+  presenceStats(channel: string): Promise<PresenceStats>;
+  /** Adds or refreshes an entry. */
+  addPresence(channel: string, clientId: string, info: ClientInfo): Promise<void>;
+  removePresence(channel: string, clientId: string, userId: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Time source, injected so tests control it. */
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
