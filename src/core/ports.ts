@@ -122,3 +122,64 @@ export interface Clock {
 }
 
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** Per-subscription switches that override namespace options (token `override`, proxy results). */
+export interface SubscriptionOverride {
+  presence?: boolean;
+  join_leave?: boolean;
+  force_push_join_leave?: boolean;
+  force_recovery?: boolean;
+  force_positioning?: boolean;
+}
+
+/** Options of one server-side subscription named in a token's `subs` claim. */
+export interface ServerSubOptions {
+  info?: Uint8Array;
+  data?: Uint8Array;
+  override?: SubscriptionOverride;
+}
+
+/** What a verified connection token grants. */
+export interface ConnectCredentials {
+  userId: string;
+  /** Connection expiry, Unix seconds; 0 = never (from `expire_at`, else `exp`). */
+  expireAt: number;
+  /** Connection info (JSON text bytes, or binary from b64info). */
+  info?: Uint8Array;
+  /** Server-side subscriptions (`channels` claim); ignored when `subs` is present. */
+  channels?: string[];
+  subs?: Record<string, ServerSubOptions>;
+  /** Connection meta, JSON text bytes; never sent to clients. */
+  meta?: Uint8Array;
+}
+
+/** What a verified subscription token grants. */
+export interface SubscribeCredentials {
+  userId: string;
+  channel: string;
+  /** When non-empty, must equal the connection's client id. */
+  client?: string;
+  /** Subscription expiry, Unix seconds; 0 = never. */
+  expireAt: number;
+  info?: Uint8Array;
+  data?: Uint8Array;
+  override?: SubscriptionOverride;
+}
+
+/** Why a token was refused: `expired` (exp/nbf) or `invalid` (anything else). */
+export class TokenError extends Error {
+  constructor(
+    readonly kind: 'expired' | 'invalid',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'TokenError';
+  }
+}
+
+/** Verifies connection and subscription tokens. Throws TokenError on refusal. */
+export interface TokenVerifier {
+  verifyConnectToken(token: string): Promise<ConnectCredentials>;
+  verifySubscribeToken(token: string): Promise<SubscribeCredentials>;
+}
