@@ -183,3 +183,16 @@ export interface TokenVerifier {
   verifyConnectToken(token: string): Promise<ConnectCredentials>;
   verifySubscribeToken(token: string): Promise<SubscribeCredentials>;
 }
+
+/** Structured logger; pino's Logger satisfies it. The core logs only through this. */
+export interface Logger {
+  trace(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const noop = (): void => {};
+/** A logger that drops everything. */
+export const nullLogger: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop };

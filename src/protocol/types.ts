@@ -50,6 +50,10 @@ export interface ConnectRequest {
   version?: string;
   headers?: Record<string, string>;
   flag?: number;
+  /** Id of a compression dictionary the client holds (newest protocol; unused by centrifuge-js). */
+  dict?: string;
+  /** Untrusted application-context hint (newest protocol). */
+  profile?: string;
 }
 
 export interface SubscribeRequest {
@@ -104,6 +108,8 @@ export interface ConnectResult {
   session?: string;
   node?: string;
   time?: number;
+  /** Enabled subset of ConnectRequest.flag; only on ConnectResult (not in the Push.connect message). */
+  flag?: number;
 }
 
 export interface UnsubscribeRequest { channel?: string }
@@ -160,6 +166,8 @@ export interface RefreshPush { expires?: boolean; ttl?: number }
 export type ConnectPush = ConnectResult;
 
 export interface Push {
+  /** Numeric channel id (channel compaction); when set, `channel` is omitted. */
+  id?: number;
   channel?: string;
   pub?: Publication;
   join?: Join;
@@ -188,6 +196,9 @@ export interface Reply {
   refresh?: RefreshResult;
   sub_refresh?: SubRefreshResult;
 }
+
+/** Body of `POST /emulation`: commands for an HTTP-streaming or SSE session. `data` holds the command frame. */
+export interface EmulationRequest { node?: string; session?: string; data?: Bytes }
 
 /** Wire encoding of one connection, fixed for its lifetime. */
 export type ProtocolType = 'json' | 'protobuf';

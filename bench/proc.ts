@@ -1,0 +1,69 @@
+// Helpers that read process figures from /proc (Linux only).
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+let clkTck: number | undefined;
+
+/** Clock ticks per second used by /proc/<pid>/stat utime/stime. */
+export function clockTicks(): number {
+  if (clkTck === undefined) {
+    try {
+      clkTck = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clkTck = 100;
+    }
+  }
+  return clkTck;
+}
+
+/** User+system CPU time consumed so far by a process, in microseconds. */
+export function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // The command name (field 2) is parenthesised and may contain spaces.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); utime is field 14, stime field 15.
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return ((utime + stime) * 1e6) / clockTicks();
+}
+
+/** Resident set size of a process, in KiB. */
+export function processRssKb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  return m ? Number(m[1]) : NaN;
+}
+
+export interface FdLimits { soft: number; hard: number }
+
+/** Open-file limits of this process (children inherit them). */
+export function fdLimits(): FdLimits {
+  try {
+    const text = readFileSync('/proc/self/limits', 'utf8');
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(text);
+    if (m) {
+      const soft = m[1] === 'unlimited' ? Infinity : Number(m[1]);
+      const hard = m[2] === 'unlimited' ? Infinity : Number(m[2]);
+      return { soft, hard };
+    }
+  } catch { /* fall through */ }
+  return { soft: 1024, hard: 1024 };
+}
+
+/** Number of usable ephemeral ports for outgoing connections. */
+export function ephemeralPorts(): number {
+  try {
+    const [lo, hi] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (lo !== undefined && hi !== undefined && hi >= lo) return hi - lo + 1;
+  } catch { /* fall through */ }
+  return 28_000;
+}
+
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return '?';
+  }
+}

@@ -1,0 +1,4 @@
+/** In-process broker and presence manager (single node; everything is lost on restart). */
+export { MemoryBroker, DEFAULT_HISTORY_META_TTL_MS, DEFAULT_IDEMPOTENT_RESULT_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS } from './memory-broker.js';
+export type { MemoryBrokerOptions } from './memory-broker.js';
+export { MemoryPresenceManager } from './memory-presence.js';

@@ -1,0 +1,107 @@
+/**
+ * Channel name anatomy: optional private prefix, namespace before the first boundary,
+ * user-limited part after the user boundary. Resolves a channel to its namespace options.
+ */
+import type { ChannelOptions, NamespaceOptions } from './channel-options.js';
+
+export interface ChannelRules {
+  without_namespace?: ChannelOptions;
+  namespaces?: NamespaceOptions[];
+  private_prefix?: string;
+  namespace_boundary?: string;
+  user_boundary?: string;
+  user_separator?: string;
+  max_length?: number;
+  /** Global default meta TTL in ms. */
+  history_meta_ttl?: number;
+  publication_data_format?: string;
+}
+
+export interface ResolvedChannel {
+  namespace: string;
+  /** The part after the namespace boundary (the whole channel without a namespace). */
+  rest: string;
+  options: ChannelOptions;
+}
+
+const asciiRe = /^[\x00-\x7F]*$/;
+
+export class ChannelResolver {
+  private readonly byName = new Map<string, NamespaceOptions>();
+  private readonly regexes = new Map<string, RegExp>();
+  readonly privatePrefix: string;
+  readonly namespaceBoundary: string;
+  readonly userBoundary: string;
+  readonly userSeparator: string;
+  readonly maxLength: number;
+
+  constructor(private readonly rules: ChannelRules) {
+    for (const ns of rules.namespaces ?? []) this.byName.set(ns.name, ns);
+    this.privatePrefix = rules.private_prefix ?? '$';
+    this.namespaceBoundary = rules.namespace_boundary ?? ':';
+    this.userBoundary = rules.user_boundary ?? '#';
+    this.userSeparator = rules.user_separator ?? ',';
+    this.maxLength = rules.max_length || 255;
+  }
+
+  /** Options for a channel, or undefined when its namespace is not configured. */
+  resolve(channel: string): ResolvedChannel | undefined {
+    let name = channel;
+    if (this.privatePrefix && name.startsWith(this.privatePrefix)) name = name.slice(this.privatePrefix.length);
+    const idx = this.namespaceBoundary ? name.indexOf(this.namespaceBoundary) : -1;
+    if (idx < 0) return { namespace: '', rest: name, options: this.rules.without_namespace ?? {} };
+    const ns = name.slice(0, idx);
+    const options = this.byName.get(ns);
+    if (!options) return undefined;
+    return { namespace: ns, rest: name.slice(idx + this.namespaceBoundary.length), options };
+  }
+
+  /** Name check: the namespace's channel_regex must match the rest, else the channel must be ASCII. */
+  validName(channel: string, resolved: ResolvedChannel): boolean {
+    const pattern = resolved.options.channel_regex;
+    if (pattern) {
+      let re = this.regexes.get(pattern);
+      if (!re) {
+        re = new RegExp(pattern);
+        this.regexes.set(pattern, re);
+      }
+      return re.test(resolved.rest);
+    }
+    return asciiRe.test(channel);
+  }
+
+  isPrivate(channel: string): boolean {
+    return this.privatePrefix !== '' && channel.startsWith(this.privatePrefix);
+  }
+
+  /** True when the channel is user-limited (contains the user boundary). */
+  isUserLimited(channel: string): boolean {
+    return this.userBoundary !== '' && channel.includes(this.userBoundary);
+  }
+
+  /** True when `user` is listed after the user boundary of a user-limited channel. */
+  userAllowed(channel: string, user: string): boolean {
+    const idx = channel.lastIndexOf(this.userBoundary);
+    if (idx < 0) return false;
+    const users = channel.slice(idx + this.userBoundary.length).split(this.userSeparator);
+    return users.includes(user);
+  }
+
+  /** The personal channel of a user in a namespace ('' = no namespace). */
+  personalChannel(namespace: string, user: string): string {
+    return namespace ? `${namespace}${this.namespaceBoundary}${this.userBoundary}${user}` : `${this.userBoundary}${user}`;
+  }
+
+  historyMetaTtlMs(options: ChannelOptions): number {
+    return options.history_meta_ttl || this.rules.history_meta_ttl || 0;
+  }
+
+  dataFormat(options: ChannelOptions): string {
+    return options.publication_data_format || this.rules.publication_data_format || '';
+  }
+}
+
+/** History is on when both size and TTL are positive. */
+export function historyEnabled(o: ChannelOptions): boolean {
+  return (o.history_size ?? 0) > 0 && (o.history_ttl ?? 0) > 0;
+}

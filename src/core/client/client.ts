@@ -1,0 +1,458 @@
+/**
+ * One client connection: a state machine (connecting → connected → closed) plus a
+ * dispatch table of command handlers, one file per command. Commands of a connection
+ * run one at a time in arrival order; connect always completes before the next command.
+ */
+import { randomUUID } from 'node:crypto';
+import { CodecError, codecFor, type Codec } from '../../protocol/codec.js';
+import { Disconnect, Disconnects, Errors, ProtocolError, Unsubscribes } from '../../protocol/codes.js';
+import type { ClientInfo, Command, ProtocolType, Reply, SubscribeResult } from '../../protocol/types.js';
+import type { TimerHandle } from '../timer-wheel.js';
+import type { Transport, TransportRequest } from '../transport.js';
+import { ConnectionWriter } from '../writer.js';
+import type { HubClient } from '../hub.js';
+import type { BrokerPublication, StreamPosition } from '../ports.js';
+import type { ClientRef } from '../handlers.js';
+import type { Subscription } from './subscription.js';
+import type { NodeContext } from './context.js';
+import { handleConnect } from './connect.js';
+import { handleSubscribe } from './subscribe.js';
+import { handleUnsubscribe } from './unsubscribe.js';
+import { handlePublish } from './publish.js';
+import { handlePresence, handlePresenceStats } from './presence.js';
+import { handleHistory } from './history.js';
+import { handleRpc } from './rpc.js';
+import { handleSend } from './send.js';
+import { handleRefresh } from './refresh.js';
+import { handleSubRefresh } from './sub-refresh.js';
+
+/** A command handler returns the reply fields (without id), or undefined for no reply. */
+export type CommandHandler = (client: ClientSession, cmd: Command) => Promise<Reply | undefined>;
+
+type RequestKey = 'connect' | 'subscribe' | 'unsubscribe' | 'publish' | 'presence' | 'presence_stats' | 'history' | 'rpc' | 'send' | 'refresh' | 'sub_refresh';
+
+/** Request fields in the order the reference server checks them. `ping` is deliberately absent. */
+const requestOrder: RequestKey[] = ['connect', 'subscribe', 'unsubscribe', 'publish', 'presence', 'presence_stats', 'history', 'rpc', 'send', 'refresh', 'sub_refresh'];
+
+const dispatch: Record<RequestKey, CommandHandler> = {
+  connect: handleConnect,
+  subscribe: handleSubscribe,
+  unsubscribe: handleUnsubscribe,
+  publish: handlePublish,
+  presence: handlePresence,
+  presence_stats: handlePresenceStats,
+  history: handleHistory,
+  rpc: handleRpc,
+  send: handleSend,
+  refresh: handleRefresh,
+  sub_refresh: handleSubRefresh,
+};
+
+export type ClientState = 'connecting' | 'connected' | 'closed';
+
+export class ClientSession implements HubClient, ClientRef {
+  readonly id = randomUUID();
+  readonly sessionId: string;
+  readonly protocol: ProtocolType;
+  readonly codec: Codec;
+  readonly transportName: string;
+  readonly writer: ConnectionWriter;
+  state: ClientState = 'connecting';
+  /** Set when connect failed with an error reply: later commands are a protocol violation. */
+  unusable = false;
+  userId = '';
+  connInfo: Uint8Array | undefined;
+  meta: Uint8Array | undefined;
+  /** Connection expiry, Unix seconds; 0 = never. */
+  expireAt = 0;
+  /** Channels granted by the connection token, for the refresh comparison. */
+  tokenChannels: string[] = [];
+  readonly subs = new Map<string, Subscription>();
+  /** Channels with a subscribe command in flight (before the subscription entry exists). */
+  readonly pending = new Map<string, Promise<void>>();
+  private chain: Promise<void> = Promise.resolve();
+  private afterReply: (() => void)[] = [];
+  private staleTimer: TimerHandle | undefined;
+  private pingTimer: TimerHandle | undefined;
+  private pongTimer: TimerHandle | undefined;
+  private expireTimer: TimerHandle | undefined;
+  private presenceTimer: TimerHandle | undefined;
+  private pingOutstanding = false;
+
+  constructor(
+    readonly node: NodeContext,
+    readonly transport: Transport,
+    readonly request: TransportRequest,
+  ) {
+    this.protocol = transport.protocol;
+    this.codec = codecFor(transport.protocol);
+    this.transportName = transport.name;
+    this.sessionId = transport.emulation || transport.unidirectional ? randomUUID() : '';
+    this.writer = new ConnectionWriter(transport, node.rules.queueMaxSize, () => this.close(Disconnects.slow));
+    this.staleTimer = node.wheel.schedule(node.rules.staleCloseDelayMs, () => {
+      if (this.state !== 'connected' || this.unusable) this.close(Disconnects.stale);
+    });
+  }
+
+  /** Feeds one transport frame (a batch of commands). */
+  handleFrame(frame: Uint8Array): void {
+    if (this.state === 'closed') return;
+    let commands: Command[];
+    try {
+      commands = this.codec.decodeCommands(frame, this.node.maxCommandBytes);
+    } catch (err) {
+      this.node.logger.info({ client: this.id, err: (err as Error).message }, 'malformed frame');
+      this.close(Disconnects.badRequest);
+      return;
+    }
+    this.chain = this.chain.then(() => this.runCommands(commands));
+  }
+
+  /** Runs commands that did not come from a frame (unidirectional connect). */
+  runCommand(cmd: Command): Promise<void> {
+    this.chain = this.chain.then(() => this.runCommands([cmd]));
+    return this.chain;
+  }
+
+  private async runCommands(commands: Command[]): Promise<void> {
+    for (const cmd of commands) {
+      if (this.state === 'closed' || this.unusable) return;
+      try {
+        await this.runCommand1(cmd);
+      } catch (err) {
+        this.node.logger.error({ client: this.id, err }, 'command handling failed');
+        this.close(Disconnects.serverError);
+        return;
+      }
+    }
+  }
+
+  private async runCommand1(cmd: Command): Promise<void> {
+    const id = cmd.id ?? 0;
+    if (this.state !== 'connected' && !cmd.connect) {
+      this.protocolViolation('command before connect');
+      return;
+    }
+    if (id === 0 && !cmd.send) {
+      if (hasRequest(cmd)) {
+        this.protocolViolation('command without id');
+        return;
+      }
+      this.handlePong();
+      return;
+    }
+    let key: RequestKey | undefined;
+    for (const k of requestOrder) {
+      if (cmd[k] !== undefined) {
+        key = k;
+        break;
+      }
+    }
+    if (!key) {
+      this.protocolViolation('unknown command');
+      return;
+    }
+    if (key === 'connect' && this.state === 'connected') {
+      this.protocolViolation('client already authenticated');
+      return;
+    }
+    const started = performance.now();
+    let reply: Reply | undefined;
+    try {
+      reply = await dispatch[key](this, cmd);
+    } catch (err) {
+      if (err instanceof Disconnect) {
+        this.node.logger.info({ client: this.id, user: this.userId, command: key, code: err.code, reason: err.reason }, 'disconnect on command');
+        this.close(err);
+        return;
+      }
+      let perr: ProtocolError;
+      if (err instanceof ProtocolError) perr = err;
+      else {
+        this.node.logger.error({ client: this.id, command: key, err }, 'command failed');
+        if (key === 'subscribe') {
+          this.close(Disconnects.serverError);
+          return;
+        }
+        perr = Errors.internal;
+      }
+      this.node.logger.debug({ client: this.id, command: key, code: perr.code }, 'command error');
+      if (key === 'connect') this.unusable = true;
+      if (id > 0) this.writeReply({ id, error: perr.toBody() });
+      this.node.events.emit('command', { method: key, durationMs: performance.now() - started, error: perr.code });
+      return;
+    }
+    this.node.events.emit('command', { method: key, durationMs: performance.now() - started });
+    if (this.state === 'closed') return;
+    if (reply && id > 0) {
+      reply.id = id;
+      this.writeReply(reply);
+    }
+    this.runAfterReply();
+  }
+
+  /** Registers work that must happen right after the current command's reply is queued. */
+  onAfterReply(fn: () => void): void {
+    this.afterReply.push(fn);
+  }
+
+  private runAfterReply(): void {
+    const fns = this.afterReply;
+    if (fns.length === 0) return;
+    this.afterReply = [];
+    for (const fn of fns) fn();
+  }
+
+  private protocolViolation(why: string): void {
+    this.node.logger.info({ client: this.id, why }, 'bad request from client');
+    this.close(Disconnects.badRequest);
+  }
+
+  /** Encodes and queues a reply; a payload the protocol cannot carry closes with 3506. */
+  writeReply(reply: Reply): void {
+    if (this.state === 'closed') return;
+    let item: Uint8Array;
+    try {
+      item = this.transport.unidirectional && reply.push ? this.codec.encodePush(reply.push) : this.codec.encodeReply(reply);
+    } catch (err) {
+      if (err instanceof CodecError) {
+        this.close(Disconnects.inappropriateProtocol);
+        return;
+      }
+      throw err;
+    }
+    this.writer.enqueue(item);
+  }
+
+  /** HubClient: queues an already encoded item. */
+  enqueue(item: Uint8Array): void {
+    if (this.state !== 'closed') this.writer.enqueue(item);
+  }
+
+  encodeFailed(): void {
+    this.close(Disconnects.inappropriateProtocol);
+  }
+
+  /** HubClient: a live publication for one of this connection's subscriptions. */
+  deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array): void {
+    if (this.state === 'closed') return;
+    if (sub.state === 'subscribing') {
+      sub.buffer?.push({ pub, item, epoch: position.epoch });
+      return;
+    }
+    if (sub.positioned && pub.offset > 0) {
+      if (sub.epoch && position.epoch && position.epoch !== sub.epoch) {
+        this.insufficientState(sub);
+        return;
+      }
+      if (pub.offset <= sub.offset) return;
+      if (pub.offset > sub.offset + 1) {
+        this.insufficientState(sub);
+        return;
+      }
+      sub.offset = pub.offset;
+      if (!sub.epoch) sub.epoch = position.epoch;
+    }
+    this.writer.enqueue(item);
+  }
+
+  /** Moves a subscribing subscription live: buffered publications past its position follow the reply. */
+  finishSubscribe(sub: Subscription): void {
+    const buffered = sub.buffer ?? [];
+    sub.buffer = undefined;
+    sub.state = 'subscribed';
+    for (const b of buffered) {
+      if (sub.positioned && b.pub.offset > 0) {
+        if (b.pub.offset <= sub.offset) continue;
+        if (b.pub.offset > sub.offset + 1) {
+          this.insufficientState(sub);
+          return;
+        }
+        sub.offset = b.pub.offset;
+      }
+      this.writer.enqueue(b.item);
+    }
+  }
+
+  private insufficientState(sub: Subscription): void {
+    if (sub.serverSide) {
+      this.close(Disconnects.insufficientState);
+      return;
+    }
+    this.serverUnsubscribe(sub.channel, Unsubscribes.insufficientState);
+  }
+
+  /** Removes a subscription on the server's initiative and tells the client with an unsubscribe push. */
+  serverUnsubscribe(channel: string, u: { code: number; reason: string }): void {
+    const sub = this.subs.get(channel);
+    if (!sub || this.state === 'closed') return;
+    this.writeReply({ push: { channel, unsubscribe: { code: u.code, reason: u.reason } } });
+    void this.removeSubscription(sub, true);
+  }
+
+  /** Drops a subscription: hub entry, presence, leave message, broker interest. */
+  async removeSubscription(sub: Subscription, emitLeave: boolean): Promise<void> {
+    if (this.subs.get(sub.channel) !== sub) return;
+    this.subs.delete(sub.channel);
+    const node = this.node;
+    node.hub.removeSub(this, sub.channel);
+    node.releaseChannel(sub.channel);
+    const tasks: Promise<void>[] = [];
+    if (sub.emitPresence) tasks.push(node.presenceManager.removePresence(sub.channel, this.id, this.userId));
+    if (emitLeave && sub.emitJoinLeave && sub.state === 'subscribed') tasks.push(node.broker.publishLeave(sub.channel, sub.info));
+    node.events.emit('unsubscribe', { channel: sub.channel, client: this.id });
+    try {
+      await Promise.all(tasks);
+    } catch (err) {
+      node.logger.warn({ client: this.id, channel: sub.channel, err }, 'unsubscribe cleanup failed');
+    }
+  }
+
+  /** ClientInfo of this connection, with channel info when given. */
+  clientInfo(chanInfo?: Uint8Array): ClientInfo {
+    const info: ClientInfo = { user: this.userId, client: this.id };
+    if (this.connInfo && this.connInfo.length > 0) info.conn_info = this.connInfo;
+    if (chanInfo && chanInfo.length > 0) info.chan_info = chanInfo;
+    return info;
+  }
+
+  /** Sends an asynchronous message push. */
+  sendMessage(data: Uint8Array): void {
+    this.writeReply({ push: { message: { data } } });
+  }
+
+  /** Adds a server-side subscription at runtime (server API subscribe) and tells the client. */
+  async pushSubscribe(channel: string, result: SubscribeResult, sub: Subscription): Promise<void> {
+    this.writeReply({
+      push: {
+        channel,
+        subscribe: {
+          recoverable: result.recoverable,
+          epoch: result.epoch,
+          offset: result.offset,
+          positioned: result.positioned,
+          data: result.data,
+        },
+      },
+    });
+    this.finishSubscribe(sub);
+    if (sub.emitJoinLeave) await this.node.broker.publishJoin(channel, sub.info);
+  }
+
+  // ---- timers ----
+
+  /** Starts pings, presence refresh and the expiry check after a successful connect. */
+  startTimers(): void {
+    this.node.wheel.cancel(this.staleTimer);
+    this.staleTimer = undefined;
+    const rules = this.node.rules;
+    if (this.pingEnabled()) {
+      const first = rules.pingIntervalMs / 2 + Math.random() * (rules.pingIntervalMs / 2);
+      this.pingTimer = this.node.wheel.schedule(first, () => this.sendPing());
+    }
+    this.presenceTimer = this.node.wheel.schedule(rules.presenceUpdateIntervalMs, () => this.presenceTick());
+    this.scheduleExpiry();
+  }
+
+  pingEnabled(): boolean {
+    return this.transport.appLevelPing && this.node.rules.pingIntervalMs > 0;
+  }
+
+  pongExpected(): boolean {
+    return this.pingEnabled() && !this.transport.unidirectional && this.node.rules.pongTimeoutMs > 0;
+  }
+
+  private sendPing(): void {
+    if (this.state !== 'connected') return;
+    const rules = this.node.rules;
+    this.writeReply(this.transport.unidirectional ? { push: {} } : {});
+    if (this.pongExpected()) {
+      this.pingOutstanding = true;
+      this.node.wheel.cancel(this.pongTimer);
+      this.pongTimer = this.node.wheel.schedule(rules.pongTimeoutMs, () => {
+        if (this.pingOutstanding) this.close(Disconnects.noPong);
+      });
+    }
+    this.pingTimer = this.node.wheel.schedule(rules.pingIntervalMs, () => this.sendPing());
+  }
+
+  private handlePong(): void {
+    // A pong with no ping outstanding is tolerated: the reference is stricter, clients never rely on it.
+    this.pingOutstanding = false;
+    this.node.wheel.cancel(this.pongTimer);
+    this.pongTimer = undefined;
+  }
+
+  /** (Re)arms the connection expiry check for the current expireAt. */
+  scheduleExpiry(): void {
+    this.node.wheel.cancel(this.expireTimer);
+    this.expireTimer = undefined;
+    if (this.expireAt <= 0) return;
+    const delay = this.expireAt * 1000 - this.node.clock.now() + this.node.rules.expiredCloseDelayMs;
+    const at = this.expireAt;
+    this.expireTimer = this.node.wheel.schedule(Math.max(0, delay), () => {
+      if (this.state === 'connected' && this.expireAt === at) this.close(Disconnects.expired);
+    });
+  }
+
+  private presenceTick(): void {
+    if (this.state !== 'connected') return;
+    const node = this.node;
+    const nowSec = node.clock.now() / 1000;
+    for (const sub of [...this.subs.values()]) {
+      if (sub.state !== 'subscribed') continue;
+      if (sub.expireAt > 0 && nowSec > sub.expireAt + node.rules.expiredSubCloseDelayMs / 1000) {
+        if (sub.serverSide) {
+          this.close(Disconnects.subExpired);
+          return;
+        }
+        this.serverUnsubscribe(sub.channel, Unsubscribes.expired);
+        continue;
+      }
+      if (sub.emitPresence) {
+        node.presenceManager.addPresence(sub.channel, this.id, sub.info).catch((err: unknown) => {
+          node.logger.warn({ client: this.id, channel: sub.channel, err }, 'presence update failed');
+        });
+      }
+    }
+    this.presenceTimer = node.wheel.schedule(node.rules.presenceUpdateIntervalMs, () => this.presenceTick());
+  }
+
+  // ---- closing ----
+
+  /** Closes the connection with a disconnect; idempotent. */
+  close(d: Disconnect): void {
+    if (this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closed';
+    const wheel = this.node.wheel;
+    wheel.cancel(this.staleTimer);
+    wheel.cancel(this.pingTimer);
+    wheel.cancel(this.pongTimer);
+    wheel.cancel(this.expireTimer);
+    wheel.cancel(this.presenceTimer);
+    if (d.code !== 3000 && this.transport.disconnectPush) {
+      try {
+        const push = { disconnect: { code: d.code, reason: d.reason } };
+        this.writer.enqueue(this.transport.unidirectional ? this.codec.encodePush(push) : this.codec.encodeReply({ push }));
+      } catch {
+        // Encoding a disconnect push cannot fail for valid codes; nothing else to send then.
+      }
+    }
+    this.writer.close(d.code === 3000 || d.code === 3008);
+    if (d.code !== 3000) this.transport.close(d);
+    if (wasConnected) this.node.hub.removeClient(this);
+    for (const sub of [...this.subs.values()]) void this.removeSubscription(sub, true);
+    this.node.clientClosed(this, d, wasConnected);
+  }
+
+  /** The transport went away (socket closed, request aborted). */
+  transportClosed(): void {
+    this.close(Disconnects.connectionClosed);
+  }
+}
+
+function hasRequest(cmd: Command): boolean {
+  for (const k of requestOrder) if (cmd[k] !== undefined) return true;
+  return cmd.ping !== undefined;
+}

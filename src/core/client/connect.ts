@@ -1,0 +1,184 @@
+/**
+ * The connect command (protocol.md §8.3): authenticate, apply limits, register the
+ * connection, make server-side subscriptions, answer, then start timers and joins.
+ */
+import { Disconnects, Errors } from '../../protocol/codes.js';
+import type { Command, ConnectRequest, ConnectResult, Reply, SubscribeResult } from '../../protocol/types.js';
+import { TokenError, type ServerSubOptions } from '../ports.js';
+import type { ClientSession } from './client.js';
+import { buildPlan, subscribeCore } from './subscribe.js';
+import type { Subscription } from './subscription.js';
+
+interface Credentials {
+  userId: string;
+  expireAt: number;
+  info?: Uint8Array;
+  data?: Uint8Array;
+  channels: Map<string, ServerSubOptions>;
+  meta?: Uint8Array;
+  /** How the connection authenticated; client-requested subs are honoured for token and anonymous only. */
+  source: 'token' | 'handler' | 'anonymous' | 'header';
+}
+
+export async function handleConnect(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
+  const req = cmd.connect as ConnectRequest;
+  const result = await connectClient(c, req);
+  return { connect: result.connect };
+}
+
+/** Runs the connect flow; used by bidirectional commands and unidirectional transports alike. */
+export async function connectClient(c: ClientSession, req: ConnectRequest): Promise<{ connect: ConnectResult }> {
+  const node = c.node;
+  const rules = node.rules;
+  const creds = await authenticate(c, req);
+  const nowSec = node.clock.now() / 1000;
+  if (creds.expireAt > 0 && creds.expireAt < nowSec) throw Errors.expired;
+
+  // Channels the client asks for as server-side subscriptions (recovery hints on reconnect).
+  if (req.subs && (creds.source === 'token' || creds.source === 'anonymous')) {
+    for (const ch of Object.keys(req.subs)) {
+      if (creds.channels.has(ch)) continue;
+      const resolved = node.resolver.resolve(ch);
+      if (!resolved) throw Disconnects.badRequest;
+      const o = resolved.options;
+      if (node.resolver.isPrivate(ch) || o.subscribe_proxy_enabled || !node.resolver.validName(ch, resolved)) continue;
+      const userLimited = !!o.allow_user_limited_channels && node.resolver.isUserLimited(ch);
+      const ok = rules.insecure || (userLimited ? node.resolver.userAllowed(ch, creds.userId) : !!o.allow_subscribe_for_client && (creds.userId !== '' || !!o.allow_subscribe_for_anonymous));
+      if (ok) creds.channels.set(ch, {});
+    }
+  }
+  if (rules.personalChannel.enabled && creds.userId !== '') {
+    creds.channels.set(node.resolver.personalChannel(rules.personalChannel.namespace, creds.userId), {});
+  }
+  if (creds.channels.size > rules.channelLimit) throw Disconnects.channelLimit;
+  if (rules.userConnectionLimit > 0 && creds.userId !== '' && node.hub.userConnectionCount(creds.userId) >= rules.userConnectionLimit) {
+    throw Disconnects.connectionLimit;
+  }
+
+  c.userId = creds.userId;
+  c.connInfo = creds.info;
+  c.meta = creds.meta;
+  c.expireAt = creds.expireAt;
+  c.tokenChannels = creds.source === 'token' ? [...creds.channels.keys()].sort() : [];
+
+  const result: ConnectResult = { client: c.id, version: node.version };
+  if (creds.expireAt > 0) {
+    result.expires = true;
+    result.ttl = Math.max(1, Math.min(Math.ceil(creds.expireAt - nowSec), 31_536_000));
+  }
+  if (creds.data && creds.data.length > 0) result.data = creds.data;
+  if (c.pingEnabled()) {
+    result.ping = Math.round(rules.pingIntervalMs / 1000);
+    if (c.pongExpected()) result.pong = true;
+  }
+  if (c.transport.emulation || c.transport.unidirectional) result.session = c.sessionId;
+  if (c.transport.emulation) result.node = node.id;
+  if (rules.includeServerTime) result.time = node.clock.now();
+
+  c.state = 'connected';
+  node.hub.addClient(c);
+
+  const made: Subscription[] = [];
+  if (creds.channels.size > 0) {
+    const subs: Record<string, SubscribeResult> = {};
+    try {
+      for (const [channel, so] of creds.channels) {
+        const resolved = node.resolver.resolve(channel);
+        if (!resolved) throw Disconnects.badRequest;
+        const hint = req.subs?.[channel];
+        const plan = buildPlan(c, resolved, {
+          channel,
+          serverSide: true,
+          override: so.override,
+          wantPositioned: false,
+          wantRecoverable: false,
+          wantJoinLeave: false,
+          recover: !!hint?.recover,
+          offset: hint?.offset ?? 0,
+          epoch: hint?.epoch ?? '',
+          flag: 0,
+          expireAt: 0,
+          clientSideRefresh: false,
+          chanInfo: so.info,
+          data: so.data,
+        });
+        const { result: r, sub } = await subscribeCore(c, plan);
+        made.push(sub);
+        subs[channel] = r;
+      }
+    } catch (err) {
+      for (const sub of made) await c.removeSubscription(sub, false);
+      node.hub.removeClient(c);
+      c.state = 'connecting';
+      throw err;
+    }
+    result.subs = subs;
+  }
+
+  c.onAfterReply(() => {
+    for (const sub of made) {
+      c.finishSubscribe(sub);
+      if (sub.emitJoinLeave) node.broker.publishJoin(sub.channel, sub.info).catch((err: unknown) => node.logger.warn({ err }, 'join publish failed'));
+    }
+    c.startTimers();
+    node.events.emit('connect', { client: c.id, user: c.userId, transport: c.transportName });
+  });
+  return { connect: result };
+}
+
+async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Credentials> {
+  const node = c.node;
+  const rules = node.rules;
+  if (node.handlers.onConnecting) {
+    const r = await node.handlers.onConnecting({
+      clientId: c.id,
+      transport: c.transportName,
+      headers: c.request.headers,
+      token: req.token,
+      data: req.data,
+      name: req.name,
+      version: req.version,
+    });
+    if (r) {
+      const channels = new Map<string, ServerSubOptions>();
+      if (r.subs) for (const [k, v] of Object.entries(r.subs)) channels.set(k, v);
+      else for (const ch of r.channels ?? []) channels.set(ch, {});
+      return { userId: r.userId, expireAt: r.expireAt ?? 0, info: r.info, data: r.data, channels, source: 'handler' };
+    }
+  }
+  if (req.token) {
+    if (!node.tokenVerifier) throw Disconnects.invalidToken;
+    let creds;
+    try {
+      creds = await node.tokenVerifier.verifyConnectToken(req.token);
+    } catch (err) {
+      if (err instanceof TokenError) {
+        if (err.kind === 'expired') throw Errors.tokenExpired;
+        node.logger.info({ client: c.id, err: err.message }, 'invalid connection token');
+        throw Disconnects.invalidToken;
+      }
+      throw err;
+    }
+    if (creds.userId === '' && rules.disallowAnonymousTokens) throw Disconnects.permissionDenied;
+    const channels = new Map<string, ServerSubOptions>();
+    if (creds.subs) for (const [k, v] of Object.entries(creds.subs)) channels.set(k, v);
+    else for (const ch of creds.channels ?? []) channels.set(ch, {});
+    for (const ch of channels.keys()) if (!node.resolver.resolve(ch)) throw Errors.unknownChannel;
+    return {
+      userId: creds.userId,
+      expireAt: rules.insecure ? 0 : creds.expireAt,
+      info: creds.info,
+      meta: creds.meta,
+      channels,
+      source: 'token',
+    };
+  }
+  if (rules.allowAnonymous || rules.insecure) return { userId: '', expireAt: 0, channels: new Map(), source: 'anonymous' };
+  if (rules.userIdHttpHeader) {
+    const v = c.request.headers[rules.userIdHttpHeader.toLowerCase()];
+    const user = Array.isArray(v) ? v[0] : v;
+    if (user) return { userId: user, expireAt: 0, channels: new Map(), source: 'header' };
+  }
+  node.logger.info({ client: c.id }, 'client credentials not found');
+  throw Disconnects.badRequest;
+}

@@ -1,0 +1,49 @@
+/** What a client session needs from its node; the node implements it. */
+import type { EventEmitter } from 'node:events';
+import type { ChannelResolver } from '../channels.js';
+import type { NodeHandlers } from '../handlers.js';
+import type { Hub } from '../hub.js';
+import type { ResolvedClientRules } from '../options.js';
+import type { Broker, Clock, Logger, PresenceManager, PublishOptions, StreamPosition, TokenVerifier } from '../ports.js';
+import type { ChannelOptions } from '../channel-options.js';
+import type { ApiHistoryResult } from '../node-api.js';
+import type { TimerWheel } from '../timer-wheel.js';
+import type { Disconnect } from '../../protocol/codes.js';
+import type { ClientSession } from './client.js';
+
+export interface NodeContext {
+  readonly id: string;
+  readonly version: string;
+  readonly rules: ResolvedClientRules;
+  readonly resolver: ChannelResolver;
+  readonly hub: Hub;
+  readonly broker: Broker;
+  readonly presenceManager: PresenceManager;
+  readonly tokenVerifier: TokenVerifier | undefined;
+  readonly handlers: NodeHandlers;
+  readonly wheel: TimerWheel;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** Typed core events (see node-events.ts); metrics and logs subscribe. */
+  readonly events: EventEmitter;
+  /** Largest single command accepted inside a frame; 0 = no limit. */
+  readonly maxCommandBytes: number;
+  readonly rpcPing: { enabled: boolean; method: string };
+  /** Registers interest in a channel with the broker (reference-counted per node). */
+  acquireChannel(channel: string): Promise<void>;
+  releaseChannel(channel: string): void;
+  clientClosed(client: ClientSession, d: Disconnect, wasConnected: boolean): void;
+  /** Publishes with the channel's history options; returns the stream position. */
+  publishToChannel(
+    channel: string,
+    data: Uint8Array,
+    options: ChannelOptions,
+    extra?: Omit<PublishOptions, 'historySize' | 'historyTtlMs' | 'historyMetaTtlMs'> & { skipHistory?: boolean },
+  ): Promise<StreamPosition>;
+  /** Reads history with client semantics (limit cap, epoch check 112, reverse rule 107). */
+  readHistory(
+    channel: string,
+    options: ChannelOptions,
+    r: { limit: number; since?: StreamPosition; reverse?: boolean; maxLimit: number },
+  ): Promise<ApiHistoryResult>;
+}

@@ -1,0 +1,39 @@
+/** The publish command: namespace rules (or the embedding hook), data format, then the broker. */
+import { Disconnects, Errors } from '../../protocol/codes.js';
+import type { Command, Reply } from '../../protocol/types.js';
+import { validateDataFormat } from '../data-format.js';
+import type { ClientSession } from './client.js';
+import { hasAccess } from './subscribe.js';
+
+export async function handlePublish(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
+  const req = cmd.publish!;
+  const channel = req.channel ?? '';
+  if (channel === '') throw Disconnects.badRequest;
+  if (req.type) throw Errors.notAvailable;
+  const node = c.node;
+  const resolved = node.resolver.resolve(channel);
+  if (!resolved) throw Errors.unknownChannel;
+  if (!node.resolver.validName(channel, resolved)) throw Errors.badRequest;
+  const opts = resolved.options;
+  let data = req.data ?? new Uint8Array(0);
+  if (!validateDataFormat(node.resolver.dataFormat(opts), data)) throw Errors.badRequest;
+
+  let allowed = false;
+  if (node.handlers.onPublish) {
+    const r = await node.handlers.onPublish({ client: c, channel, data });
+    if (r) {
+      allowed = true;
+      if (r.data) data = r.data;
+    }
+  }
+  if (!allowed) {
+    if (opts.publish_proxy_enabled) throw Errors.notAvailable;
+    const sub = c.subs.get(channel);
+    const subscribed = !!sub && sub.state === 'subscribed';
+    allowed = hasAccess(c, opts.allow_publish_for_client, opts.allow_publish_for_subscriber, opts.allow_publish_for_anonymous, subscribed);
+  }
+  if (!allowed) throw Errors.permissionDenied;
+  const sub = c.subs.get(channel);
+  await node.publishToChannel(channel, data, resolved.options, { clientInfo: c.clientInfo(sub?.info.chan_info) });
+  return { publish: {} };
+}

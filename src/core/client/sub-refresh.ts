@@ -1,0 +1,37 @@
+/** The sub_refresh command: a client-side subscription token refresh (protocol.md §5.10). */
+import { Disconnects, Errors } from '../../protocol/codes.js';
+import type { Command, Reply } from '../../protocol/types.js';
+import { TokenError } from '../ports.js';
+import type { ClientSession } from './client.js';
+
+export async function handleSubRefresh(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
+  const req = cmd.sub_refresh!;
+  const channel = req.channel ?? '';
+  if (channel === '') throw Disconnects.badRequest;
+  if (req.type) throw Errors.notAvailable;
+  const sub = c.subs.get(channel);
+  if (!sub) throw Errors.permissionDenied;
+  const token = req.token ?? '';
+  if (token === '') throw Errors.badRequest;
+  const node = c.node;
+  if (!node.tokenVerifier) throw Errors.notAvailable;
+  let creds;
+  try {
+    creds = await node.tokenVerifier.verifySubscribeToken(token);
+  } catch (err) {
+    if (err instanceof TokenError) {
+      // An expired token ends the subscription with 110 rather than silently dropping its expiry.
+      if (err.kind === 'expired') throw Errors.expired;
+      throw Disconnects.invalidToken;
+    }
+    throw err;
+  }
+  if (creds.channel !== channel || creds.userId !== c.userId || (creds.client && creds.client !== c.id)) throw Disconnects.invalidToken;
+  const expireAt = node.rules.insecure ? 0 : creds.expireAt;
+  const nowSec = node.clock.now() / 1000;
+  if (expireAt > 0 && expireAt < nowSec) throw Errors.expired;
+  sub.expireAt = expireAt;
+  sub.clientSideRefresh = expireAt > 0;
+  if (expireAt > 0) return { sub_refresh: { expires: true, ttl: Math.max(1, Math.min(Math.ceil(expireAt - nowSec), 31_536_000)) } };
+  return { sub_refresh: {} };
+}

@@ -1,0 +1,76 @@
+/**
+ * In-process hooks for applications that embed Gyre, in the spirit of a connect /
+ * subscribe / publish / RPC proxy, without an HTTP round trip. A hook that returns
+ * undefined leaves the decision to the configured rules; throwing a ProtocolError
+ * answers the client with that error, throwing a Disconnect closes the connection.
+ */
+import type { ServerSubOptions, SubscriptionOverride } from './ports.js';
+
+/** The connection a hook is asked about. */
+export interface ClientRef {
+  readonly id: string;
+  readonly userId: string;
+  readonly transportName: string;
+}
+
+export interface ConnectingContext {
+  clientId: string;
+  transport: string;
+  headers: Record<string, string | string[] | undefined>;
+  token?: string;
+  data?: Uint8Array;
+  name?: string;
+  version?: string;
+}
+
+export interface ConnectingResult {
+  userId: string;
+  /** Unix seconds; 0 or absent = never expires. */
+  expireAt?: number;
+  info?: Uint8Array;
+  /** Custom data returned to the client in the connect result. */
+  data?: Uint8Array;
+  channels?: string[];
+  subs?: Record<string, ServerSubOptions>;
+}
+
+export interface SubscribeContext {
+  client: ClientRef;
+  channel: string;
+  data?: Uint8Array;
+}
+
+export interface SubscribeDecision {
+  /** Channel info stored with presence and attached to this client's publications. */
+  info?: Uint8Array;
+  /** Data returned to the client in the subscribe result. */
+  data?: Uint8Array;
+  /** Unix seconds; 0 or absent = never. */
+  expireAt?: number;
+  override?: SubscriptionOverride;
+}
+
+export interface PublishContext {
+  client: ClientRef;
+  channel: string;
+  data: Uint8Array;
+}
+
+export interface RpcContext {
+  client: ClientRef;
+  method: string;
+  data: Uint8Array;
+}
+
+export interface NodeHandlers {
+  /** Called on every connect, before token checks; a result authenticates the connection. */
+  onConnecting?(ctx: ConnectingContext): Promise<ConnectingResult | undefined>;
+  /** Allows a client subscription (return a decision) or defers to namespace rules (undefined). */
+  onSubscribe?(ctx: SubscribeContext): Promise<SubscribeDecision | undefined>;
+  /** Allows a client publish, optionally replacing the data, or defers to namespace rules. */
+  onPublish?(ctx: PublishContext): Promise<{ data?: Uint8Array } | undefined>;
+  /** Answers a client RPC; its result becomes the RPC reply data. */
+  onRpc?(ctx: RpcContext): Promise<Uint8Array | undefined>;
+  /** Receives asynchronous `send` messages; without it a send disconnects with 3508. */
+  onMessage?(client: ClientRef, data: Uint8Array): void;
+}

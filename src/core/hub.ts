@@ -1,0 +1,177 @@
+/**
+ * The local registry of connections and channel subscriptions. Publications are encoded
+ * once per protocol and the same bytes are queued to every subscriber; no scan over all
+ * connections happens on any path.
+ */
+import type { Reply } from '../protocol/types.js';
+import type { BrokerPublication, StreamPosition } from './ports.js';
+import type { Subscription } from './client/subscription.js';
+import type { ProtocolType } from '../protocol/types.js';
+
+/** What the hub needs from a connection. */
+export interface HubClient {
+  readonly id: string;
+  readonly userId: string;
+  readonly sessionId: string;
+  readonly protocol: ProtocolType;
+  /** Delivers a publication already encoded for this connection's protocol. */
+  deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array): void;
+  /** Queues an encoded push item. */
+  enqueue(item: Uint8Array): void;
+  /** Called when a push cannot be encoded for this connection (binary data to JSON). */
+  encodeFailed(): void;
+}
+
+/** Encodes a push lazily, once per protocol. */
+export type PushEncoder = (protocol: ProtocolType, reply: Reply) => Uint8Array | undefined;
+
+interface ChannelEntry {
+  subs: Map<string, { client: HubClient; sub: Subscription }>;
+}
+
+export class Hub {
+  private readonly clients = new Map<string, HubClient>();
+  private readonly users = new Map<string, Set<HubClient>>();
+  private readonly channels = new Map<string, ChannelEntry>();
+  private numSubs = 0;
+
+  constructor(private readonly encode: PushEncoder) {}
+
+  addClient(c: HubClient): void {
+    this.clients.set(c.id, c);
+    let set = this.users.get(c.userId);
+    if (!set) {
+      set = new Set();
+      this.users.set(c.userId, set);
+    }
+    set.add(c);
+  }
+
+  removeClient(c: HubClient): void {
+    if (this.clients.get(c.id) !== c) return;
+    this.clients.delete(c.id);
+    const set = this.users.get(c.userId);
+    if (set) {
+      set.delete(c);
+      if (set.size === 0) this.users.delete(c.userId);
+    }
+  }
+
+  client(id: string): HubClient | undefined {
+    return this.clients.get(id);
+  }
+
+  userClients(userId: string): Iterable<HubClient> {
+    return this.users.get(userId) ?? [];
+  }
+
+  userConnectionCount(userId: string): number {
+    return this.users.get(userId)?.size ?? 0;
+  }
+
+  /** Adds a subscriber; returns true when it is the channel's first local subscriber. */
+  addSub(client: HubClient, sub: Subscription): boolean {
+    let entry = this.channels.get(sub.channel);
+    const first = !entry;
+    if (!entry) {
+      entry = { subs: new Map() };
+      this.channels.set(sub.channel, entry);
+    }
+    if (!entry.subs.has(client.id)) this.numSubs++;
+    entry.subs.set(client.id, { client, sub });
+    return first;
+  }
+
+  /** Removes a subscriber; returns true when the channel has no local subscribers left. */
+  removeSub(client: HubClient, channel: string): boolean {
+    const entry = this.channels.get(channel);
+    if (!entry) return false;
+    if (entry.subs.delete(client.id)) this.numSubs--;
+    if (entry.subs.size === 0) {
+      this.channels.delete(channel);
+      return true;
+    }
+    return false;
+  }
+
+  hasSubscribers(channel: string): boolean {
+    return this.channels.has(channel);
+  }
+
+  /** Delivers a publication to every local subscriber of the channel. */
+  broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    let json: Uint8Array | undefined | null = null;
+    let proto: Uint8Array | undefined | null = null;
+    const reply: Reply = {
+      push: {
+        channel,
+        pub: { data: pub.data, info: pub.info, offset: pub.offset || undefined, tags: pub.tags, epoch: pub.epoch, delta: pub.delta || undefined },
+      },
+    };
+    for (const { client, sub } of entry.subs.values()) {
+      let item: Uint8Array | undefined;
+      if (client.protocol === 'json') {
+        if (json === null) json = this.encode('json', reply);
+        item = json;
+      } else {
+        if (proto === null) proto = this.encode('protobuf', reply);
+        item = proto;
+      }
+      if (!item) {
+        client.encodeFailed();
+        continue;
+      }
+      client.deliverPublication(sub, pub, position, item);
+    }
+  }
+
+  /** Sends a join or leave push to subscribers that asked for join/leave pushes. */
+  broadcastJoinLeave(channel: string, reply: Reply): void {
+    const entry = this.channels.get(channel);
+    if (!entry) return;
+    let json: Uint8Array | undefined | null = null;
+    let proto: Uint8Array | undefined | null = null;
+    for (const { client, sub } of entry.subs.values()) {
+      if (!sub.pushJoinLeave || sub.state !== 'subscribed') continue;
+      let item: Uint8Array | undefined;
+      if (client.protocol === 'json') {
+        if (json === null) json = this.encode('json', reply);
+        item = json;
+      } else {
+        if (proto === null) proto = this.encode('protobuf', reply);
+        item = proto;
+      }
+      if (item) client.enqueue(item);
+      else client.encodeFailed();
+    }
+  }
+
+  /** Channels with local subscribers and their counts. */
+  channelCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [ch, e] of this.channels) out.set(ch, e.subs.size);
+    return out;
+  }
+
+  get numClients(): number {
+    return this.clients.size;
+  }
+
+  get numUsers(): number {
+    return this.users.size;
+  }
+
+  get numChannels(): number {
+    return this.channels.size;
+  }
+
+  get numSubscriptions(): number {
+    return this.numSubs;
+  }
+
+  allClients(): Iterable<HubClient> {
+    return this.clients.values();
+  }
+}

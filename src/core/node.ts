@@ -1,0 +1,375 @@
+/**
+ * The engine: owns the hub, channel rules, the broker and presence ports, the shared
+ * timer wheel, and creates client sessions for transports. It answers the server API
+ * (NodeApi) and receives broker events (BrokerEventHandler).
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
+import { CodecError, codecFor } from '../protocol/codec.js';
+import { Disconnect, Disconnects, Errors, ProtocolError, Unsubscribes } from '../protocol/codes.js';
+import type { ClientInfo, ProtocolType, Reply } from '../protocol/types.js';
+import type { ChannelOptions } from './channel-options.js';
+import { ChannelResolver, historyEnabled } from './channels.js';
+import { ClientSession } from './client/client.js';
+import type { NodeContext } from './client/context.js';
+import { buildPlan, subscribeCore } from './client/subscribe.js';
+import type { NodeHandlers } from './handlers.js';
+import { Hub } from './hub.js';
+import type {
+  ApiDisconnectRequest,
+  ApiHistoryRequest,
+  ApiHistoryResult,
+  ApiPublishRequest,
+  ApiPublishResult,
+  ApiRefreshRequest,
+  ApiSubscribeRequest,
+  ConnectionSelector,
+  NodeApi,
+  NodeInfo,
+} from './node-api.js';
+import { resolveClientRules, type NodeOptions, type ResolvedClientRules } from './options.js';
+import {
+  nullLogger,
+  systemClock,
+  type Broker,
+  type BrokerEventHandler,
+  type BrokerPublication,
+  type Clock,
+  type Logger,
+  type PresenceManager,
+  type PublishOptions,
+  type StreamPosition,
+  type TokenVerifier,
+} from './ports.js';
+import { TimerWheel } from './timer-wheel.js';
+import type { Transport, TransportRequest } from './transport.js';
+
+export interface NodeDeps {
+  broker: Broker;
+  presenceManager: PresenceManager;
+  tokenVerifier?: TokenVerifier;
+  logger?: Logger;
+  clock?: Clock;
+  handlers?: NodeHandlers;
+  /** Largest command inside a frame; 0 = no limit. Defaults to 65536. */
+  maxCommandBytes?: number;
+}
+
+export interface HistoryRead {
+  limit: number;
+  since?: StreamPosition;
+  reverse?: boolean;
+  /** Cap for limit (and for "all", limit < 0); 0 = no cap. */
+  maxLimit: number;
+}
+
+export class Node implements NodeContext, BrokerEventHandler, NodeApi {
+  readonly id = randomUUID();
+  readonly name: string;
+  readonly version: string;
+  readonly rules: ResolvedClientRules;
+  readonly resolver: ChannelResolver;
+  readonly hub: Hub;
+  readonly broker: Broker;
+  readonly presenceManager: PresenceManager;
+  readonly tokenVerifier: TokenVerifier | undefined;
+  readonly handlers: NodeHandlers;
+  readonly wheel: TimerWheel;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly events = new EventEmitter();
+  readonly maxCommandBytes: number;
+  readonly rpcPing: { enabled: boolean; method: string };
+  private readonly startedAt: number;
+  private readonly channelRefs = new Map<string, number>();
+  private readonly channelOps = new Map<string, Promise<void>>();
+  private closing = false;
+  private running = false;
+
+  constructor(options: NodeOptions, deps: NodeDeps) {
+    this.name = options.name || hostname();
+    this.version = options.version ?? '0.0.0';
+    this.rules = resolveClientRules(options.client);
+    this.resolver = new ChannelResolver(options.channel ?? {});
+    this.broker = deps.broker;
+    this.presenceManager = deps.presenceManager;
+    this.tokenVerifier = deps.tokenVerifier;
+    this.handlers = deps.handlers ?? {};
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? nullLogger;
+    this.maxCommandBytes = deps.maxCommandBytes ?? 65536;
+    this.rpcPing = { enabled: !!options.rpc?.ping?.enabled, method: options.rpc?.ping?.method || 'ping' };
+    this.wheel = new TimerWheel(100, () => this.clock.now());
+    this.hub = new Hub((protocol, reply) => encodeOrUndefined(protocol, reply));
+    this.startedAt = this.clock.now();
+    this.events.setMaxListeners(0);
+  }
+
+  /** Connects the broker; call once before accepting clients. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    await this.broker.run(this);
+    this.running = true;
+  }
+
+  /** Creates the session for a freshly accepted transport. */
+  createClient(transport: Transport, request: TransportRequest): ClientSession {
+    const c = new ClientSession(this, transport, request);
+    if (this.closing) c.close(Disconnects.shutdown);
+    return c;
+  }
+
+  get isClosing(): boolean {
+    return this.closing;
+  }
+
+  // ---- channel interest, serialized per channel ----
+
+  acquireChannel(channel: string): Promise<void> {
+    const n = (this.channelRefs.get(channel) ?? 0) + 1;
+    this.channelRefs.set(channel, n);
+    if (n === 1) return this.channelOp(channel, () => this.broker.subscribe(channel));
+    return this.channelOps.get(channel) ?? Promise.resolve();
+  }
+
+  releaseChannel(channel: string): void {
+    const n = (this.channelRefs.get(channel) ?? 0) - 1;
+    if (n > 0) {
+      this.channelRefs.set(channel, n);
+      return;
+    }
+    this.channelRefs.delete(channel);
+    void this.channelOp(channel, async () => {
+      if (!this.channelRefs.has(channel)) await this.broker.unsubscribe(channel);
+    }).catch((err: unknown) => this.logger.warn({ channel, err }, 'broker unsubscribe failed'));
+  }
+
+  private channelOp(channel: string, fn: () => Promise<void>): Promise<void> {
+    const prev = this.channelOps.get(channel) ?? Promise.resolve();
+    const next = prev.catch(() => undefined).then(fn);
+    this.channelOps.set(channel, next);
+    void next.finally(() => {
+      if (this.channelOps.get(channel) === next) this.channelOps.delete(channel);
+    }).catch(() => undefined);
+    return next;
+  }
+
+  clientClosed(client: ClientSession, d: Disconnect, wasConnected: boolean): void {
+    this.events.emit('disconnect', { client: client.id, user: client.userId, code: d.code, reason: d.reason, wasConnected });
+    if (d.code !== 3000) this.logger.debug({ client: client.id, user: client.userId, code: d.code, reason: d.reason }, 'client disconnected');
+  }
+
+  // ---- broker events ----
+
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
+    this.hub.broadcastPublication(channel, pub, position);
+    this.events.emit('publication', { channel });
+  }
+
+  handleJoin(channel: string, info: ClientInfo): void {
+    this.hub.broadcastJoinLeave(channel, { push: { channel, join: { info } } });
+  }
+
+  handleLeave(channel: string, info: ClientInfo): void {
+    this.hub.broadcastJoinLeave(channel, { push: { channel, leave: { info } } });
+  }
+
+  // ---- publishing and history ----
+
+  /** Publishes with the channel's history options. Returns the stream position (offset 0 without history). */
+  async publishToChannel(
+    channel: string,
+    data: Uint8Array,
+    options: ChannelOptions,
+    extra: Omit<PublishOptions, 'historySize' | 'historyTtlMs' | 'historyMetaTtlMs'> & { skipHistory?: boolean } = {},
+  ): Promise<StreamPosition> {
+    const { skipHistory, ...rest } = extra;
+    const opts: PublishOptions = { ...rest };
+    if (!skipHistory && historyEnabled(options)) {
+      opts.historySize = options.history_size;
+      opts.historyTtlMs = options.history_ttl;
+      opts.historyMetaTtlMs = this.resolver.historyMetaTtlMs(options);
+    }
+    if (options.delta_publish) opts.delta = true;
+    const res = await this.broker.publish(channel, data, opts);
+    return res.position;
+  }
+
+  /** Reads history with client/API semantics: limit capping, epoch check (112), reverse rule (107). */
+  async readHistory(channel: string, options: ChannelOptions, r: HistoryRead): Promise<ApiHistoryResult> {
+    let limit = r.limit;
+    if (r.maxLimit > 0 && (limit < 0 || limit > r.maxLimit)) limit = r.maxLimit;
+    if (r.reverse && r.since && r.since.offset === 0) throw Errors.badRequest;
+    const res = await this.broker.history(channel, {
+      filter: { limit, since: r.since, reverse: r.reverse },
+      metaTtlMs: this.resolver.historyMetaTtlMs(options),
+    });
+    if (r.since && r.since.epoch && r.since.epoch !== res.position.epoch) throw Errors.unrecoverablePosition;
+    return { publications: res.publications, offset: res.position.offset, epoch: res.position.epoch };
+  }
+
+  // ---- NodeApi ----
+
+  channelOptions(channel: string): ChannelOptions | undefined {
+    return this.resolver.resolve(channel)?.options;
+  }
+
+  private mustResolve(channel: string): ChannelOptions {
+    const o = this.channelOptions(channel);
+    if (!o) throw Errors.unknownChannel;
+    return o;
+  }
+
+  async publish(req: ApiPublishRequest): Promise<ApiPublishResult> {
+    const o = this.mustResolve(req.channel);
+    const pos = await this.publishToChannel(req.channel, req.data, o, {
+      skipHistory: req.skipHistory,
+      tags: req.tags,
+      idempotencyKey: req.idempotencyKey,
+      delta: req.delta,
+      version: req.version,
+      versionEpoch: req.versionEpoch,
+      clientInfo: req.clientInfo,
+    });
+    if (pos.offset > 0 || pos.epoch) return { offset: pos.offset, epoch: pos.epoch };
+    return {};
+  }
+
+  async presence(channel: string): Promise<Record<string, ClientInfo>> {
+    const o = this.mustResolve(channel);
+    if (!o.presence) throw Errors.notAvailable;
+    return this.presenceManager.presence(channel);
+  }
+
+  async presenceStats(channel: string): Promise<{ num_clients: number; num_users: number }> {
+    const o = this.mustResolve(channel);
+    if (!o.presence) throw Errors.notAvailable;
+    const s = await this.presenceManager.presenceStats(channel);
+    return { num_clients: s.numClients, num_users: s.numUsers };
+  }
+
+  async history(req: ApiHistoryRequest): Promise<ApiHistoryResult> {
+    const o = this.mustResolve(req.channel);
+    if (!historyEnabled(o)) throw Errors.notAvailable;
+    return this.readHistory(req.channel, o, { limit: req.limit, since: req.since, reverse: req.reverse, maxLimit: 0 });
+  }
+
+  async historyRemove(channel: string): Promise<void> {
+    const o = this.mustResolve(channel);
+    if (!historyEnabled(o)) throw Errors.notAvailable;
+    await this.broker.removeHistory(channel);
+  }
+
+  private select(sel: ConnectionSelector): ClientSession[] {
+    const out: ClientSession[] = [];
+    for (const hc of this.hub.userClients(sel.user)) {
+      const c = hc as ClientSession;
+      if (sel.client && c.id !== sel.client) continue;
+      if (sel.session && c.sessionId !== sel.session) continue;
+      out.push(c);
+    }
+    return out;
+  }
+
+  async subscribe(req: ApiSubscribeRequest): Promise<void> {
+    const resolved = this.resolver.resolve(req.channel);
+    if (!resolved) throw Errors.unknownChannel;
+    await Promise.all(
+      this.select(req).map(async (c) => {
+        if (c.subs.has(req.channel) || c.state !== 'connected') return;
+        const plan = buildPlan(c, resolved, {
+          channel: req.channel,
+          serverSide: true,
+          override: req.override,
+          wantPositioned: false,
+          wantRecoverable: false,
+          wantJoinLeave: false,
+          recover: !!req.recoverSince,
+          offset: req.recoverSince?.offset ?? 0,
+          epoch: req.recoverSince?.epoch ?? '',
+          flag: 0,
+          expireAt: req.expireAt ?? 0,
+          clientSideRefresh: false,
+          chanInfo: req.info,
+          data: req.data,
+        });
+        try {
+          const { result, sub } = await subscribeCore(c, plan);
+          await c.pushSubscribe(req.channel, result, sub);
+        } catch (err) {
+          if (err instanceof Disconnect) c.close(err);
+          else if (!(err instanceof ProtocolError)) throw err;
+        }
+      }),
+    );
+  }
+
+  async unsubscribe(sel: ConnectionSelector & { channel: string }): Promise<void> {
+    if (sel.channel && !this.resolver.resolve(sel.channel)) throw Errors.unknownChannel;
+    for (const c of this.select(sel)) c.serverUnsubscribe(sel.channel, Unsubscribes.server);
+  }
+
+  async disconnect(req: ApiDisconnectRequest): Promise<void> {
+    const keep = new Set(req.whitelist ?? []);
+    const d = new Disconnect(req.code, req.reason);
+    for (const c of this.select(req)) if (!keep.has(c.id)) c.close(d);
+  }
+
+  async refresh(req: ApiRefreshRequest): Promise<void> {
+    for (const c of this.select(req)) {
+      if (req.expired) {
+        c.close(Disconnects.expired);
+        continue;
+      }
+      if (req.info) c.connInfo = req.info;
+      if (req.expireAt !== undefined && req.expireAt > 0) {
+        c.expireAt = req.expireAt;
+        c.scheduleExpiry();
+        const ttl = Math.max(0, Math.ceil(req.expireAt - this.clock.now() / 1000));
+        c.writeReply({ push: { refresh: { expires: true, ttl } } });
+      }
+    }
+  }
+
+  async channels(): Promise<Record<string, { num_clients: number }>> {
+    const out: Record<string, { num_clients: number }> = {};
+    for (const [ch, n] of this.hub.channelCounts()) out[ch] = { num_clients: n };
+    return out;
+  }
+
+  async info(): Promise<{ nodes: NodeInfo[] }> {
+    return {
+      nodes: [
+        {
+          uid: this.id,
+          name: this.name,
+          version: this.version,
+          num_clients: this.hub.numClients,
+          num_users: this.hub.numUsers,
+          num_channels: this.hub.numChannels,
+          num_subs: this.hub.numSubscriptions,
+          uptime: Math.floor((this.clock.now() - this.startedAt) / 1000),
+        },
+      ],
+    };
+  }
+
+  /** Disconnects every client with 3001 (they reconnect elsewhere) and closes the ports. */
+  async shutdown(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const c of [...this.hub.allClients()]) (c as ClientSession).close(Disconnects.shutdown);
+    this.wheel.close();
+    await Promise.allSettled([this.broker.close(), this.presenceManager.close()]);
+  }
+}
+
+function encodeOrUndefined(protocol: ProtocolType, reply: Reply): Uint8Array | undefined {
+  try {
+    return codecFor(protocol).encodeReply(reply);
+  } catch (err) {
+    if (err instanceof CodecError) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Per-connection writer. Items enqueued during one event-loop turn leave in one
+ * transport write at the end of the turn (setImmediate), which is what makes fan-out
+ * cheap. The queue plus the transport's own buffer is bounded: past the bound the
+ * owner is told (and disconnects the client with 3008 "slow").
+ */
+import type { Transport } from './transport.js';
+
+const dirty: ConnectionWriter[] = [];
+let flushScheduled = false;
+
+function flushAll(): void {
+  flushScheduled = false;
+  // Writers enqueued during this loop are appended to `dirty` and flushed in the same pass.
+  for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
+  dirty.length = 0;
+}
+
+export class ConnectionWriter {
+  private items: Uint8Array[] = [];
+  private bytes = 0;
+  private pending = false;
+  private closed = false;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly maxQueueBytes: number,
+    private readonly onOverflow: () => void,
+  ) {}
+
+  /** Queues one encoded item. Returns false when the writer is closed or overflowed. */
+  enqueue(item: Uint8Array): boolean {
+    if (this.closed) return false;
+    this.items.push(item);
+    this.bytes += item.length;
+    if (this.maxQueueBytes > 0 && this.bytes + this.transport.bufferedBytes() > this.maxQueueBytes) {
+      this.closed = true;
+      this.items = [];
+      this.bytes = 0;
+      this.onOverflow();
+      return false;
+    }
+    if (!this.pending) {
+      this.pending = true;
+      dirty.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushAll);
+      }
+    }
+    return true;
+  }
+
+  /** Writes everything queued now, in one transport write. */
+  flush(): void {
+    this.pending = false;
+    if (this.items.length === 0) return;
+    const items = this.items;
+    this.items = [];
+    this.bytes = 0;
+    this.transport.writeItems(items);
+  }
+
+  /** Stops accepting items; `drop` discards what is queued instead of writing it. */
+  close(drop: boolean): void {
+    if (!drop && !this.closed) this.flush();
+    this.closed = true;
+    this.items = [];
+    this.bytes = 0;
+  }
+}

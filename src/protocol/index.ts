@@ -1,0 +1,14 @@
+/**
+ * Public face of the wire layer: protocol message types, frozen code tables, and the codecs
+ * (JSON, Protobuf) with the standalone body helpers transports need. Pure: no I/O.
+ */
+export * from './types.js';
+export * from './codes.js';
+export { type Codec, CodecError, codecFor, jsonCodec, protobufCodec } from './codec.js';
+export { decodeConnectRequestJson, decodeEmulationRequestJson, encodeEmulationRequestJson } from './json-codec.js';
+export {
+  decodeConnectRequestMessage,
+  decodeEmulationRequest,
+  encodeEmulationRequest,
+  encodePushMessage,
+} from './protobuf-codec.js';

@@ -1,0 +1,232 @@
+/**
+ * Protobuf decoding of client-to-server messages. Each decoder reads fields until `end`; unknown
+ * fields, and known fields with an unexpected wire type, are skipped. A zero-length sub-message
+ * decodes to `{}` (present), a missing one stays undefined.
+ */
+import type {
+  Command,
+  ConnectRequest,
+  EmulationRequest,
+  FilterNode,
+  HistoryRequest,
+  PublishRequest,
+  RPCRequest,
+  StreamPosition,
+  SubRefreshRequest,
+  SubscribeRequest,
+} from './types.js';
+import {
+  readBytes,
+  readI64,
+  readMessageMapEntry,
+  readMsg,
+  readStringMapEntry,
+  readU64,
+  skipField,
+  type Reader,
+} from './proto-wire.js';
+
+function filterNode(r: Reader, end: number): FilterNode {
+  const m: FilterNode = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case 10: m.op = r.string(); break;
+      case 18: m.key = r.string(); break;
+      case 26: m.cmp = r.string(); break;
+      case 34: m.val = r.string(); break;
+      case 42: (m.vals ??= []).push(r.string()); break;
+      case 50: (m.nodes ??= []).push(readMsg(r, filterNode)); break;
+      default: skipField(r, tag);
+    }
+  }
+  return m;
+}
+
+function subscribeRequest(r: Reader, end: number): SubscribeRequest {
+  const m: SubscribeRequest = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case 10: m.channel = r.string(); break;
+      case 18: m.token = r.string(); break;
+      case 24: m.recover = r.bool(); break;
+      case 50: m.epoch = r.string(); break;
+      case 56: m.offset = readU64(r); break;
+      case 66: m.data = readBytes(r); break;
+      case 72: m.positioned = r.bool(); break;
+      case 80: m.recoverable = r.bool(); break;
+      case 88: m.join_leave = r.bool(); break;
+      case 98: m.delta = r.string(); break;
+      case 106: m.tf = readMsg(r, filterNode); break;
+      case 112: m.flag = readI64(r); break;
+      case 120: m.type = r.int32(); break;
+      case 128: m.phase = r.int32(); break;
+      case 138: m.cursor = r.string(); break;
+      case 144: m.limit = r.int32(); break;
+      case 152: m.asc = r.bool(); break;
+      default: skipField(r, tag);
+    }
+  }
+  return m;
+}
+
+/** Reads a ConnectRequest's fields until `end` (Command.connect, or a uni_grpc connect body). */
+export function readConnectRequest(r: Reader, end: number): ConnectRequest {
+  const m: ConnectRequest = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case 10: m.token = r.string(); break;
+      case 18: m.data = readBytes(r); break;
+      case 26: readMessageMapEntry(r, (m.subs ??= {}), subscribeRequest); break;
+      case 34: m.name = r.string(); break;
+      case 42: m.version = r.string(); break;
+      case 50: readStringMapEntry(r, (m.headers ??= {})); break;
+      case 56: m.flag = readI64(r); break;
+      case 66: m.dict = r.string(); break;
+      case 74: m.profile = r.string(); break;
+      default: skipField(r, tag);
+    }
+  }
+  return m;
+}
+
+function channelOnly(r: Reader, end: number): { channel?: string } {
+  const m: { channel?: string } = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.channel = r.string();
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+function publishRequest(r: Reader, end: number): PublishRequest {
+  const m: PublishRequest = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case 10: m.channel = r.string(); break;
+      case 18: m.data = readBytes(r); break;
+      case 24: m.type = r.int32(); break;
+      case 34: m.key = r.string(); break;
+      case 40: m.removed = r.bool(); break;
+      default: skipField(r, tag);
+    }
+  }
+  return m;
+}
+
+function streamPosition(r: Reader, end: number): StreamPosition {
+  const m: StreamPosition = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 8) m.offset = readU64(r);
+    else if (tag === 18) m.epoch = r.string();
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+function historyRequest(r: Reader, end: number): HistoryRequest {
+  const m: HistoryRequest = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case 10: m.channel = r.string(); break;
+      case 56: m.limit = r.int32(); break;
+      case 66: m.since = readMsg(r, streamPosition); break;
+      case 72: m.reverse = r.bool(); break;
+      default: skipField(r, tag);
+    }
+  }
+  return m;
+}
+
+function dataOnly(r: Reader, end: number): { data?: Buffer } {
+  const m: { data?: Buffer } = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.data = readBytes(r);
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+function rpcRequest(r: Reader, end: number): RPCRequest {
+  const m: RPCRequest = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.data = readBytes(r);
+    else if (tag === 18) m.method = r.string();
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+function refreshRequest(r: Reader, end: number): { token?: string } {
+  const m: { token?: string } = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.token = r.string();
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+/** SubRefreshRequest track (4) and untrack (5) are shared-poll only and skipped as unknown. */
+function subRefreshRequest(r: Reader, end: number): SubRefreshRequest {
+  const m: SubRefreshRequest = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.channel = r.string();
+    else if (tag === 18) m.token = r.string();
+    else if (tag === 24) m.type = r.int32();
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+function emptyMessage(r: Reader, end: number): Record<string, never> {
+  while (r.pos < end) skipField(r, r.uint32());
+  return {};
+}
+
+/** Reads a Command's fields until `end`; a Command with no fields is the pong. */
+export function readCommand(r: Reader, end: number): Command {
+  const m: Command = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    switch (tag) {
+      case 8: m.id = r.uint32(); break;
+      case 34: m.connect = readMsg(r, readConnectRequest); break;
+      case 42: m.subscribe = readMsg(r, subscribeRequest); break;
+      case 50: m.unsubscribe = readMsg(r, channelOnly); break;
+      case 58: m.publish = readMsg(r, publishRequest); break;
+      case 66: m.presence = readMsg(r, channelOnly); break;
+      case 74: m.presence_stats = readMsg(r, channelOnly); break;
+      case 82: m.history = readMsg(r, historyRequest); break;
+      case 90: m.ping = readMsg(r, emptyMessage); break;
+      case 98: m.send = readMsg(r, dataOnly); break;
+      case 106: m.rpc = readMsg(r, rpcRequest); break;
+      case 114: m.refresh = readMsg(r, refreshRequest); break;
+      case 122: m.sub_refresh = readMsg(r, subRefreshRequest); break;
+      default: skipField(r, tag);
+    }
+  }
+  return m;
+}
+
+/** Reads an EmulationRequest's fields until `end`. */
+export function readEmulationRequest(r: Reader, end: number): EmulationRequest {
+  const m: EmulationRequest = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.node = r.string();
+    else if (tag === 18) m.session = r.string();
+    else if (tag === 26) m.data = readBytes(r);
+    else skipField(r, tag);
+  }
+  return m;
+}

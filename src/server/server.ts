@@ -1,0 +1,237 @@
+/**
+ * The composition root: builds the broker, presence manager, token verifier, node,
+ * transports and HTTP routes from a loaded configuration, and starts and stops them
+ * in order. It can listen on its own ports or attach to an application's http.Server.
+ */
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ApiExecutor, createApiHandler } from '../api/index.js';
+import { JwtVerifier, type TokenConfig } from '../auth/index.js';
+import { createBroker, createPresenceManager } from '../brokers/index.js';
+import type { ChannelRules } from '../core/channels.js';
+import type { NodeHandlers } from '../core/handlers.js';
+import { Node } from '../core/node.js';
+import type { ClientRules } from '../core/options.js';
+import type { Logger, TokenVerifier } from '../core/ports.js';
+import { WebSocketHandler } from '../transports/websocket.js';
+import { OriginCheck } from './origin.js';
+import { gyreVersion } from './version.js';
+
+/** The parts of the configuration the server reads (the loaded config satisfies it). */
+export interface ServerConfig {
+  http_server?: { address?: string; port?: number | string; internal_address?: string; internal_port?: number | string };
+  client?: ClientRules & {
+    token?: TokenConfig;
+    subscription_token?: TokenConfig & { enabled?: boolean };
+    allowed_origins?: readonly string[];
+    insecure_skip_token_signature_verify?: boolean;
+    connection_limit?: number;
+  };
+  channel?: ChannelRules;
+  rpc?: { ping?: { enabled?: boolean; method?: string } };
+  http_api?: { disabled?: boolean; handler_prefix?: string; key?: string; error_mode?: string; external?: boolean; insecure?: boolean };
+  websocket?: { disabled?: boolean; handler_prefix?: string; message_size_limit?: number; compression?: boolean };
+  health?: { enabled?: boolean; handler_prefix?: string };
+  node?: { name?: string };
+  engine?: { type?: string };
+  broker?: { enabled?: boolean; type?: string };
+  presence_manager?: { enabled?: boolean; type?: string };
+}
+
+export interface ServerOptions {
+  logger?: Logger;
+  handlers?: NodeHandlers;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+/** A running Gyre: the node plus its HTTP surface. */
+export class GyreServer {
+  readonly node: Node;
+  private readonly logger: Logger;
+  private readonly ws: WebSocketHandler | undefined;
+  private readonly wsPath: string;
+  private readonly externalRoutes: Route[] = [];
+  private readonly internalRoutes: Route[] = [];
+  private readonly origin: OriginCheck;
+  private readonly servers: http.Server[] = [];
+  private readonly attached: { server: http.Server; request: (req: IncomingMessage, res: ServerResponse) => void; upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly config: ServerConfig,
+    opts: ServerOptions = {},
+  ) {
+    this.logger = opts.logger ?? nodeLoggerFallback;
+    const client = config.client ?? {};
+    const tokenVerifier = buildVerifier(client);
+    const brokerType = config.broker?.enabled ? config.broker.type : config.engine?.type;
+    const presenceType = config.presence_manager?.enabled ? config.presence_manager.type : config.engine?.type;
+    this.node = new Node(
+      { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc },
+      {
+        broker: createBroker(brokerType || 'memory'),
+        presenceManager: createPresenceManager(presenceType || 'memory'),
+        tokenVerifier,
+        logger: this.logger,
+        handlers: opts.handlers,
+        maxCommandBytes: config.websocket?.message_size_limit || 65536,
+      },
+    );
+    this.origin = new OriginCheck(client.allowed_origins ?? []);
+    this.wsPath = config.websocket?.handler_prefix || '/connection/websocket';
+    if (!config.websocket?.disabled) {
+      this.ws = new WebSocketHandler(this.node, {
+        messageSizeLimit: config.websocket?.message_size_limit,
+        compression: config.websocket?.compression,
+        pingIntervalMs: client.ping_interval,
+        pongTimeoutMs: client.pong_timeout,
+      });
+    }
+    const api = config.http_api ?? {};
+    if (!api.disabled) {
+      const route = createApiHandler(new ApiExecutor(this.node, { logger: this.logger }), {
+        key: api.key ?? '',
+        insecure: !!api.insecure,
+        errorMode: api.error_mode === 'transport' ? 'transport' : '',
+        prefix: api.handler_prefix || '/api',
+      });
+      (api.external ? this.externalRoutes : this.internalRoutes).push(route);
+    }
+    if (config.health?.enabled) {
+      const prefix = config.health.handler_prefix || '/health';
+      this.internalRoutes.push((req, res) => {
+        if (pathOf(req) !== prefix) return false;
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        return true;
+      });
+    }
+  }
+
+  /** Starts the node (broker connection). Called by listen() and attach(). */
+  async start(): Promise<void> {
+    await this.node.start();
+  }
+
+  private get separateInternal(): boolean {
+    const p = this.config.http_server?.internal_port;
+    return p !== undefined && p !== '' && String(p) !== String(this.config.http_server?.port ?? 8000);
+  }
+
+  /** Listens on http_server.address/port (and internal_port when distinct). Resolves to the bound ports. */
+  async listen(): Promise<{ port: number; internalPort: number }> {
+    await this.start();
+    const hs = this.config.http_server ?? {};
+    const separate = this.separateInternal;
+    const external = http.createServer((req, res) => this.handleRequest(req, res, separate ? 'external' : 'both'));
+    external.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
+    this.servers.push(external);
+    const port = await listenOn(external, hs.address ?? '', Number(hs.port ?? 8000));
+    let internalPort = port;
+    if (separate) {
+      const internal = http.createServer((req, res) => this.handleRequest(req, res, 'internal'));
+      this.servers.push(internal);
+      internalPort = await listenOn(internal, hs.internal_address || hs.address || '', Number(hs.internal_port));
+    }
+    this.logger.info({ port, internalPort, version: gyreVersion }, 'Gyre is serving');
+    return { port, internalPort };
+  }
+
+  /** Mounts every Gyre route on an application's server; unknown paths are left to the application. */
+  async attach(server: http.Server): Promise<void> {
+    await this.start();
+    const request = (req: IncomingMessage, res: ServerResponse): void => {
+      if (res.headersSent || res.writableEnded) return;
+      this.route(req, res, 'both');
+    };
+    const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+      if (pathOf(req) === this.wsPath) this.handleUpgrade(req, socket, head);
+    };
+    server.prependListener('request', request);
+    server.on('upgrade', upgrade);
+    this.attached.push({ server, request, upgrade });
+  }
+
+  /** Routes one request; returns true when Gyre handled it. */
+  route(req: IncomingMessage, res: ServerResponse, which: 'external' | 'internal' | 'both'): boolean {
+    const routes = which === 'external' ? this.externalRoutes : which === 'internal' ? this.internalRoutes : [...this.externalRoutes, ...this.internalRoutes];
+    for (const r of routes) if (r(req, res)) return true;
+    return false;
+  }
+
+  private handleRequest(req: IncomingMessage, res: ServerResponse, which: 'external' | 'internal' | 'both'): void {
+    try {
+      if (this.route(req, res, which)) return;
+    } catch (err) {
+      this.logger.error({ err, path: req.url }, 'request handling failed');
+      if (!res.headersSent) res.writeHead(500).end('Internal Server Error');
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n');
+  }
+
+  private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (!this.ws || pathOf(req) !== this.wsPath) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (!this.origin.allowed(req.headers.origin)) {
+      this.logger.info({ origin: req.headers.origin }, 'websocket origin rejected');
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    const limit = this.config.client?.connection_limit ?? 0;
+    if (this.node.isClosing || (limit > 0 && this.node.hub.numClients >= limit)) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.ws.handleUpgrade(req, socket, head);
+  }
+
+  /** Disconnects clients with 3001, stops listening and closes the broker. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const a of this.attached) {
+      a.server.off('request', a.request);
+      a.server.off('upgrade', a.upgrade);
+    }
+    await this.node.shutdown();
+    this.ws?.close();
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeIdleConnections();
+            setTimeout(() => s.closeAllConnections(), 1000).unref();
+          }),
+      ),
+    );
+  }
+}
+
+function buildVerifier(client: NonNullable<ServerConfig['client']>): TokenVerifier {
+  const sub = client.subscription_token?.enabled ? client.subscription_token : undefined;
+  return new JwtVerifier(client.token ?? {}, sub, { skipSignatureVerify: !!client.insecure_skip_token_signature_verify });
+}
+
+function pathOf(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function listenOn(server: http.Server, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: host || undefined, port }, () => {
+      server.off('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
+}
+
+const noop = (): void => {};
+const nodeLoggerFallback: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop };
