@@ -12,7 +12,8 @@
 //   server:  {"id":1,"connect":{"client":"x"}}\n{"id":2,"subscribe":{}}
 //   push:    {"push":{"channel":"bench","pub":{"data":<payload>}}}
 //
-// Usage: node dist/bench/reference-server.js --port N [--host 127.0.0.1]
+// Usage: node dist/bench/reference-server.js --port N [--host 127.0.0.1] [--watch-stdin]
+// (--watch-stdin: exit when stdin closes; run.ts uses it so no server outlives it)
 
 import http from 'node:http';
 import type { Socket } from 'node:net';
@@ -42,16 +43,18 @@ interface Subscriber {
   subscribed: boolean;
 }
 
-function parseArgs(argv: string[]): { port: number; host: string } {
+function parseArgs(argv: string[]): { port: number; host: string; watchStdin: boolean } {
   let port = 0;
   let host = '127.0.0.1';
+  let watchStdin = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
     if (a === '--port' && v !== undefined) { port = Number(v); i++; }
     else if (a === '--host' && v !== undefined) { host = v; i++; }
+    else if (a === '--watch-stdin') watchStdin = true;
   }
-  return { port, host };
+  return { port, host, watchStdin };
 }
 
 const subscribers = new Set<Subscriber>();
@@ -126,7 +129,13 @@ function handleCommands(ws: WebSocket, sub: Subscriber, text: string): void {
 }
 
 function main(): void {
-  const { port, host } = parseArgs(process.argv.slice(2));
+  const { port, host, watchStdin } = parseArgs(process.argv.slice(2));
+  if (watchStdin) {
+    // Exit when the orchestrator goes away, even if it was killed outright.
+    process.stdin.on('end', () => process.exit(0));
+    process.stdin.on('error', () => process.exit(0));
+    process.stdin.resume();
+  }
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,

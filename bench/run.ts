@@ -149,7 +149,7 @@ async function startServer(kind: ServerKind, dir: string): Promise<ServerHandle>
   const port = await freePort();
   let args: string[];
   if (kind === 'reference') {
-    args = [referenceScript, '--port', String(port)];
+    args = [referenceScript, '--port', String(port), '--watch-stdin'];
   } else {
     const config = {
       client: { insecure: true },
@@ -161,8 +161,12 @@ async function startServer(kind: ServerKind, dir: string): Promise<ServerHandle>
     writeFileSync(file, JSON.stringify(config, null, 2));
     args = [gyreBin, '--config', file];
   }
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, {
+    cwd: repoRoot,
+    stdio: [kind === 'reference' ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   track(child);
+  child.stdin?.on('error', () => { /* server gone */ });
   let out = '';
   const keep = (c: Buffer): void => { out = (out + c.toString('utf8')).slice(-4000); };
   child.stdout!.on('data', keep);
@@ -183,9 +187,13 @@ async function startServer(kind: ServerKind, dir: string): Promise<ServerHandle>
   }
 }
 
-function tail(s: string, n = 600): string {
-  const t = s.length > n ? `…${s.slice(-n)}` : s;
-  return t.length > 0 ? t : '(no output)';
+/** A short excerpt of process output: the first error line if any, else the end. */
+function tail(s: string, n = 400): string {
+  const lines = s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  if (lines.length === 0) return '(no output)';
+  const err = lines.find((l) => /^(\w*Error\b|error\b)/i.test(l) || /"level":\s*(50|60)/.test(l));
+  const t = err ?? lines.slice(-5).join(' | ');
+  return t.length > n ? `${t.slice(0, n)}…` : t;
 }
 
 // ---------------------------------------------------------------------------

@@ -87,13 +87,9 @@ export function strMap(o: JsonObject, key: string): Record<string, string> | und
   const out: Record<string, string> = {};
   let n = 0;
   for (const [k, v] of Object.entries(m)) {
-    if (v === null) {
-      out[k] = '';
-    } else if (typeof v === 'string') {
-      out[k] = v;
-    } else {
-      throw new DecodeError(`${key}.${k} must be a string`);
-    }
+    if (v !== null && typeof v !== 'string') throw new DecodeError(`${key}.${k} must be a string`);
+    // defineProperty, not assignment: `__proto__` is a valid key in JSON.
+    Object.defineProperty(out, k, { value: v ?? '', enumerable: true, writable: true, configurable: true });
     n++;
   }
   return n > 0 ? out : undefined;

@@ -2,7 +2,7 @@
  * Server API error table (server.md §4.2). It shares numbers with the client protocol table
  * but not all messages (104 is "not found" here, 113 "conflict"), so it is kept separate.
  */
-import { ProtocolError } from '../protocol/codes.js';
+import { ProtocolError } from '../protocol/index.js';
 
 /** The wire shape of an API error: `{"code":102,"message":"unknown channel"}`. */
 export interface ApiErrorBody {

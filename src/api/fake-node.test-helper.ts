@@ -17,7 +17,7 @@ import type {
   NodeApi,
   NodeInfo,
 } from '../core/node-api.js';
-import type { ClientInfo } from '../protocol/types.js';
+import type { ClientInfo } from '../protocol/index.js';
 import { ApiExecutor } from './executor.js';
 import { createApiHandler, type ApiHandlerOptions } from './http-handler.js';
 

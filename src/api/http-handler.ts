@@ -102,7 +102,11 @@ export function createApiHandler(exec: ApiExecutor, opts: ApiHandlerOptions): (r
     if (call.kind === 'unknown_method') return sendText(res, 404, '404 page not found');
     if (call.kind === 'bad_request') return sendText(res, 400, 'Bad Request');
     const reply = await call.run();
-    if ('error' in reply && r.name !== 'batch' && transportMode(req)) {
+    if (r.name === 'batch') {
+      // The batch response is `{"replies":[...]}` itself, with no result envelope, and is never in transport mode.
+      return sendJson(res, 200, encodeJson('result' in reply ? reply.result : reply));
+    }
+    if ('error' in reply && transportMode(req)) {
       return sendJson(res, apiErrorHttpStatus(reply.error.code), encodeJson(reply.error));
     }
     return sendJson(res, 200, encodeJson(reply));

@@ -1,6 +1,6 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { Errors, ProtocolError } from '../protocol/codes.js';
+import { Errors, ProtocolError } from '../protocol/index.js';
 import { defaultNamespaces, startTestApi, type TestApi } from './fake-node.test-helper.js';
 
 const bytes = (s: string) => Buffer.from(s);
@@ -318,6 +318,15 @@ describe('channels, info, rpc', () => {
     assert.deepEqual(await names('nothing'), []);
   });
 
+  it('keeps `__proto__` as an ordinary channel name and tag key', async () => {
+    api.node.channelsData = JSON.parse('{"__proto__":{"num_clients":1}}');
+    const res = await api.post('/api/channels', {});
+    assert.equal(res.text, '{"result":{"channels":{"__proto__":{"num_clients":1}}}}');
+    await api.post('/api/publish', '{"channel":"chat","data":1,"tags":{"__proto__":"x"}}');
+    const [req] = api.node.callsOf('publish') as any[];
+    assert.deepEqual(Object.keys(req.tags), ['__proto__']);
+  });
+
   it('info writes node counters, uptime omitted when 0', async () => {
     api.node.nodes = [
       { uid: 'n1', name: 'one', version: '6.0.0 OSS', num_clients: 0, num_users: 0, num_channels: 0, num_subs: 0, uptime: 0 },
@@ -341,6 +350,7 @@ describe('channels, info, rpc', () => {
 
 describe('executor', () => {
   it('execute answers 104 for unknown methods and 107 for bodies of the wrong shape', async () => {
+    api.node.nodes = [];
     assert.deepEqual(await api.exec.execute('connections', {}), { error: { code: 104, message: 'not found' } });
     assert.deepEqual(await api.exec.execute('publish', { channel: 5 }), BAD);
     assert.deepEqual(await api.exec.execute('publish', 'text'), BAD);

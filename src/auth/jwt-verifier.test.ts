@@ -446,6 +446,7 @@ describe('connection token claims', () => {
     assert.equal((await v.verifyConnectToken(await hs({ exp: exp + 0.7 }))).expireAt, exp);
     assert.equal((await v.verifyConnectToken(await hs({}))).expireAt, 0);
     assert.equal((await v.verifyConnectToken(await hs({ exp, expire_at: 0 }))).expireAt, 0);
+    assert.equal((await v.verifyConnectToken(await hs({ exp, expire_at: -5 }))).expireAt, 0);
     assert.equal((await v.verifyConnectToken(await hs({ exp, expire_at: NOW_S + 30 }))).expireAt, NOW_S + 30);
     assert.equal((await v.verifyConnectToken(await hs({ expire_at: NOW_S + 30 }))).expireAt, NOW_S + 30);
     assert.equal((await v.verifyConnectToken(await hs({ exp, expire_at: null }))).expireAt, exp);
@@ -508,6 +509,10 @@ describe('connection token claims', () => {
     assert.deepEqual(subs.plain, {});
     assert.deepEqual(subs.everything?.override, { force_push_join_leave: true, force_recovery: false, force_positioning: false });
     assert.deepEqual(creds.channels, ['ignored-by-core']);
+
+    const proto = await v.verifyConnectToken(await hs({ subs: { ['__proto__']: { info: 1 } } }));
+    assert.ok(Object.hasOwn(proto.subs ?? {}, '__proto__'), 'a "__proto__" channel stays an own key');
+    assert.equal(Object.getPrototypeOf(proto.subs), Object.prototype);
 
     await rejectsWith(v.verifyConnectToken(await hs({ subs: ['news'] })), 'invalid');
     await rejectsWith(v.verifyConnectToken(await hs({ subs: { news: 'x' } })), 'invalid');

@@ -216,7 +216,7 @@ class TokenBlock {
       if (!JWKS_ALGS.has(alg)) throw invalidToken(`unsupported JWT algorithm ${alg}`);
       const kid = header.kid;
       if (kid !== undefined && typeof kid !== 'string') throw invalidToken('token header kid must be a string');
-      let key;
+      let key: Awaited<ReturnType<JwksClient['keyFor']>>;
       try {
         key = await this.jwks.keyFor(this.jwks.resolveUrl(vars), kid, alg);
       } catch (err) {

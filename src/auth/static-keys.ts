@@ -27,10 +27,12 @@ export interface StaticKeysConfig {
  * alg disabled.
  */
 export class StaticKeys {
-  private readonly hmac?: Uint8Array;
-  private readonly hmacPrevious?: Uint8Array;
+  private readonly hmac?: Uint8Array<ArrayBuffer>;
+  private readonly hmacPrevious?: Uint8Array<ArrayBuffer>;
   private readonly rsa?: PemKey;
   private readonly ecdsa?: PemKey;
+  /** HMAC secrets imported once per (secret, alg): verifying with a CryptoKey skips a per-call import. */
+  private readonly hmacKeys = new Map<string, Promise<CryptoKey>>();
 
   constructor(
     private readonly cfg: StaticKeysConfig,
@@ -62,12 +64,23 @@ export class StaticKeys {
     if (outcome === 'ok' || this.hmacPrevious === undefined || !HMAC_ALGS.has(alg)) return outcome;
     const until = this.cfg.hmacPreviousSecretKeyValidUntil;
     if (until > 0 && Math.floor(nowMs / 1000) > until) return outcome;
-    return (await verifyWith(token, this.hmacPrevious, alg)) ? 'ok' : outcome;
+    return (await verifyWith(token, await this.hmacKey('previous', this.hmacPrevious, alg), alg)) ? 'ok' : outcome;
+  }
+
+  private hmacKey(which: 'current' | 'previous', secret: Uint8Array<ArrayBuffer>, alg: string): Promise<CryptoKey> {
+    const id = `${which}:${alg}`;
+    let key = this.hmacKeys.get(id);
+    if (key === undefined) {
+      const hash = `SHA-${alg.slice(2)}`;
+      key = crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash }, false, ['verify']);
+      this.hmacKeys.set(id, key);
+    }
+    return key;
   }
 
   private async verifyCurrent(token: string, alg: string): Promise<StaticVerifyOutcome> {
     let key: CryptoKey | Uint8Array | undefined;
-    if (HMAC_ALGS.has(alg)) key = this.hmac;
+    if (HMAC_ALGS.has(alg)) key = this.hmac === undefined ? undefined : await this.hmacKey('current', this.hmac, alg);
     else if (RSA_ALGS.has(alg)) key = await this.rsa?.keyFor(alg);
     else if (ECDSA_ALGS.has(alg)) key = await this.ecdsa?.keyFor(alg);
     else return 'unsupported';

@@ -14,7 +14,7 @@ import {
   tls,
 } from './schema-blocks.js';
 import { CONSUMER } from './schema-consumers.js';
-import { arr, bool, dur, int, map, obj, str, strs, type Fields, type FieldSpec } from './schema-dsl.js';
+import { arr, bool, dur, int, obj, str, strs, type Fields, type FieldSpec } from './schema-dsl.js';
 
 function endpoint(doc: string, prefix: string): Fields {
   return { enabled: bool(doc), handler_prefix: str('Path of the endpoint.', prefix) };

@@ -1,7 +1,8 @@
 /**
  * Typed shape of a loaded Gyre configuration: the Centrifugo v6 tree with the file's own
  * snake_case keys. Every key is present after loading (defaults applied); durations are
- * numbers of milliseconds; the whole object is deep-frozen.
+ * numbers of milliseconds; the whole object is deep-frozen at runtime. (Array types are
+ * written mutable only so the config fits other folders' option types; never mutate them.)
  */
 
 /** [TLS] block. PEM fields hold raw PEM, base64 PEM or a file path, as written. */
@@ -17,7 +18,7 @@ export interface TlsConfig {
 
 /** [REDIS] connection keys. */
 export interface RedisConnectionConfig {
-  readonly address: readonly string[];
+  readonly address: string[];
   readonly connect_timeout: number;
   readonly io_timeout: number;
   readonly db: number;
@@ -25,9 +26,9 @@ export interface RedisConnectionConfig {
   readonly password: string;
   readonly client_name: string;
   readonly force_resp2: boolean;
-  readonly cluster_address: readonly string[];
+  readonly cluster_address: string[];
   readonly tls: TlsConfig;
-  readonly sentinel_address: readonly string[];
+  readonly sentinel_address: string[];
   readonly sentinel_user: string;
   readonly sentinel_password: string;
   readonly sentinel_master_name: string;
@@ -114,15 +115,15 @@ export interface StatusToCodeTransform {
 export interface ProxyConfig {
   readonly endpoint: string;
   readonly timeout: number;
-  readonly http_headers: readonly string[];
-  readonly grpc_metadata: readonly string[];
-  readonly emulated_headers: readonly string[];
+  readonly http_headers: string[];
+  readonly grpc_metadata: string[];
+  readonly emulated_headers: string[];
   readonly binary_encoding: boolean;
   readonly include_connection_meta: boolean;
   readonly http: {
     readonly tls: TlsConfig;
     readonly static_headers: Readonly<Record<string, string>>;
-    readonly status_to_code_transforms: readonly StatusToCodeTransform[];
+    readonly status_to_code_transforms: StatusToCodeTransform[];
   };
   readonly grpc: {
     readonly tls: TlsConfig;
@@ -173,7 +174,7 @@ export interface UniDisconnectTransform {
 /** `client` section. */
 export interface ClientConfig {
   readonly proxy: { readonly connect: SwitchableProxyConfig; readonly refresh: SwitchableProxyConfig };
-  readonly allowed_origins: readonly string[];
+  readonly allowed_origins: string[];
   readonly token: TokenConfig;
   readonly subscription_token: SubscriptionTokenConfig;
   readonly allow_anonymous_connect_without_token: boolean;
@@ -205,7 +206,7 @@ export interface ClientConfig {
   };
   readonly connect_code_to_unidirectional_disconnect: {
     readonly enabled: boolean;
-    readonly transforms: readonly UniDisconnectTransform[];
+    readonly transforms: UniDisconnectTransform[];
   };
 }
 
@@ -264,7 +265,7 @@ export interface ChannelOptionsConfig {
   readonly allow_recovery: boolean;
   readonly force_recovery_mode: '' | 'stream' | 'cache' | (string & {});
   readonly auto_cache_recover: boolean;
-  readonly allowed_delta_types: readonly string[];
+  readonly allowed_delta_types: string[];
   readonly allow_tags_filter: boolean;
   readonly delta_publish: boolean;
   readonly allow_subscribe_for_anonymous: boolean;
@@ -312,7 +313,7 @@ export interface ChannelConfig {
     readonly shared_poll_refresh: ProxyConfig;
   };
   readonly without_namespace: ChannelOptionsConfig;
-  readonly namespaces: readonly NamespaceConfig[];
+  readonly namespaces: NamespaceConfig[];
   readonly history_meta_ttl: number;
   readonly publication_data_format: string;
   readonly max_length: number;
@@ -332,7 +333,7 @@ export interface RpcOptionsConfig {
 export interface RpcConfig {
   readonly proxy: ProxyConfig;
   readonly without_namespace: RpcOptionsConfig;
-  readonly namespaces: readonly (RpcOptionsConfig & { readonly name: string })[];
+  readonly namespaces: (RpcOptionsConfig & { readonly name: string })[];
   readonly ping: { readonly enabled: boolean; readonly method: string };
   readonly namespace_boundary: string;
 }
@@ -346,7 +347,7 @@ export interface HttpServerConfig {
   readonly tls: TlsConfig;
   readonly tls_autocert: {
     readonly enabled: boolean;
-    readonly host_whitelist: readonly string[];
+    readonly host_whitelist: string[];
     readonly cache_dir: string;
     readonly email: string;
     readonly server_name: string;
@@ -450,7 +451,7 @@ export interface StreamTransportConfig extends EndpointConfig {
 /** connect_code_to_http_response of uni_sse / uni_http_stream. */
 export interface ConnectCodeToHttpResponseConfig {
   readonly enabled: boolean;
-  readonly transforms: readonly {
+  readonly transforms: {
     readonly code: number;
     readonly to: { readonly status_code: number; readonly body: string };
   }[];
@@ -552,10 +553,10 @@ export interface GyreConfig {
   readonly client: ClientConfig;
   readonly channel: ChannelConfig;
   readonly rpc: RpcConfig;
-  readonly proxies: readonly NamedProxyConfig[];
+  readonly proxies: NamedProxyConfig[];
   readonly http_api: HttpApiConfig;
   readonly grpc_api: GrpcApiConfig;
-  readonly consumers: readonly ConsumerConfig[];
+  readonly consumers: ConsumerConfig[];
   readonly websocket: WebSocketConfig;
   readonly sse: StreamTransportConfig;
   readonly http_stream: StreamTransportConfig;

@@ -21,6 +21,7 @@ import {
   readMessageMapEntry,
   readMsg,
   readStringMapEntry,
+  readString,
   readU64,
   skipField,
   type Reader,
@@ -31,11 +32,11 @@ function filterNode(r: Reader, end: number): FilterNode {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.op = r.string(); break;
-      case 18: m.key = r.string(); break;
-      case 26: m.cmp = r.string(); break;
-      case 34: m.val = r.string(); break;
-      case 42: (m.vals ??= []).push(r.string()); break;
+      case 10: m.op = readString(r); break;
+      case 18: m.key = readString(r); break;
+      case 26: m.cmp = readString(r); break;
+      case 34: m.val = readString(r); break;
+      case 42: (m.vals ??= []).push(readString(r)); break;
       case 50: (m.nodes ??= []).push(readMsg(r, filterNode)); break;
       default: skipField(r, tag);
     }
@@ -48,21 +49,21 @@ function subscribeRequest(r: Reader, end: number): SubscribeRequest {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.channel = r.string(); break;
-      case 18: m.token = r.string(); break;
+      case 10: m.channel = readString(r); break;
+      case 18: m.token = readString(r); break;
       case 24: m.recover = r.bool(); break;
-      case 50: m.epoch = r.string(); break;
+      case 50: m.epoch = readString(r); break;
       case 56: m.offset = readU64(r); break;
       case 66: m.data = readBytes(r); break;
       case 72: m.positioned = r.bool(); break;
       case 80: m.recoverable = r.bool(); break;
       case 88: m.join_leave = r.bool(); break;
-      case 98: m.delta = r.string(); break;
+      case 98: m.delta = readString(r); break;
       case 106: m.tf = readMsg(r, filterNode); break;
       case 112: m.flag = readI64(r); break;
       case 120: m.type = r.int32(); break;
       case 128: m.phase = r.int32(); break;
-      case 138: m.cursor = r.string(); break;
+      case 138: m.cursor = readString(r); break;
       case 144: m.limit = r.int32(); break;
       case 152: m.asc = r.bool(); break;
       default: skipField(r, tag);
@@ -77,15 +78,15 @@ export function readConnectRequest(r: Reader, end: number): ConnectRequest {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.token = r.string(); break;
+      case 10: m.token = readString(r); break;
       case 18: m.data = readBytes(r); break;
       case 26: readMessageMapEntry(r, (m.subs ??= {}), subscribeRequest); break;
-      case 34: m.name = r.string(); break;
-      case 42: m.version = r.string(); break;
+      case 34: m.name = readString(r); break;
+      case 42: m.version = readString(r); break;
       case 50: readStringMapEntry(r, (m.headers ??= {})); break;
       case 56: m.flag = readI64(r); break;
-      case 66: m.dict = r.string(); break;
-      case 74: m.profile = r.string(); break;
+      case 66: m.dict = readString(r); break;
+      case 74: m.profile = readString(r); break;
       default: skipField(r, tag);
     }
   }
@@ -96,7 +97,7 @@ function channelOnly(r: Reader, end: number): { channel?: string } {
   const m: { channel?: string } = {};
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 10) m.channel = r.string();
+    if (tag === 10) m.channel = readString(r);
     else skipField(r, tag);
   }
   return m;
@@ -107,10 +108,10 @@ function publishRequest(r: Reader, end: number): PublishRequest {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.channel = r.string(); break;
+      case 10: m.channel = readString(r); break;
       case 18: m.data = readBytes(r); break;
       case 24: m.type = r.int32(); break;
-      case 34: m.key = r.string(); break;
+      case 34: m.key = readString(r); break;
       case 40: m.removed = r.bool(); break;
       default: skipField(r, tag);
     }
@@ -123,7 +124,7 @@ function streamPosition(r: Reader, end: number): StreamPosition {
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === 8) m.offset = readU64(r);
-    else if (tag === 18) m.epoch = r.string();
+    else if (tag === 18) m.epoch = readString(r);
     else skipField(r, tag);
   }
   return m;
@@ -134,7 +135,7 @@ function historyRequest(r: Reader, end: number): HistoryRequest {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.channel = r.string(); break;
+      case 10: m.channel = readString(r); break;
       case 56: m.limit = r.int32(); break;
       case 66: m.since = readMsg(r, streamPosition); break;
       case 72: m.reverse = r.bool(); break;
@@ -159,7 +160,7 @@ function rpcRequest(r: Reader, end: number): RPCRequest {
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === 10) m.data = readBytes(r);
-    else if (tag === 18) m.method = r.string();
+    else if (tag === 18) m.method = readString(r);
     else skipField(r, tag);
   }
   return m;
@@ -169,7 +170,7 @@ function refreshRequest(r: Reader, end: number): { token?: string } {
   const m: { token?: string } = {};
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 10) m.token = r.string();
+    if (tag === 10) m.token = readString(r);
     else skipField(r, tag);
   }
   return m;
@@ -180,8 +181,8 @@ function subRefreshRequest(r: Reader, end: number): SubRefreshRequest {
   const m: SubRefreshRequest = {};
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 10) m.channel = r.string();
-    else if (tag === 18) m.token = r.string();
+    if (tag === 10) m.channel = readString(r);
+    else if (tag === 18) m.token = readString(r);
     else if (tag === 24) m.type = r.int32();
     else skipField(r, tag);
   }
@@ -223,8 +224,8 @@ export function readEmulationRequest(r: Reader, end: number): EmulationRequest {
   const m: EmulationRequest = {};
   while (r.pos < end) {
     const tag = r.uint32();
-    if (tag === 10) m.node = r.string();
-    else if (tag === 18) m.session = r.string();
+    if (tag === 10) m.node = readString(r);
+    else if (tag === 18) m.session = readString(r);
     else if (tag === 26) m.data = readBytes(r);
     else skipField(r, tag);
   }

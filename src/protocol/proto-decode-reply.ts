@@ -23,6 +23,7 @@ import {
   readMsg,
   readS64,
   readStringMapEntry,
+  readString,
   readU64,
   skipField,
   type Reader,
@@ -33,8 +34,8 @@ function clientInfo(r: Reader, end: number): ClientInfo {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.user = r.string(); break;
-      case 18: m.client = r.string(); break;
+      case 10: m.user = readString(r); break;
+      case 18: m.client = readString(r); break;
       case 26: m.conn_info = readBytes(r); break;
       case 34: m.chan_info = readBytes(r); break;
       default: skipField(r, tag);
@@ -54,11 +55,11 @@ function publication(r: Reader, end: number): Publication {
       case 58: readStringMapEntry(r, (m.tags ??= {})); break;
       case 64: m.delta = r.bool(); break;
       case 72: m.time = readI64(r); break;
-      case 82: m.channel = r.string(); break;
-      case 90: m.key = r.string(); break;
+      case 82: m.channel = readString(r); break;
+      case 90: m.key = readString(r); break;
       case 96: m.removed = r.bool(); break;
       case 104: m.score = readS64(r); break;
-      case 114: m.epoch = r.string(); break;
+      case 114: m.epoch = readString(r); break;
       case 128: m.version = readU64(r); break;
       default: skipField(r, tag);
     }
@@ -74,7 +75,7 @@ function subscribeResult(r: Reader, end: number): SubscribeResult {
       case 8: m.expires = r.bool(); break;
       case 16: m.ttl = r.uint32(); break;
       case 24: m.recoverable = r.bool(); break;
-      case 50: m.epoch = r.string(); break;
+      case 50: m.epoch = readString(r); break;
       case 58: (m.publications ??= []).push(readMsg(r, publication)); break;
       case 64: m.recovered = r.bool(); break;
       case 72: m.offset = readU64(r); break;
@@ -85,7 +86,7 @@ function subscribeResult(r: Reader, end: number): SubscribeResult {
       case 112: m.id = readI64(r); break;
       case 120: m.type = r.int32(); break;
       case 128: m.phase = r.int32(); break;
-      case 138: m.cursor = r.string(); break;
+      case 138: m.cursor = readString(r); break;
       case 146: (m.state ??= []).push(readMsg(r, publication)); break;
       case 152: m.publish_debounce = r.uint32(); break;
       default: skipField(r, tag);
@@ -99,16 +100,16 @@ function connectResult(r: Reader, end: number): ConnectResult {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.client = r.string(); break;
-      case 18: m.version = r.string(); break;
+      case 10: m.client = readString(r); break;
+      case 18: m.version = readString(r); break;
       case 24: m.expires = r.bool(); break;
       case 32: m.ttl = r.uint32(); break;
       case 42: m.data = readBytes(r); break;
       case 50: readMessageMapEntry(r, (m.subs ??= {}), subscribeResult); break;
       case 56: m.ping = r.uint32(); break;
       case 64: m.pong = r.bool(); break;
-      case 74: m.session = r.string(); break;
-      case 82: m.node = r.string(); break;
+      case 74: m.session = readString(r); break;
+      case 82: m.node = readString(r); break;
       case 88: m.time = readI64(r); break;
       case 96: m.flag = readI64(r); break;
       default: skipField(r, tag);
@@ -122,16 +123,16 @@ function connectPush(r: Reader, end: number): ConnectResult {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.client = r.string(); break;
-      case 18: m.version = r.string(); break;
+      case 10: m.client = readString(r); break;
+      case 18: m.version = readString(r); break;
       case 26: m.data = readBytes(r); break;
       case 34: readMessageMapEntry(r, (m.subs ??= {}), subscribeResult); break;
       case 40: m.expires = r.bool(); break;
       case 48: m.ttl = r.uint32(); break;
       case 56: m.ping = r.uint32(); break;
       case 64: m.pong = r.bool(); break;
-      case 74: m.session = r.string(); break;
-      case 82: m.node = r.string(); break;
+      case 74: m.session = readString(r); break;
+      case 82: m.node = readString(r); break;
       case 88: m.time = readI64(r); break;
       default: skipField(r, tag);
     }
@@ -156,7 +157,7 @@ function codeReason(codeTag: number, reasonTag: number) {
     while (r.pos < end) {
       const tag = r.uint32();
       if (tag === codeTag) m.code = r.uint32();
-      else if (tag === reasonTag) m.reason = r.string();
+      else if (tag === reasonTag) m.reason = readString(r);
       else if (tag === 24 && codeTag === 8) m.reconnect = r.bool();
       else skipField(r, tag);
     }
@@ -172,7 +173,7 @@ function subscribePush(r: Reader, end: number): SubscribePush {
     const tag = r.uint32();
     switch (tag) {
       case 8: m.recoverable = r.bool(); break;
-      case 34: m.epoch = r.string(); break;
+      case 34: m.epoch = readString(r); break;
       case 40: m.offset = readU64(r); break;
       case 48: m.positioned = r.bool(); break;
       case 58: m.data = readBytes(r); break;
@@ -210,7 +211,7 @@ export function readPush(r: Reader, end: number): Push {
     const tag = r.uint32();
     switch (tag) {
       case 8: m.id = readI64(r); break;
-      case 18: m.channel = r.string(); break;
+      case 18: m.channel = readString(r); break;
       case 34: m.pub = readMsg(r, publication); break;
       case 42: m.join = readMsg(r, info); break;
       case 50: m.leave = readMsg(r, info); break;
@@ -231,7 +232,7 @@ function error(r: Reader, end: number): ProtocolErrorBody {
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === 8) m.code = r.uint32();
-    else if (tag === 18) m.message = r.string();
+    else if (tag === 18) m.message = readString(r);
     else if (tag === 24) m.temporary = r.bool();
     else skipField(r, tag);
   }
@@ -264,7 +265,7 @@ function historyResult(r: Reader, end: number): HistoryResult {
   while (r.pos < end) {
     const tag = r.uint32();
     if (tag === 10) m.publications.push(readMsg(r, publication));
-    else if (tag === 18) m.epoch = r.string();
+    else if (tag === 18) m.epoch = readString(r);
     else if (tag === 24) m.offset = readU64(r);
     else skipField(r, tag);
   }
@@ -276,8 +277,8 @@ function refreshResult(r: Reader, end: number): RefreshResult {
   while (r.pos < end) {
     const tag = r.uint32();
     switch (tag) {
-      case 10: m.client = r.string(); break;
-      case 18: m.version = r.string(); break;
+      case 10: m.client = readString(r); break;
+      case 18: m.version = readString(r); break;
       case 24: m.expires = r.bool(); break;
       case 32: m.ttl = r.uint32(); break;
       default: skipField(r, tag);

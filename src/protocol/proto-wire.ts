@@ -12,8 +12,9 @@ export type Reader = protobuf.Reader;
 
 /** A new writer; in Node its `finish()` returns a Buffer. */
 export const newWriter = (): Writer => protobuf.Writer.create();
-/** A reader over `bytes` (not copied). */
-export const newReader = (bytes: Uint8Array): Reader => protobuf.Reader.create(bytes);
+/** A reader over `bytes` (not copied); its `buf` is always a Buffer. */
+export const newReader = (bytes: Uint8Array): Reader =>
+  protobuf.Reader.create(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
 
 const VARINT = 0;
 const LEN = 2;
@@ -148,6 +149,16 @@ export function readS64(r: Reader): number {
   return lo & 1 ? signedFromBits(~l, ~h) : signedFromBits(l, h);
 }
 
+/** Reads a string field; unlike protobufjs' own, a length past the buffer is an error, not a short read. */
+export function readString(r: Reader): string {
+  const len = r.uint32();
+  const start = r.pos;
+  const end = start + len;
+  if (end > r.len) truncated();
+  r.pos = end;
+  return (r.buf as Buffer).toString('utf8', start, end);
+}
+
 /** Reads a bytes field into its own Buffer, so decoded messages never pin the frame. */
 export function readBytes(r: Reader): Buffer {
   const len = r.uint32();
@@ -188,8 +199,8 @@ export function readStringMapEntry(r: Reader, map: Record<string, string>): void
   readMsg(r, (r, end) => {
     while (r.pos < end) {
       const tag = r.uint32();
-      if (tag === 10) key = r.string();
-      else if (tag === 18) value = r.string();
+      if (tag === 10) key = readString(r);
+      else if (tag === 18) value = readString(r);
       else skipField(r, tag);
     }
   });
@@ -203,7 +214,7 @@ export function readMessageMapEntry<T>(r: Reader, map: Record<string, T>, dec: (
   readMsg(r, (r, end) => {
     while (r.pos < end) {
       const tag = r.uint32();
-      if (tag === 10) key = r.string();
+      if (tag === 10) key = readString(r);
       else if (tag === 18) value = readMsg(r, dec);
       else skipField(r, tag);
     }

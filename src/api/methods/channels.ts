@@ -23,7 +23,8 @@ export const channels: ApiMethod<ChannelsRequest> = {
       }
     }
     const all = await ctx.node.channels();
-    const out: Record<string, { num_clients: number }> = {};
+    // Null prototype: a channel may be named `__proto__`.
+    const out = Object.create(null) as Record<string, { num_clients: number }>;
     for (const [name, stats] of Object.entries(all)) {
       if (stats.num_clients < 1) continue;
       if (match && !match(name)) continue;

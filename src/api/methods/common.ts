@@ -2,7 +2,7 @@
 import type { ChannelOptions } from '../../core/channel-options.js';
 import type { NodeApi, ApiPublishResult } from '../../core/node-api.js';
 import type { BrokerPublication } from '../../core/ports.js';
-import type { ClientInfo } from '../../protocol/types.js';
+import type { ClientInfo } from '../../protocol/index.js';
 import { ApiErrors } from '../errors.js';
 import { isValidJson, isValidJsonObject, rawJsonFromBytes, type RawJson } from '../raw-json.js';
 

@@ -1,7 +1,7 @@
 /** `disconnect`: closes a user's connections with a disconnect code (server.md §4.6). */
 import type { ApiDisconnectRequest } from '../../core/node-api.js';
 import type { ApiMethod } from '../method.js';
-import { Disconnects } from '../../protocol/codes.js';
+import { Disconnects } from '../../protocol/index.js';
 import { optObject, requestObject, str, strArray, int, UINT32 } from '../decode.js';
 
 export interface DisconnectRequest {

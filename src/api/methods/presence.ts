@@ -20,7 +20,7 @@ export const presence: ApiMethod<ChannelRequest> = {
     requireChannel(req.channel);
     if (!channelOptions(ctx.node, req.channel).presence) throw ApiErrors.notAvailable;
     const entries = await ctx.node.presence(req.channel);
-    const out: Record<string, ClientInfoJson> = {};
+    const out: Record<string, ClientInfoJson> = Object.create(null) as Record<string, ClientInfoJson>;
     for (const [clientId, info] of Object.entries(entries)) out[clientId] = clientInfoJson(info);
     return { presence: out };
   },

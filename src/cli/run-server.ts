@@ -1,0 +1,124 @@
+import { unlinkSync, writeFileSync } from 'node:fs';
+import type pino from 'pino';
+import { ConfigError, loadConfig, notSupportedWarnings, type LoadedConfig } from '../config/index.js';
+import { createLogger } from './logger.js';
+import { errorMessage, type Output } from './output.js';
+import { gyreVersion } from './version.js';
+
+/** Options of the root command. */
+export interface RunServerOptions {
+  configPath: string;
+  explicitConfig: boolean;
+  /** Dotted keys explicitly given on the command line. */
+  flags: Record<string, unknown>;
+}
+
+function logStartup(logger: pino.Logger, loaded: LoadedConfig): void {
+  const { config } = loaded;
+  logger.info(
+    {
+      version: gyreVersion(),
+      runtime: process.version,
+      pid: process.pid,
+      ...(config.broker.enabled || config.presence_manager.enabled
+        ? { broker: config.broker.enabled ? config.broker.type : config.engine.type, presence_manager: config.presence_manager.enabled ? config.presence_manager.type : config.engine.type }
+        : { engine: config.engine.type }),
+    },
+    'starting Gyre',
+  );
+  if (loaded.envFile !== undefined) logger.info({ path: loaded.envFile }, 'loaded environment from .env file');
+  if (loaded.fileFound) logger.info({ path: loaded.path }, 'using config file');
+  for (const w of loaded.warnings) logger.warn(w);
+  for (const key of loaded.unknownKeys) logger.warn({ key }, 'unknown key in configuration file');
+  for (const name of loaded.unknownEnv) logger.warn({ var: name }, 'unknown var in environment');
+  for (const w of notSupportedWarnings(config)) logger.warn(w);
+}
+
+function removePidFile(path: string): void {
+  if (path === '') return;
+  try {
+    unlinkSync(path);
+  } catch {
+    // Already gone: nothing to clean up.
+  }
+}
+
+/**
+ * The root command: load and validate config (printing `error validating config: …` and
+ * returning 1 before anything starts), create the logger, start the server, and run until
+ * SIGINT/SIGTERM, then close gracefully (exit 0) or hard-exit 1 after `shutdown.timeout`.
+ */
+export async function runServer(out: Output, opts: RunServerOptions): Promise<number> {
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig({ configPath: opts.configPath, explicitConfig: opts.explicitConfig, flags: opts.flags });
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : errorMessage(err);
+    out.err(`error validating config: ${message}\n`);
+    return 1;
+  }
+  const { config } = loaded;
+  const logger = createLogger({ level: config.log.level, file: config.log.file });
+  logStartup(logger, loaded);
+
+  const pidFile = config.pid_file;
+  if (pidFile !== '') {
+    try {
+      writeFileSync(pidFile, `${process.pid}\n`);
+    } catch (err) {
+      logger.fatal({ path: pidFile, error: errorMessage(err) }, 'error writing PID file');
+      return 1;
+    }
+  }
+
+  let server: { close(reason?: string): Promise<void> };
+  try {
+    const mod = await import('../server/index.js');
+    server = await mod.startServer(config, { logger });
+  } catch (err) {
+    logger.fatal({ error: errorMessage(err) }, 'error starting server');
+    removePidFile(pidFile);
+    return 1;
+  }
+
+  return new Promise<number>((resolveExit) => {
+    let shuttingDown = false;
+    const shutdown = (signal: string): void => {
+      if (shuttingDown) return;
+      shuttingDown = true;
+      logger.info({ signal }, 'shutting down ...');
+      const hard = setTimeout(() => {
+        logger.error('shutdown timeout reached');
+        removePidFile(pidFile);
+        process.exit(1);
+      }, Math.max(0, config.shutdown.timeout));
+      server.close('shutdown').then(
+        () => {
+          clearTimeout(hard);
+          removePidFile(pidFile);
+          logger.info('shutdown completed');
+          process.removeListener('SIGINT', onInt);
+          process.removeListener('SIGTERM', onTerm);
+          process.removeListener('SIGHUP', onHup);
+          // Give the event loop a moment to drain; a lingering handle must not keep us alive.
+          setTimeout(() => process.exit(0), 1000).unref();
+          resolveExit(0);
+        },
+        (err: unknown) => {
+          clearTimeout(hard);
+          logger.error({ error: errorMessage(err) }, 'error during shutdown');
+          removePidFile(pidFile);
+          resolveExit(1);
+        },
+      );
+    };
+    const onInt = (): void => shutdown('SIGINT');
+    const onTerm = (): void => shutdown('SIGTERM');
+    const onHup = (): void => {
+      logger.warn('configuration reload (SIGHUP) is not supported yet, keeping current config');
+    };
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+    process.on('SIGHUP', onHup);
+  });
+}

@@ -1,0 +1,23 @@
+/**
+ * Configuration: one schema for the whole Centrifugo v6 tree (types, defaults, docs,
+ * validation), loading from file / env / flags, and printing helpers for the CLI.
+ * Config is data: this folder imports nothing else from src.
+ */
+export { ConfigError } from './config-error.js';
+export { formatDuration, parseDuration } from './duration.js';
+export { ENV_ALIAS_PREFIX, ENV_PREFIX, itemEnvName, parseDotEnv } from './env.js';
+export {
+  FILE_NOT_FOUND_WARNING,
+  deepFreeze,
+  envVarName,
+  loadConfig,
+  type LoadConfigOptions,
+  type LoadedConfig,
+} from './load.js';
+export { notSupportedWarnings } from './not-supported.js';
+export { defaultConfigObject, envLines, toPrintable } from './printable.js';
+export { compileGoRegex } from './schema-blocks.js';
+export type { FieldKind, FieldSpec, Fields } from './schema-dsl.js';
+export { CONFIG_SCHEMA, fieldAt } from './schema.js';
+export type * from './types.js';
+export { validateConfig } from './validate.js';

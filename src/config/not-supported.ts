@@ -1,0 +1,66 @@
+import type { ChannelOptionsConfig, GyreConfig, ProxyConfig } from './types.js';
+
+const CHANNEL_PROXY_FLAGS = [
+  'subscribe_proxy_enabled',
+  'publish_proxy_enabled',
+  'sub_refresh_proxy_enabled',
+  'subscribe_stream_proxy_enabled',
+] as const;
+
+function channelOptions(o: ChannelOptionsConfig, path: string, out: string[]): void {
+  if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
+  for (const flag of CHANNEL_PROXY_FLAGS) if (o[flag]) out.push(`${path}.${flag}`);
+  if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
+  if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
+  if (o.allowed_delta_types.length > 0) out.push(`${path}.allowed_delta_types`);
+  if (o.allow_tags_filter) out.push(`${path}.allow_tags_filter`);
+}
+
+function proxyDefined(p: ProxyConfig): boolean {
+  return p.endpoint !== '';
+}
+
+/**
+ * Lists, as `"<dotted path>: not supported yet"`, every part of a loaded configuration that
+ * turns on a feature Gyre does not implement yet. Such configs still load and start; the
+ * server logs these at WARN. Order follows the config tree.
+ */
+export function notSupportedWarnings(config: GyreConfig): string[] {
+  const out: string[] = [];
+  const hs = config.http_server;
+  if (hs.tls.enabled) out.push('http_server.tls');
+  if (hs.internal_tls.enabled) out.push('http_server.internal_tls');
+  if (hs.tls_autocert.enabled) out.push('http_server.tls_autocert');
+  if (hs.http3.enabled) out.push('http_server.http3');
+  if (hs.h2c_external) out.push('http_server.h2c_external');
+  if (config.engine.type !== 'memory') out.push('engine.type');
+  if (config.broker.enabled && config.broker.type !== 'memory') out.push('broker.type');
+  if (config.presence_manager.enabled && config.presence_manager.type !== 'memory') out.push('presence_manager.type');
+  if (config.map_broker.type !== 'memory') out.push('map_broker.type');
+  if (config.controller.enabled) out.push('controller');
+  const client = config.client;
+  if (client.proxy.connect.enabled) out.push('client.proxy.connect');
+  if (client.proxy.refresh.enabled) out.push('client.proxy.refresh');
+  for (const [name, p] of Object.entries(config.channel.proxy)) {
+    if (proxyDefined(p)) out.push(`channel.proxy.${name}`);
+  }
+  channelOptions(config.channel.without_namespace, 'channel.without_namespace', out);
+  config.channel.namespaces.forEach((ns, i) => channelOptions(ns, `channel.namespaces[${i}]`, out));
+  if (proxyDefined(config.rpc.proxy)) out.push('rpc.proxy');
+  if (config.rpc.without_namespace.proxy_enabled) out.push('rpc.without_namespace.proxy_enabled');
+  config.rpc.namespaces.forEach((ns, i) => {
+    if (ns.proxy_enabled) out.push(`rpc.namespaces[${i}].proxy_enabled`);
+  });
+  if (config.proxies.length > 0) out.push('proxies');
+  if (config.grpc_api.enabled) out.push('grpc_api');
+  config.consumers.forEach((c, i) => {
+    if (c.enabled) out.push(`consumers[${i}]`);
+  });
+  if (config.webtransport.enabled) out.push('webtransport');
+  if (config.uni_grpc.enabled) out.push('uni_grpc');
+  if (config.admin.enabled) out.push('admin');
+  if (config.prometheus.enabled) out.push('prometheus');
+  if (config.opentelemetry.enabled) out.push('opentelemetry');
+  if (config.graphite.enabled) out.push('graphite');
+  return out.map((path) => `${path}: not supported yet`);
+}
