@@ -280,7 +280,7 @@ function validateConsumers(config: GyreConfig): void {
     const need = (...keys: string[]): void => {
       for (const k of keys) required(has(k), `${sp}.${k}`, `${k} is required`);
     };
-    const mode = sub.publication_data_mode as Record<string, unknown>;
+    const mode = sub.publication_data_mode as Record<string, unknown> | undefined;
     switch (c.type) {
       case 'postgresql':
         need('dsn', 'outbox_table_name');
@@ -312,7 +312,7 @@ function validateConsumers(config: GyreConfig): void {
         need('queues');
         break;
     }
-    if (mode.enabled === true) {
+    if (mode?.enabled === true) {
       const key = Object.keys(mode).find((k) => k.startsWith('channels_'));
       if (key !== undefined && mode[key] === '') throw new ConfigError(`${sp}.publication_data_mode.${key}`, `${key} is required`);
     }

@@ -69,7 +69,7 @@ export interface NodeHandlers {
   onSubscribe?(ctx: SubscribeContext): Promise<SubscribeDecision | undefined>;
   /** Allows a client publish, optionally replacing the data, or defers to namespace rules. */
   onPublish?(ctx: PublishContext): Promise<{ data?: Uint8Array } | undefined>;
-  /** Answers a client RPC; its result becomes the RPC reply data. */
+  /** Answers a client RPC; its result becomes the reply data (empty bytes for none); undefined means method not found (104). */
   onRpc?(ctx: RpcContext): Promise<Uint8Array | undefined>;
   /** Receives asynchronous `send` messages; without it a send disconnects with 3508. */
   onMessage?(client: ClientRef, data: Uint8Array): void;

@@ -7,6 +7,7 @@ import type { Command, Publication, Push, Reply, SubscribeResult } from './types
 /** UTF-8 bytes of a string, as decoders return them (Buffers). */
 export const b = (s: string): Buffer => Buffer.from(s, 'utf8');
 
+/** A publication with every field set, 64-bit extremes included. */
 export const fullPublication: Publication = {
   data: b('{"text":"hello"}'),
   info: { user: '42', client: 'c1', conn_info: b('{"name":"Alex"}'), chan_info: b('[1,2]') },
@@ -22,6 +23,7 @@ export const fullPublication: Publication = {
   version: 7,
 };
 
+/** A subscribe result with every field set. */
 export const fullSubscribeResult: SubscribeResult = {
   expires: true,
   ttl: 3600,

@@ -6,6 +6,7 @@ import type { Command, ProtocolType, Push, Reply } from './types.js';
 import { JsonCodec } from './json-codec.js';
 import { ProtobufCodec } from './protobuf-codec.js';
 
+/** Thrown by codecs; `code` tells callers which disconnect applies (3501 or 3506). */
 export { CodecError } from './codec-error.js';
 
 /** Turns transport frames into Commands and Replies/Pushes into frame items, for one encoding. */

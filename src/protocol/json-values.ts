@@ -3,6 +3,7 @@
  * fields, object closing, and type-checked reading of parsed values (decode boundary).
  */
 import { CodecError } from './codec-error.js';
+import { JSON_INVALID, JSON_VALID, scanJson } from './json-scan.js';
 import { setEntry } from './set-entry.js';
 
 /** A parsed JSON object whose fields are still unchecked. */
@@ -28,13 +29,10 @@ const NEWLINES = /\n/g;
  * the frame). Throws CodecError('inappropriate_protocol') when the bytes are not valid JSON.
  */
 export function rawJson(b: Uint8Array): string {
+  const scan = scanJson(b);
+  if (scan === JSON_INVALID) throw new CodecError('inappropriate_protocol', 'payload is not valid JSON');
   const text = asBuffer(b).toString('utf8');
-  try {
-    JSON.parse(text);
-  } catch {
-    throw new CodecError('inappropriate_protocol', 'payload is not valid JSON');
-  }
-  return text.indexOf('\n') === -1 ? text : text.replace(NEWLINES, '');
+  return scan === JSON_VALID ? text : text.replace(NEWLINES, '');
 }
 
 /** Encodes a string map as a JSON object, or '' when the map is empty (zero value, omitted). */

@@ -7,7 +7,9 @@ import protobuf from 'protobufjs/minimal.js';
 import { CodecError } from './codec-error.js';
 import { setEntry } from './set-entry.js';
 
+/** protobufjs' minimal writer: ops are queued, `finish()` allocates once. */
 export type Writer = protobuf.Writer;
+/** protobufjs' minimal reader over one buffer; `pos`/`len` are public and used for bounds. */
 export type Reader = protobuf.Reader;
 
 /** A new writer; in Node its `finish()` returns a Buffer. */
@@ -219,6 +221,7 @@ export function readMessageMapEntry<T>(r: Reader, map: Record<string, T>, dec: (
       else skipField(r, tag);
     }
   });
+  // Decoding an empty range yields the message with its zero values, as proto3 requires.
   setEntry(map, key, value ?? dec(r, r.pos));
 }
 

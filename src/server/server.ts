@@ -55,7 +55,12 @@ export class GyreServer {
   private readonly internalRoutes: Route[] = [];
   private readonly origin: OriginCheck;
   private readonly servers: http.Server[] = [];
-  private readonly attached: { server: http.Server; request: (req: IncomingMessage, res: ServerResponse) => void; upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void }[] = [];
+  private readonly attached: {
+    server: http.Server;
+    request: (req: IncomingMessage, res: ServerResponse) => void;
+    upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+    previous: ((req: IncomingMessage, res: ServerResponse) => void)[];
+  }[] = [];
   private closed = false;
 
   constructor(
@@ -137,19 +142,38 @@ export class GyreServer {
     return { port, internalPort };
   }
 
-  /** Mounts every Gyre route on an application's server; unknown paths are left to the application. */
+  /**
+   * Mounts Gyre on an application's server: Gyre's paths are answered by Gyre, every other
+   * request goes to the request listeners the server had when attach() was called.
+   */
   async attach(server: http.Server): Promise<void> {
     await this.start();
+    const previous = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    server.removeAllListeners('request');
     const request = (req: IncomingMessage, res: ServerResponse): void => {
-      if (res.headersSent || res.writableEnded) return;
-      this.route(req, res, 'both');
+      if (this.route(req, res, 'both')) return;
+      for (const l of previous) l.call(server, req, res);
     };
     const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
       if (pathOf(req) === this.wsPath) this.handleUpgrade(req, socket, head);
     };
-    server.prependListener('request', request);
+    server.on('request', request);
     server.on('upgrade', upgrade);
-    this.attached.push({ server, request, upgrade });
+    this.attached.push({ server, request, upgrade, previous });
+  }
+
+  /** Express/Connect-style middleware: Gyre answers its own paths and calls next() for the rest. */
+  middleware(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+    return (req, res, next) => {
+      if (!this.route(req, res, 'both')) next();
+    };
+  }
+
+  /** Completes a WebSocket upgrade for Gyre's path; returns false for other paths. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    if (pathOf(req) !== this.wsPath) return false;
+    this.handleUpgrade(req, socket, head);
+    return true;
   }
 
   /** Routes one request; returns true when Gyre handled it. */
@@ -195,6 +219,7 @@ export class GyreServer {
     for (const a of this.attached) {
       a.server.off('request', a.request);
       a.server.off('upgrade', a.upgrade);
+      for (const l of a.previous) a.server.on('request', l);
     }
     await this.node.shutdown();
     this.ws?.close();

@@ -13,5 +13,6 @@ export async function handleRpc(c: ClientSession, cmd: Command): Promise<Reply |
     throw Errors.notAvailable;
   }
   const data = await node.handlers.onRpc({ client: c, method, data: req.data ?? new Uint8Array(0) });
-  return { rpc: data && data.length > 0 ? { data } : {} };
+  if (data === undefined) throw Errors.methodNotFound;
+  return { rpc: data.length > 0 ? { data } : {} };
 }
