@@ -116,6 +116,12 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   }
 
   c.onAfterReply(() => {
+    if (rules.personalChannel.enabled && rules.personalChannel.singleConnection && c.userId !== '') {
+      // Single-connection mode: the newest connection of a user wins.
+      for (const other of [...node.hub.userClients(c.userId)]) {
+        if (other !== c) (other as ClientSession).close(Disconnects.connectionLimit);
+      }
+    }
     for (const sub of made) {
       c.finishSubscribe(sub);
       if (sub.emitJoinLeave) node.broker.publishJoin(sub.channel, sub.info).catch((err: unknown) => node.logger.warn({ err }, 'join publish failed'));
