@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { stringify as stringifyToml } from 'smol-toml';
 import { stringify as stringifyYaml } from 'yaml';
 import { CONFIG_SCHEMA, defaultConfigObject, envLines, loadConfig, notSupportedWarnings, toPrintable, type Fields } from './index.js';
-import { loadValues, tempDir, writeTemp } from './test-helpers.js';
+import { loadValues, tempDir, writeTemp } from './testing.js';
 
 const SDK_REPO = '/work/.mirror/centrifugal+centrifuge-js/repo';
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ConfigError, FILE_NOT_FOUND_WARNING, loadConfig } from './index.js';
-import { loadValues, tempDir, writeTemp } from './test-helpers.js';
+import { loadValues, tempDir, writeTemp } from './testing.js';
 
 const JSON_TEXT = `{
   "client": {

@@ -71,7 +71,7 @@ function readConfigFile(path: string): Tree {
   let parsed: unknown;
   try {
     if (ext === '.json') parsed = text.trim() === '' ? {} : JSON.parse(text);
-    else if (ext === '.yaml' || ext === '.yml') parsed = parseYaml(text);
+    else if (ext === '.yaml' || ext === '.yml') parsed = parseYaml(text, { merge: true });
     else if (ext === '.toml') parsed = parseToml(text);
     else throw new Error(`unsupported config file extension "${ext}" (use .json, .yaml, .yml or .toml)`);
   } catch (err) {

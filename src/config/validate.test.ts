@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError } from './index.js';
-import { loadValues } from './test-helpers.js';
+import { loadValues } from './testing.js';
 
 const ns = (extra: Record<string, unknown>): Record<string, unknown> => ({ channel: { namespaces: [{ name: 'chat', ...extra }] } });
 

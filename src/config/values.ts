@@ -104,13 +104,18 @@ function attempt<T>(path: string, spec: FieldSpec, raw: unknown, fn: () => T): T
   }
 }
 
+/** Sets an own enumerable property even for names like `__proto__`. */
+function setOwn(target: Record<string, string>, key: string, value: string): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function coerceMap(spec: FieldSpec, raw: unknown, path: string, ctx: CoerceContext): Record<string, string> {
   const out: Record<string, string> = {};
   if (isPlainObject(raw)) {
     for (const [k, v] of Object.entries(raw)) {
       if (typeof v !== 'string') fail(joinPath(path, k), { ...spec, kind: 'string' }, v);
       // Object form keys are lower-cased, as Centrifugo's loader does.
-      out[k.toLowerCase()] = v;
+      setOwn(out, k.toLowerCase(), v);
     }
   } else if (Array.isArray(raw)) {
     raw.forEach((item, i) => {
@@ -119,7 +124,7 @@ function coerceMap(spec: FieldSpec, raw: unknown, path: string, ctx: CoerceConte
         throw new ConfigError(itemPath, 'expected an object with string "key" and "value"');
       }
       if (Object.hasOwn(out, item.key)) throw new ConfigError(itemPath, `duplicate key "${item.key}"`);
-      out[item.key] = item.value;
+      setOwn(out, item.key, item.value);
     });
   } else {
     fail(path, spec, raw);
@@ -219,8 +224,9 @@ export function parseEnvValue(spec: FieldSpec, text: string, path: string, varNa
     case 'string[]':
       return text.split(' ').filter((s) => s !== '');
     case 'map': {
+      // A JSON object, or the [{"key": ..., "value": ...}] form that preserves case.
       const parsed = guard(() => JSON.parse(text) as unknown);
-      if (!isPlainObject(parsed)) return bad('expected a JSON object');
+      if (!isPlainObject(parsed) && !Array.isArray(parsed)) return bad('expected a JSON object');
       return coerceFileValue(spec, parsed, path, { env: ctx.env });
     }
     case 'object[]': {

@@ -1,0 +1,92 @@
+/**
+ * The official `centrifuge` SDK in both builds (JSON and Protobuf) over the `ws`
+ * WebSocket implementation, plus a registry that disconnects every client a test made.
+ */
+import { Centrifuge, type Options, type Subscription, type SubscriptionOptions } from 'centrifuge';
+import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf';
+import WebSocket from 'ws';
+import { waitEvent } from './wait.js';
+
+export type Protocol = 'json' | 'protobuf';
+
+/** Both SDK builds share one API; the Protobuf one is typed as the JSON one. */
+export const sdkBuilds: Record<Protocol, typeof Centrifuge> = {
+  json: Centrifuge,
+  protobuf: CentrifugeProtobuf as unknown as typeof Centrifuge,
+};
+
+export type Client = Centrifuge;
+export type Sub = Subscription;
+
+/** Creates SDK clients for one server and protocol and tears them all down at the end. */
+export class SdkClients {
+  private readonly made: Centrifuge[] = [];
+
+  constructor(
+    private readonly wsUrl: string,
+    readonly protocol: Protocol,
+  ) {}
+
+  /** A new, not yet connected client. Reconnect delays are short to keep tests fast. */
+  make(opts: Partial<Options> = {}): Centrifuge {
+    const Ctor = sdkBuilds[this.protocol];
+    const c = new Ctor(this.wsUrl, {
+      websocket: WebSocket,
+      minReconnectDelay: 100,
+      maxReconnectDelay: 300,
+      ...opts,
+    });
+    // An 'error' listener keeps the SDK's emitter from throwing on unhandled errors.
+    c.on('error', () => undefined);
+    this.made.push(c);
+    return c;
+  }
+
+  /** A client that is connected (resolves after its `connected` event). */
+  async connected(opts: Partial<Options> = {}): Promise<Centrifuge> {
+    const c = this.make(opts);
+    const ready = waitEvent(c, 'connected');
+    c.connect();
+    await ready;
+    return c;
+  }
+
+  closeAll(): void {
+    for (const c of this.made.splice(0)) {
+      try {
+        c.disconnect();
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}
+
+/** Creates and subscribes a subscription; resolves with it and its `subscribed` context. */
+export async function subscribed(client: Centrifuge, channel: string, opts: SubscriptionOptions = {}): Promise<{ sub: Subscription; ctx: any }> {
+  const sub = client.newSubscription(channel, opts);
+  sub.on('error', () => undefined);
+  const ready = waitEvent(sub, 'subscribed');
+  sub.subscribe();
+  return { sub, ctx: await ready };
+}
+
+/** Subscribes and resolves with the `unsubscribed` context (for permission failures). */
+export async function subscribeFails(client: Centrifuge, channel: string, opts: SubscriptionOptions = {}): Promise<{ code: number; reason: string }> {
+  const sub = client.newSubscription(channel, opts);
+  sub.on('error', () => undefined);
+  const ctx = await new Promise<{ code: number; reason: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`subscription to ${channel} neither failed nor succeeded in 5 s`)), 5000);
+    sub.on('subscribed', () => {
+      clearTimeout(timer);
+      reject(new Error(`subscription to ${channel} unexpectedly succeeded`));
+    });
+    sub.on('unsubscribed', (u) => {
+      clearTimeout(timer);
+      resolve(u);
+    });
+    sub.subscribe();
+  });
+  client.removeSubscription(sub);
+  return ctx;
+}
