@@ -14,6 +14,7 @@ import { ChannelResolver, historyEnabled } from './channels.js';
 import { ClientSession } from './client/client.js';
 import type { NodeContext } from './client/context.js';
 import { buildPlan, subscribeCore } from './client/subscribe.js';
+import { Cluster, type ClusterMember } from './cluster.js';
 import type { NodeHandlers } from './handlers.js';
 import { Hub } from './hub.js';
 import type {
@@ -36,6 +37,7 @@ import {
   type BrokerEventHandler,
   type BrokerPublication,
   type Clock,
+  type Controller,
   type Logger,
   type PresenceManager,
   type PublishOptions,
@@ -54,6 +56,8 @@ export interface NodeDeps {
   handlers?: NodeHandlers;
   /** Largest command inside a frame; 0 = no limit. Defaults to 65536. */
   maxCommandBytes?: number;
+  /** Node-to-node channel; without it the node is a cluster of one. */
+  controller?: Controller;
 }
 
 export interface HistoryRead {
@@ -64,7 +68,7 @@ export interface HistoryRead {
   maxLimit: number;
 }
 
-export class Node implements NodeContext, BrokerEventHandler, NodeApi {
+export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMember {
   readonly id = randomUUID();
   readonly name: string;
   readonly version: string;
@@ -86,6 +90,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi {
   private readonly channelOps = new Map<string, Promise<void>>();
   private closing = false;
   private running = false;
+  private readonly cluster: Cluster | undefined;
 
   constructor(options: NodeOptions, deps: NodeDeps) {
     this.name = options.name || hostname();
@@ -104,12 +109,14 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi {
     this.hub = new Hub((protocol, reply) => encodeOrUndefined(protocol, reply));
     this.startedAt = this.clock.now();
     this.events.setMaxListeners(0);
+    if (deps.controller) this.cluster = new Cluster(this, deps.controller, this.logger);
   }
 
   /** Connects the broker; call once before accepting clients. */
   async start(): Promise<void> {
     if (this.running) return;
     await this.broker.run(this);
+    await this.cluster?.start();
     this.running = true;
   }
 
@@ -273,8 +280,13 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi {
   }
 
   async subscribe(req: ApiSubscribeRequest): Promise<void> {
+    if (!this.resolver.resolve(req.channel)) throw Errors.unknownChannel;
+    await Promise.all([this.localSubscribe(req), this.cluster?.broadcast('subscribe', req)]);
+  }
+
+  private async localSubscribe(req: ApiSubscribeRequest): Promise<void> {
     const resolved = this.resolver.resolve(req.channel);
-    if (!resolved) throw Errors.unknownChannel;
+    if (!resolved) return;
     await Promise.all(
       this.select(req).map(async (c) => {
         if (c.subs.has(req.channel) || c.state !== 'connected') return;
@@ -307,16 +319,31 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi {
 
   async unsubscribe(sel: ConnectionSelector & { channel: string }): Promise<void> {
     if (sel.channel && !this.resolver.resolve(sel.channel)) throw Errors.unknownChannel;
+    this.localUnsubscribe(sel);
+    await this.cluster?.broadcast('unsubscribe', sel);
+  }
+
+  private localUnsubscribe(sel: ConnectionSelector & { channel: string }): void {
     for (const c of this.select(sel)) c.serverUnsubscribe(sel.channel, Unsubscribes.server);
   }
 
   async disconnect(req: ApiDisconnectRequest): Promise<void> {
+    this.localDisconnect(req);
+    await this.cluster?.broadcast('disconnect', req);
+  }
+
+  private localDisconnect(req: ApiDisconnectRequest): void {
     const keep = new Set(req.whitelist ?? []);
     const d = new Disconnect(req.code, req.reason);
     for (const c of this.select(req)) if (!keep.has(c.id)) c.close(d);
   }
 
   async refresh(req: ApiRefreshRequest): Promise<void> {
+    this.localRefresh(req);
+    await this.cluster?.broadcast('refresh', req);
+  }
+
+  private localRefresh(req: ApiRefreshRequest): void {
     for (const c of this.select(req)) {
       if (req.expired) {
         c.close(Disconnects.expired);
@@ -335,30 +362,59 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi {
   async channels(): Promise<Record<string, { num_clients: number }>> {
     const out: Record<string, { num_clients: number }> = {};
     for (const [ch, n] of this.hub.channelCounts()) out[ch] = { num_clients: n };
+    for (const answer of (await this.cluster?.survey('channels', {})) ?? []) {
+      for (const [ch, n] of Object.entries((answer ?? {}) as Record<string, number>)) {
+        out[ch] = { num_clients: (out[ch]?.num_clients ?? 0) + n };
+      }
+    }
     return out;
   }
 
   async info(): Promise<{ nodes: NodeInfo[] }> {
+    return { nodes: [this.localInfo(), ...(this.cluster?.remoteNodes() ?? [])] };
+  }
+
+  /** This node's own counters, as announced to the cluster. */
+  localInfo(): NodeInfo {
     return {
-      nodes: [
-        {
-          uid: this.id,
-          name: this.name,
-          version: this.version,
-          num_clients: this.hub.numClients,
-          num_users: this.hub.numUsers,
-          num_channels: this.hub.numChannels,
-          num_subs: this.hub.numSubscriptions,
-          uptime: Math.floor((this.clock.now() - this.startedAt) / 1000),
-        },
-      ],
+      uid: this.id,
+      name: this.name,
+      version: this.version,
+      num_clients: this.hub.numClients,
+      num_users: this.hub.numUsers,
+      num_channels: this.hub.numChannels,
+      num_subs: this.hub.numSubscriptions,
+      uptime: Math.floor((this.clock.now() - this.startedAt) / 1000),
     };
+  }
+
+  /** ClusterMember: a user command broadcast by another node's server API. */
+  async applyCommand(kind: string, body: unknown): Promise<void> {
+    switch (kind) {
+      case 'subscribe':
+        return this.localSubscribe(body as ApiSubscribeRequest);
+      case 'unsubscribe':
+        return this.localUnsubscribe(body as ConnectionSelector & { channel: string });
+      case 'disconnect':
+        return this.localDisconnect(body as ApiDisconnectRequest);
+      case 'refresh':
+        return this.localRefresh(body as ApiRefreshRequest);
+      default:
+        this.logger.debug({ kind }, 'unknown control command');
+    }
+  }
+
+  /** ClusterMember: answers surveys from other nodes. */
+  async answerSurvey(op: string): Promise<unknown> {
+    if (op === 'channels') return Object.fromEntries(this.hub.channelCounts());
+    return null;
   }
 
   /** Disconnects every client with 3001 (they reconnect elsewhere) and closes the ports. */
   async shutdown(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.cluster?.close();
     for (const c of [...this.hub.allClients()]) (c as ClientSession).close(Disconnects.shutdown);
     this.wheel.close();
     await Promise.allSettled([this.broker.close(), this.presenceManager.close()]);

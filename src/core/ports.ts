@@ -196,3 +196,15 @@ export interface Logger {
 const noop = (): void => {};
 /** A logger that drops everything. */
 export const nullLogger: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop };
+
+/**
+ * Node-to-node control channel (cluster). Messages are opaque bytes; the node encodes
+ * them. Broadcast messages reach every node including, possibly, the sender, which
+ * ignores its own. Delivery is at most once.
+ */
+export interface Controller {
+  /** Starts delivering control messages to the handler (broadcast and addressed to nodeId). */
+  runControl(nodeId: string, handler: (msg: Uint8Array) => void): Promise<void>;
+  /** Sends to every node, or only to `toNode` when given. */
+  publishControl(msg: Uint8Array, toNode?: string): Promise<void>;
+}

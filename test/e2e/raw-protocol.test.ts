@@ -10,7 +10,7 @@ import { Cmd, Rep, bytes, decode, fBytes, frame, fVarint, msg, num, str, type Fi
 import { RawClient } from '../helpers/raw-ws.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { hmacToken } from '../helpers/tokens.js';
-import { uniq, waitFor } from '../helpers/wait.js';
+import { sleep, uniq, waitFor } from '../helpers/wait.js';
 
 const SECRET = 'raw-e2e-secret';
 const API_KEY = 'raw-api-key';
@@ -220,12 +220,17 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
       await expectClose([JSON.stringify({ id: 1, connect: { token: 'a.b.c' } })], 3500, { reason: 'invalid token' });
     });
 
-    it('expired token → error 109, then further commands are a protocol violation', async () => {
+    it('expired token → error 109; the connection is unusable afterwards (no further replies)', async () => {
       const c = await open();
       const rep = await c.connect({ token: await hmacToken(SECRET, { sub: 'x', exp: Math.floor(Date.now() / 1000) - 60 }, null) });
       assert.deepEqual(rep, { id: 1, error: { code: 109, message: 'token expired' } });
+      // protocol.md §8.3: after a connect error the server stops processing commands (3501 or
+      // silence until the stale timer, which keepalive.test.ts checks); it must never answer.
       c.send({ id: 2, connect: {} });
-      assert.equal((await c.waitClose()).code, 3501);
+      await sleep(300);
+      assert.equal(c.json.find((m) => m.id === 2), undefined);
+      assert.ok(c.isOpen || c.closeInfo?.code === 3501, `unexpected close ${JSON.stringify(c.closeInfo)}`);
+      await c.close();
       await assertHealthy();
     });
 

@@ -34,6 +34,9 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   const nowSec = node.clock.now() / 1000;
   if (creds.expireAt > 0 && creds.expireAt < nowSec) throw Errors.expired;
 
+  // Refresh compares against what the token itself granted, before client and personal additions.
+  const tokenChannels = creds.source === 'token' ? [...creds.channels.keys()].sort() : [];
+
   // Channels the client asks for as server-side subscriptions (recovery hints on reconnect).
   if (req.subs && (creds.source === 'token' || creds.source === 'anonymous')) {
     for (const ch of Object.keys(req.subs)) {
@@ -59,7 +62,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   c.connInfo = creds.info;
   c.meta = creds.meta;
   c.expireAt = creds.expireAt;
-  c.tokenChannels = creds.source === 'token' ? [...creds.channels.keys()].sort() : [];
+  c.tokenChannels = tokenChannels;
 
   const result: ConnectResult = { client: c.id, version: node.version };
   if (creds.expireAt > 0) {
