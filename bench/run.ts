@@ -159,7 +159,9 @@ async function startServer(kind: ServerKind, dir: string): Promise<ServerHandle>
     };
     const file = path.join(dir, `gyre-${port}.json`);
     writeFileSync(file, JSON.stringify(config, null, 2));
-    args = [gyreBin, '--config', file];
+    // BENCH_GYRE_NODE_ARGS adds Node flags for profiling, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.BENCH_GYRE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    args = [...nodeArgs, gyreBin, '--config', file];
   }
   const child = spawn(process.execPath, args, {
     cwd: repoRoot,

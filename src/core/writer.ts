@@ -33,11 +33,9 @@ export class ConnectionWriter {
     if (this.closed) return false;
     this.items.push(item);
     this.bytes += item.length;
-    if (this.maxQueueBytes > 0 && this.bytes + this.transport.bufferedBytes() > this.maxQueueBytes) {
-      this.closed = true;
-      this.items = [];
-      this.bytes = 0;
-      this.onOverflow();
+    // The transport's own backlog is checked once per flush; the queue itself on every item.
+    if (this.maxQueueBytes > 0 && this.bytes > this.maxQueueBytes) {
+      this.overflow();
       return false;
     }
     if (!this.pending) {
@@ -51,10 +49,21 @@ export class ConnectionWriter {
     return true;
   }
 
+  private overflow(): void {
+    this.closed = true;
+    this.items = [];
+    this.bytes = 0;
+    this.onOverflow();
+  }
+
   /** Writes everything queued now, in one transport write. */
   flush(): void {
     this.pending = false;
-    if (this.items.length === 0) return;
+    if (this.items.length === 0 || this.closed) return;
+    if (this.maxQueueBytes > 0 && this.bytes + this.transport.bufferedBytes() > this.maxQueueBytes) {
+      this.overflow();
+      return;
+    }
     const items = this.items;
     this.items = [];
     this.bytes = 0;
