@@ -14,11 +14,12 @@ import { Node } from '../core/node.js';
 import type { ClientRules } from '../core/options.js';
 import type { Logger, TokenVerifier } from '../core/ports.js';
 import { WebSocketHandler } from '../transports/websocket.js';
+import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
 import { OriginCheck } from './origin.js';
 import { gyreVersion } from './version.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
-export interface ServerConfig {
+export interface ServerConfig extends ClientTransportsConfig {
   http_server?: { address?: string; port?: number | string; internal_address?: string; internal_port?: number | string };
   client?: ClientRules & {
     token?: TokenConfig;
@@ -26,7 +27,7 @@ export interface ServerConfig {
     allowed_origins?: readonly string[];
     insecure_skip_token_signature_verify?: boolean;
     connection_limit?: number;
-  };
+  } & NonNullable<ClientTransportsConfig['client']>;
   channel?: ChannelRules;
   rpc?: { ping?: { enabled?: boolean; method?: string } };
   http_api?: { disabled?: boolean; handler_prefix?: string; key?: string; error_mode?: string; external?: boolean; insecure?: boolean };
@@ -54,6 +55,8 @@ export class GyreServer {
   private readonly externalRoutes: Route[] = [];
   private readonly internalRoutes: Route[] = [];
   private readonly origin: OriginCheck;
+  /** HTTP-streaming, SSE, emulation and the unidirectional transports. */
+  readonly transports: ClientTransports;
   private readonly servers: http.Server[] = [];
   private readonly attached: {
     server: http.Server;
@@ -93,6 +96,8 @@ export class GyreServer {
         pongTimeoutMs: client.pong_timeout,
       });
     }
+    this.transports = new ClientTransports(this.node, config, this.origin, this.logger);
+    this.externalRoutes.push(...this.transports.routes);
     const api = config.http_api ?? {};
     if (!api.disabled) {
       const route = createApiHandler(new ApiExecutor(this.node, { logger: this.logger }), {
@@ -155,7 +160,7 @@ export class GyreServer {
       for (const l of previous) l.call(server, req, res);
     };
     const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-      if (pathOf(req) === this.wsPath) this.handleUpgrade(req, socket, head);
+      if (this.ownsUpgrade(pathOf(req))) this.handleUpgrade(req, socket, head);
     };
     server.on('request', request);
     server.on('upgrade', upgrade);
@@ -171,7 +176,7 @@ export class GyreServer {
 
   /** Completes a WebSocket upgrade for Gyre's path; returns false for other paths. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    if (pathOf(req) !== this.wsPath) return false;
+    if (!this.ownsUpgrade(pathOf(req))) return false;
     this.handleUpgrade(req, socket, head);
     return true;
   }
@@ -194,8 +199,14 @@ export class GyreServer {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found\n');
   }
 
+  private ownsUpgrade(path: string): boolean {
+    return path === this.wsPath || this.transports.ownsUpgrade(path);
+  }
+
   private handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (!this.ws || pathOf(req) !== this.wsPath) {
+    const path = pathOf(req);
+    const uni = this.transports.ownsUpgrade(path);
+    if (!uni && (!this.ws || path !== this.wsPath)) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
@@ -209,7 +220,8 @@ export class GyreServer {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
-    this.ws.handleUpgrade(req, socket, head);
+    if (uni) this.transports.handleUpgrade(req, socket, head);
+    else this.ws?.handleUpgrade(req, socket, head);
   }
 
   /** Disconnects clients with 3001, stops listening and closes the broker. */
@@ -223,6 +235,7 @@ export class GyreServer {
     }
     await this.node.shutdown();
     this.ws?.close();
+    this.transports.close();
     await Promise.all(
       this.servers.map(
         (s) =>

@@ -67,8 +67,11 @@ class WebSocketTransport implements Transport {
   }
 }
 
-/** Keeps `cf_ws_frame_ping_pong` sockets alive with one shared interval. */
-class FramePinger {
+/**
+ * Keeps sockets alive with WebSocket ping frames on one shared interval: a socket that
+ * neither answered the previous ping nor sent anything since is terminated.
+ */
+export class FramePinger {
   private readonly sockets = new Map<WebSocket, { alive: boolean }>();
   private timer: NodeJS.Timeout | undefined;
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SdkClients, subscribed } from '../helpers/sdk.js';
 import { runGyreCli, startGyre, type GyreProcess } from '../helpers/server-process.js';
-import { uniq } from '../helpers/wait.js';
+import { uniq, waitEvent } from '../helpers/wait.js';
 
 describe('gyre CLI token tools with a running server', { timeout: 60_000 }, () => {
   let gyre: GyreProcess;
@@ -38,6 +38,12 @@ describe('gyre CLI token tools with a running server', { timeout: 60_000 }, () =
     assert.deepEqual(Object.values(pres.clients).map((i) => i.user), ['42']);
   });
 
+  it('without http_api.key (and not insecure) every API request is 401', async () => {
+    const res = await fetch(`${gyre.apiUrl}/info`, { method: 'POST', headers: { 'x-api-key': '' }, body: '{}' });
+    assert.equal(res.status, 401);
+    await res.arrayBuffer();
+  });
+
   it('gentoken without -q explains the token; checktoken validates it', async () => {
     const res = await runGyreCli(['gentoken', '-c', gyre.configPath, '-u', '7', '-t', '60']);
     assert.equal(res.code, 0, res.stderr);
@@ -48,5 +54,21 @@ describe('gyre CLI token tools with a running server', { timeout: 60_000 }, () =
     assert.match(check.stdout, /valid token for user 7/);
     const bad = await runGyreCli(['checktoken', '-c', gyre.configPath, `${token}x`]);
     assert.equal(bad.code, 1);
+  });
+
+  // Runs last: it stops the server.
+  it('SIGTERM: connected clients get 3001 "shutdown" (and reconnect), the process exits 0', async (t) => {
+    const token = (await runGyreCli(['gentoken', '-c', gyre.configPath, '-u', '42', '-q'])).stdout.trim();
+    const cl = new SdkClients(gyre.wsUrl, 'json');
+    t.after(() => cl.closeAll());
+    const c = await cl.connected({ token });
+    const reconnecting = waitEvent(c, 'connecting');
+    const stopped = gyre.stop();
+    const ctx = await reconnecting;
+    assert.equal(ctx.code, 3001);
+    assert.equal(ctx.reason, 'shutdown');
+    const started = Date.now();
+    assert.equal(await stopped, 0);
+    assert.ok(Date.now() - started < 5000, 'exits promptly');
   });
 });

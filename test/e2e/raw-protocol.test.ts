@@ -36,6 +36,11 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
             history_ttl: '60s',
           },
           { name: 'priv' },
+          // Go (RE2) syntax that JavaScript's RegExp does not share.
+          { name: 'ci', channel_regex: '(?i)^[a-z0-9]+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
+          { name: 'pl', channel_regex: '^[\\p{L}0-9]+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
+          { name: 'zz', channel_regex: '^[a-z]+\\z', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
+          { name: 'js', channel_regex: '^[a-z]+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
         ],
       },
     });
@@ -244,6 +249,59 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
       await expectClose([JSON.stringify({ id: 2, publish: { channel, data: { big: 'x'.repeat(MESSAGE_LIMIT + 100) } } })], 1009, { connectFirst: true });
     });
 
+    it('channel_regex: a plain pattern accepts matching names and rejects others with 107', async () => {
+      const c = await open();
+      await c.connect();
+      assert.deepEqual(await c.call({ subscribe: { channel: 'js:abc' } }), { id: 2, subscribe: {} });
+      assert.deepEqual(await c.call({ subscribe: { channel: 'js:ABC' } }), { id: 3, error: { code: 107, message: 'bad request' } });
+      await c.close();
+    });
+
+    // server.md §1.6.7: channel_regex is a Go regex. Config validation translates Go syntax
+    // (compileGoRegex) but the channel resolver compiles the raw string with `new RegExp`.
+    const goRegexBug = 'server bug: core/channels.ts compiles channel_regex with new RegExp(pattern) instead of the Go-regex translation: (?i) throws (3004), \\p{L} and \\z do not work';
+    it('channel_regex uses Go (RE2) syntax: (?i), \\p{L}, \\z', { todo: goRegexBug }, async () => {
+      const cases: [string, boolean][] = [
+        ['ci:ABC', true],
+        ['ci:abc', true],
+        ['ci:a-b', false],
+        ['pl:café', true],
+        ['pl:abc1', true],
+        ['pl:a-b', false],
+        ['zz:abc', true],
+        ['zz:ab1', false],
+      ];
+      const failures: string[] = [];
+      for (const [channel, ok] of cases) {
+        const c = await open();
+        await c.connect();
+        c.send({ id: 2, subscribe: { channel } });
+        const rep = await c.reply(2).catch((e: Error) => ({ closed: e.message }));
+        const got = 'subscribe' in rep ? 'subscribed' : JSON.stringify(rep);
+        const want = ok ? 'subscribed' : JSON.stringify({ id: 2, error: { code: 107, message: 'bad request' } });
+        if (got !== want) failures.push(`${channel}: want ${want}, got ${got}`);
+        await c.close();
+      }
+      assert.deepEqual(failures, []);
+    });
+
+    it('the epoch rides only on the publication with offset 1', async () => {
+      const c = await open();
+      await c.connect();
+      const channel = `chat:${uniq()}`;
+      const sub = await c.call({ subscribe: { channel, positioned: true } });
+      await apiResult(gyre.apiUrl, API_KEY, 'publish', { channel, data: { n: 1 } });
+      const second = await apiResult(gyre.apiUrl, API_KEY, 'publish', { channel, data: { n: 2 } });
+      await c.waitUntil(() => (c.json.filter((m) => m.push?.pub).length === 2 ? true : undefined), 'two publications');
+      const pubs = c.json.filter((m) => m.push?.pub).map((m) => m.push.pub);
+      assert.equal(sub.subscribe.positioned, undefined, 'positioning is not granted without history access');
+      assert.equal(pubs[0].offset, 1);
+      assert.equal(pubs[0].epoch, second.epoch);
+      assert.equal(pubs[1].offset, 2);
+      assert.equal(pubs[1].epoch, undefined);
+      await c.close();
+    });
+
     it('JSON subprotocol "centrifuge-json" is echoed', async () => {
       const c = await open(['centrifuge-json']);
       assert.equal(c.ws.protocol, 'centrifuge-json');
@@ -322,6 +380,15 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
 
     it('garbage bytes → 3501', async () => {
       await expectClose([Buffer.from([0x05, 0xff, 0xff, 0xff, 0xff, 0xff])], 3501, { protocols: ['centrifuge-protobuf'] });
+    });
+
+    it('a frame larger than websocket.message_size_limit → close 1009', async () => {
+      const c = await open(['centrifuge-protobuf']);
+      c.sendRaw(frame(connectCmd(1)));
+      await protoReply(c, 1);
+      c.sendRaw(frame(publishCmd(2, 'chat:big', JSON.stringify({ big: 'x'.repeat(MESSAGE_LIMIT + 10) }))));
+      assert.equal((await c.waitClose()).code, 1009);
+      await assertHealthy();
     });
 
     it('a second connect → 3501', async () => {

@@ -177,6 +177,37 @@ export function sdkSuite(protocol: Protocol): void {
         );
       });
 
+      it('server-side subscription with recovery: missed publications are recovered on reconnect', async (t) => {
+        const cl = clientsFor(t);
+        const channel = `hist:${uniq()}`;
+        const c = cl.make({ token: await tok(uniq('u'), { channels: [channel] }) });
+        const subs = collect(c, 'subscribed');
+        const pubs = collect(c, 'publication');
+        const up = waitEvent(c, 'connected');
+        c.connect();
+        await up;
+        const first = await waitFor(() => subs.find((s) => s.channel === channel), 'server-side subscribed');
+        assert.equal(first.recoverable, true);
+        await publish(channel, { n: 1 });
+        await waitFor(() => pubs.length === 1, 'first publication');
+        const down = waitEvent(c, 'disconnected');
+        c.disconnect();
+        await down;
+        await publish(channel, { n: 2 });
+        await publish(channel, { n: 3 });
+        subs.length = 0;
+        c.connect();
+        const again = await waitFor(() => subs.find((s) => s.channel === channel), 'server-side resubscribed');
+        assert.equal(again.wasRecovering, true);
+        assert.equal(again.recovered, true);
+        await waitFor(() => pubs.length === 3, 'recovered publications');
+        assert.deepEqual(pubs.map((p) => [p.channel, p.offset, dec(p.data).n]), [
+          [channel, 1, 1],
+          [channel, 2, 2],
+          [channel, 3, 3],
+        ]);
+      });
+
       it('server-side subscriptions from the token "subs" claim carry their data', async (t) => {
         const cl = clientsFor(t);
         const channel = `feed:${uniq()}`;
@@ -212,6 +243,37 @@ export function sdkSuite(protocol: Protocol): void {
         await waitFor(() => gotA.length === 2 && gotB.length === 2, 'API publication at both subscribers');
         assert.deepEqual(dec(gotB[1].data), { from: 'api' });
         assert.equal(gotB[1].info, undefined);
+      });
+
+      it('subscriptions created before connect travel in the connect frame and all succeed', async (t) => {
+        const cl = clientsFor(t);
+        const c = cl.make({ token: await tok('batch') });
+        const channels = Array.from({ length: 5 }, () => `chat:${uniq()}`);
+        const subs = channels.map((ch) => c.newSubscription(ch));
+        const ready = subs.map((sub) => waitEvent(sub, 'subscribed'));
+        for (const sub of subs) sub.subscribe();
+        c.connect();
+        const ctxs = await Promise.all(ready);
+        assert.deepEqual(ctxs.map((x) => x.channel), channels);
+        const stats = await apiResult(gyre.apiUrl, API_KEY, 'channels', { pattern: 'chat:*' });
+        for (const ch of channels) assert.deepEqual(stats.channels[ch], { num_clients: 1 });
+      });
+
+      it('the "since" option recovers from a known position on the first subscribe', async (t) => {
+        const cl = clientsFor(t);
+        const channel = `chat:${uniq()}`;
+        let epoch = '';
+        for (let i = 1; i <= 4; i++) epoch = (await publish(channel, { i })).epoch;
+        const c = await cl.connected({ token: await tok('since') });
+        const sub = c.newSubscription(channel, { recoverable: true, since: { offset: 2, epoch } });
+        const got = collect(sub, 'publication');
+        const ready = waitEvent(sub, 'subscribed');
+        sub.subscribe();
+        const ctx = await ready;
+        assert.equal(ctx.recovered, true);
+        assert.equal(ctx.wasRecovering, true);
+        await waitFor(() => got.length === 2, 'publications after the position');
+        assert.deepEqual(got.map((p) => [p.offset, dec(p.data).i]), [[3, 3], [4, 4]]);
       });
 
       it('presence and presence stats', async (t) => {

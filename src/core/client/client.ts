@@ -196,7 +196,8 @@ export class ClientSession implements HubClient, ClientRef {
     this.afterReply.push(fn);
   }
 
-  private runAfterReply(): void {
+  /** Runs the work registered with onAfterReply; call right after the reply (or connect push) is queued. */
+  runAfterReply(): void {
     const fns = this.afterReply;
     if (fns.length === 0) return;
     this.afterReply = [];

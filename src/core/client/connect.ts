@@ -31,6 +31,8 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   const node = c.node;
   const rules = node.rules;
   const creds = await authenticate(c, req);
+  // The transport may have gone away while credentials were checked: never register a closed session.
+  if (c.state === 'closed') throw Disconnects.connectionClosed;
   const nowSec = node.clock.now() / 1000;
   if (creds.expireAt > 0 && creds.expireAt < nowSec) throw Errors.expired;
 

@@ -239,14 +239,17 @@ export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Prom
   };
   c.subs.set(channel, sub);
   node.hub.addSub(c, sub);
-  let acquired = false;
+  // If the connection closes while we wait, close() has already removed the entry and released
+  // everything registered so far; `gone()` detects that so nothing is registered after it.
+  const gone = (): boolean => c.subs.get(channel) !== sub;
   let presenceAdded = false;
   try {
     await node.acquireChannel(channel);
-    acquired = true;
+    if (gone()) throw Disconnects.connectionClosed;
     if (sub.emitPresence) {
       await node.presenceManager.addPresence(channel, c.id, sub.info);
       presenceAdded = true;
+      if (gone()) throw Disconnects.connectionClosed;
     }
     const result: SubscribeResult = {};
     if (plan.expireAt > 0 && plan.clientSideRefresh) {
@@ -255,13 +258,18 @@ export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Prom
     }
     if (plan.data && plan.data.length > 0) result.data = plan.data;
     if (plan.positioned) await position(c, plan, sub, result);
+    if (gone()) throw Disconnects.connectionClosed;
     if (plan.recover) result.was_recovering = true;
     return { result, sub };
   } catch (err) {
-    if (c.subs.get(channel) === sub) c.subs.delete(channel);
-    node.hub.removeSub(c, channel);
-    if (acquired) node.releaseChannel(channel);
-    if (presenceAdded) await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
+    if (!gone()) {
+      c.subs.delete(channel);
+      node.hub.removeSub(c, channel);
+      node.releaseChannel(channel);
+      if (presenceAdded) await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
+    } else if (presenceAdded) {
+      await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
+    }
     if (err instanceof ProtocolError || err instanceof Disconnect) throw err;
     node.logger.error({ client: c.id, channel, err }, 'subscribe failed');
     throw Disconnects.serverError;

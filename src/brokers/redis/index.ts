@@ -1,0 +1,5 @@
+/** Redis broker and presence manager (server.md §6.2): history, PUB/SUB fan-out, sharding, Cluster, Sentinel. */
+export { RedisBroker, REDIS_DEFAULT_HISTORY_META_TTL_MS, REDIS_DEFAULT_IDEMPOTENT_RESULT_TTL_MS } from './redis-broker.js';
+export { RedisPresenceManager, REDIS_DEFAULT_PRESENCE_TTL_MS } from './redis-presence.js';
+export type { RedisBrokerOptions, RedisConnectionOptions, RedisPresenceOptions, RedisTlsOptions } from './options.js';
+export { shardIndex } from './connection.js';
