@@ -32,6 +32,31 @@ function toPicomatch(pattern: string): string {
 
 /** Compiles a pattern into a matcher over channel names. Throws when the pattern cannot compile. */
 export function compileChannelGlob(pattern: string): (channel: string) => boolean {
+  assertBalanced(pattern);
   const matcher = picomatch(toPicomatch(pattern), OPTIONS);
   return (channel) => matcher(channel.replaceAll('/', SLASH_STAND_IN));
+}
+
+/** Rejects an unterminated `[` class, `{` group or trailing escape, which picomatch would read literally. */
+function assertBalanced(pattern: string): void {
+  let inClass = false;
+  let braces = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      if (i + 1 >= pattern.length) throw new Error('trailing escape in pattern');
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+      if (pattern[i + 1] === ']' || (pattern[i + 1] === '!' && pattern[i + 2] === ']')) i += pattern[i + 1] === '!' ? 2 : 1;
+    } else if (c === '{') braces++;
+    else if (c === '}') {
+      if (braces === 0) throw new Error('unbalanced } in pattern');
+      braces--;
+    }
+  }
+  if (inClass) throw new Error('unterminated [ in pattern');
+  if (braces !== 0) throw new Error('unterminated { in pattern');
 }

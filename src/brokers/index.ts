@@ -6,42 +6,62 @@ import type { Broker, PresenceManager } from '../core/ports.js';
 import { BrokerError } from './errors.js';
 import { MemoryBroker, MemoryPresenceManager } from './memory/index.js';
 import type { MemoryBrokerOptions } from './memory/index.js';
+import { NatsBroker } from './nats/index.js';
+import type { NatsBrokerOptions } from './nats/index.js';
+import { RedisBroker, RedisPresenceManager } from './redis/index.js';
+import type { RedisBrokerOptions, RedisPresenceOptions } from './redis/index.js';
 
 export { BrokerError } from './errors.js';
 export type { BrokerErrorCode } from './errors.js';
 export type { MemoryBrokerOptions } from './memory/index.js';
+export type { NatsBrokerOptions } from './nats/index.js';
+export type { RedisBrokerOptions, RedisConnectionOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
 
 /** Broker types this build can create. */
-export type BrokerType = 'memory';
+export type BrokerType = 'memory' | 'redis' | 'nats';
 /** Presence manager types this build can create. */
-export type PresenceManagerType = 'memory';
+export type PresenceManagerType = 'memory' | 'redis';
+/** Options of any broker type; each type reads only its own keys. */
+export type AnyBrokerOptions = MemoryBrokerOptions | RedisBrokerOptions | NatsBrokerOptions;
 
 /**
- * Creates a broker of the given type. Throws a BrokerError with code `unknown_broker` for a type
- * this build does not provide (config validation should have caught it earlier).
+ * Creates a broker of the given type (not yet running: the node calls `run`). `redis` takes the
+ * config's `broker.redis` / `engine.redis` section, `nats` its `broker.nats` section. Throws a
+ * BrokerError with code `unknown_broker` for a type this build does not provide (config validation
+ * should have caught it earlier).
  */
 export function createBroker(type: 'memory', opts?: MemoryBrokerOptions): Broker;
-export function createBroker(type: string, opts?: MemoryBrokerOptions): Broker;
-export function createBroker(type: string, opts: MemoryBrokerOptions = {}): Broker {
+export function createBroker(type: 'redis', opts?: RedisBrokerOptions): Broker;
+export function createBroker(type: 'nats', opts?: NatsBrokerOptions): Broker;
+export function createBroker(type: string, opts?: AnyBrokerOptions): Broker;
+export function createBroker(type: string, opts: AnyBrokerOptions = {}): Broker {
   switch (type) {
     case 'memory':
-      return new MemoryBroker(opts);
+      return new MemoryBroker(opts as MemoryBrokerOptions);
+    case 'redis':
+      return new RedisBroker(opts as RedisBrokerOptions);
+    case 'nats':
+      return new NatsBroker(opts as NatsBrokerOptions);
     default:
-      throw new BrokerError('unknown_broker', `unknown broker type "${type}" (available: memory)`);
+      throw new BrokerError('unknown_broker', `unknown broker type "${type}" (available: memory, redis, nats)`);
   }
 }
 
 /**
- * Creates a presence manager of the given type. Throws a BrokerError with code `unknown_broker`
- * for a type this build does not provide.
+ * Creates a presence manager of the given type. `redis` takes the config's
+ * `presence_manager.redis` / `engine.redis` section and connects at once. Throws a BrokerError with
+ * code `unknown_broker` for a type this build does not provide.
  */
 export function createPresenceManager(type: 'memory', opts?: Record<string, never>): PresenceManager;
-export function createPresenceManager(type: string, opts?: Record<string, never>): PresenceManager;
-export function createPresenceManager(type: string, _opts: Record<string, never> = {}): PresenceManager {
+export function createPresenceManager(type: 'redis', opts?: RedisPresenceOptions): PresenceManager;
+export function createPresenceManager(type: string, opts?: RedisPresenceOptions): PresenceManager;
+export function createPresenceManager(type: string, opts: RedisPresenceOptions = {}): PresenceManager {
   switch (type) {
     case 'memory':
       return new MemoryPresenceManager();
+    case 'redis':
+      return new RedisPresenceManager(opts);
     default:
-      throw new BrokerError('unknown_broker', `unknown presence manager type "${type}" (available: memory)`);
+      throw new BrokerError('unknown_broker', `unknown presence manager type "${type}" (available: memory, redis)`);
   }
 }

@@ -28,14 +28,21 @@ const asciiRe = /^[\x00-\x7F]*$/;
 
 export class ChannelResolver {
   private readonly byName = new Map<string, NamespaceOptions>();
-  private readonly regexes = new Map<string, RegExp>();
+  private readonly regexes = new Map<string, RegExp | null>();
   readonly privatePrefix: string;
   readonly namespaceBoundary: string;
   readonly userBoundary: string;
   readonly userSeparator: string;
   readonly maxLength: number;
 
-  constructor(private readonly rules: ChannelRules) {
+  /**
+   * `compileRegex` turns a configured channel_regex into a RegExp; the server passes a Go (RE2)
+   * syntax translator so configurations written for Centrifugo behave the same.
+   */
+  constructor(
+    private readonly rules: ChannelRules,
+    private readonly compileRegex: (source: string) => RegExp = (s) => new RegExp(s, 'u'),
+  ) {
     for (const ns of rules.namespaces ?? []) this.byName.set(ns.name, ns);
     this.privatePrefix = rules.private_prefix ?? '$';
     this.namespaceBoundary = rules.namespace_boundary ?? ':';
@@ -61,11 +68,16 @@ export class ChannelResolver {
     const pattern = resolved.options.channel_regex;
     if (pattern) {
       let re = this.regexes.get(pattern);
-      if (!re) {
-        re = new RegExp(pattern);
+      if (re === undefined) {
+        try {
+          re = this.compileRegex(pattern);
+        } catch {
+          // Validated at start; a pattern that still fails to compile rejects every name.
+          re = null;
+        }
         this.regexes.set(pattern, re);
       }
-      return re.test(resolved.rest);
+      return re !== null && re.test(resolved.rest);
     }
     return asciiRe.test(channel);
   }

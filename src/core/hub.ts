@@ -8,12 +8,19 @@ import type { BrokerPublication, StreamPosition } from './ports.js';
 import type { Subscription } from './client/subscription.js';
 import type { ProtocolType } from '../protocol/types.js';
 
+/**
+ * How a connection's pushes are encoded: its protocol, and whether they go bare
+ * (`-uni`: unidirectional transports) or wrapped in a Reply (every other transport).
+ */
+export type PushFraming = ProtocolType | `${ProtocolType}-uni`;
+
 /** What the hub needs from a connection. */
 export interface HubClient {
   readonly id: string;
   readonly userId: string;
   readonly sessionId: string;
   readonly protocol: ProtocolType;
+  readonly framing: PushFraming;
   /** Delivers a publication already encoded for this connection's protocol. */
   deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array): void;
   /** Queues an encoded push item. */
@@ -22,8 +29,13 @@ export interface HubClient {
   encodeFailed(): void;
 }
 
-/** Encodes a push lazily, once per protocol. */
-export type PushEncoder = (protocol: ProtocolType, reply: Reply) => Uint8Array | undefined;
+/** Encodes a push reply lazily, once per framing; undefined when the protocol cannot carry it. */
+export type PushEncoder = (framing: PushFraming, reply: Reply) => Uint8Array | undefined;
+
+/** Per-broadcast cache of encoded items: null = not encoded yet, undefined = cannot be encoded. */
+type ItemCache = Record<PushFraming, Uint8Array | undefined | null>;
+
+const emptyCache = (): ItemCache => ({ json: null, protobuf: null, 'json-uni': null, 'protobuf-uni': null });
 
 interface ChannelEntry {
   subs: Map<string, { client: HubClient; sub: Subscription }>;
@@ -102,8 +114,7 @@ export class Hub {
   broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    let json: Uint8Array | undefined | null = null;
-    let proto: Uint8Array | undefined | null = null;
+    const items = emptyCache();
     const reply: Reply = {
       push: {
         channel,
@@ -111,14 +122,7 @@ export class Hub {
       },
     };
     for (const { client, sub } of entry.subs.values()) {
-      let item: Uint8Array | undefined;
-      if (client.protocol === 'json') {
-        if (json === null) json = this.encode('json', reply);
-        item = json;
-      } else {
-        if (proto === null) proto = this.encode('protobuf', reply);
-        item = proto;
-      }
+      const item = this.item(items, client.framing, reply);
       if (!item) {
         client.encodeFailed();
         continue;
@@ -131,21 +135,23 @@ export class Hub {
   broadcastJoinLeave(channel: string, reply: Reply): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    let json: Uint8Array | undefined | null = null;
-    let proto: Uint8Array | undefined | null = null;
+    const items = emptyCache();
     for (const { client, sub } of entry.subs.values()) {
       if (!sub.pushJoinLeave || sub.state !== 'subscribed') continue;
-      let item: Uint8Array | undefined;
-      if (client.protocol === 'json') {
-        if (json === null) json = this.encode('json', reply);
-        item = json;
-      } else {
-        if (proto === null) proto = this.encode('protobuf', reply);
-        item = proto;
-      }
+      const item = this.item(items, client.framing, reply);
       if (item) client.enqueue(item);
       else client.encodeFailed();
     }
+  }
+
+  /** The reply encoded for one framing, encoded on first use within a broadcast. */
+  private item(items: ItemCache, framing: PushFraming, reply: Reply): Uint8Array | undefined {
+    let item = items[framing];
+    if (item === null) {
+      item = this.encode(framing, reply);
+      items[framing] = item;
+    }
+    return item;
   }
 
   /** Channels with local subscribers and their counts. */

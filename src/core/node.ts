@@ -16,7 +16,7 @@ import type { NodeContext } from './client/context.js';
 import { buildPlan, subscribeCore } from './client/subscribe.js';
 import { Cluster, type ClusterMember } from './cluster.js';
 import type { NodeHandlers } from './handlers.js';
-import { Hub } from './hub.js';
+import { Hub, type PushFraming } from './hub.js';
 import type {
   ApiDisconnectRequest,
   ApiHistoryRequest,
@@ -96,7 +96,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.name = options.name || hostname();
     this.version = options.version ?? '0.0.0';
     this.rules = resolveClientRules(options.client);
-    this.resolver = new ChannelResolver(options.channel ?? {});
+    this.resolver = new ChannelResolver(options.channel ?? {}, options.compileRegex);
     this.broker = deps.broker;
     this.presenceManager = deps.presenceManager;
     this.tokenVerifier = deps.tokenVerifier;
@@ -106,7 +106,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.maxCommandBytes = deps.maxCommandBytes ?? 65536;
     this.rpcPing = { enabled: !!options.rpc?.ping?.enabled, method: options.rpc?.ping?.method || 'ping' };
     this.wheel = new TimerWheel(100, () => this.clock.now());
-    this.hub = new Hub((protocol, reply) => encodeOrUndefined(protocol, reply));
+    this.hub = new Hub((framing, reply) => encodeOrUndefined(framing, reply));
     this.startedAt = this.clock.now();
     this.events.setMaxListeners(0);
     if (deps.controller) this.cluster = new Cluster(this, deps.controller, this.logger);
@@ -268,11 +268,16 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     await this.broker.removeHistory(channel);
   }
 
+  /** Connections a user-targeted command applies to; a client id alone selects that connection. */
   private select(sel: ConnectionSelector): ClientSession[] {
+    if (sel.client) {
+      const c = this.hub.client(sel.client) as ClientSession | undefined;
+      if (!c || (sel.user && c.userId !== sel.user) || (sel.session && c.sessionId !== sel.session)) return [];
+      return [c];
+    }
     const out: ClientSession[] = [];
-    for (const hc of this.hub.userClients(sel.user)) {
+    for (const hc of this.hub.userClients(sel.user ?? '')) {
       const c = hc as ClientSession;
-      if (sel.client && c.id !== sel.client) continue;
       if (sel.session && c.sessionId !== sel.session) continue;
       out.push(c);
     }
@@ -290,6 +295,10 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     await Promise.all(
       this.select(req).map(async (c) => {
         if (c.subs.has(req.channel) || c.state !== 'connected') return;
+        if (c.subs.size + c.pending.size >= this.rules.channelLimit) {
+          c.close(Disconnects.channelLimit);
+          return;
+        }
         const plan = buildPlan(c, resolved, {
           channel: req.channel,
           serverSide: true,
@@ -421,9 +430,11 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   }
 }
 
-function encodeOrUndefined(protocol: ProtocolType, reply: Reply): Uint8Array | undefined {
+function encodeOrUndefined(framing: PushFraming, reply: Reply): Uint8Array | undefined {
   try {
-    return codecFor(protocol).encodeReply(reply);
+    // Unidirectional transports carry the bare Push; every other transport the Reply around it.
+    if (framing === 'json-uni' || framing === 'protobuf-uni') return codecFor(framing === 'json-uni' ? 'json' : 'protobuf').encodePush(reply.push ?? {});
+    return codecFor(framing).encodeReply(reply);
   } catch (err) {
     if (err instanceof CodecError) return undefined;
     throw err;

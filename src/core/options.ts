@@ -40,6 +40,8 @@ export interface NodeOptions {
   client?: ClientRules;
   channel?: ChannelRules;
   rpc?: RpcRules;
+  /** Compiles configured channel_regex patterns; defaults to JavaScript syntax. */
+  compileRegex?: (source: string) => RegExp;
 }
 
 /** Client rules with every default applied. */

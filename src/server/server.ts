@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { ApiExecutor, createApiHandler } from '../api/index.js';
 import { JwtVerifier, type TokenConfig } from '../auth/index.js';
 import { createBroker, createPresenceManager } from '../brokers/index.js';
+import { compileGoRegex } from '../config/index.js';
 import type { ChannelRules } from '../core/channels.js';
 import type { NodeHandlers } from '../core/handlers.js';
 import { Node } from '../core/node.js';
@@ -76,7 +77,7 @@ export class GyreServer {
     const brokerType = config.broker?.enabled ? config.broker.type : config.engine?.type;
     const presenceType = config.presence_manager?.enabled ? config.presence_manager.type : config.engine?.type;
     this.node = new Node(
-      { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc },
+      { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc, compileRegex: compileGoRegex },
       {
         broker: createBroker(brokerType || 'memory'),
         presenceManager: createPresenceManager(presenceType || 'memory'),

@@ -57,8 +57,14 @@ class WebSocketTransport implements Transport {
   close(d: Disconnect): void {
     if (this.closed) return;
     this.closed = true;
-    this.ws.close(d.code, d.reason);
     const ws = this.ws;
+    try {
+      ws.close(d.code, truncateReason(d.reason));
+    } catch {
+      // A code the WebSocket protocol cannot carry: drop the connection instead.
+      ws.terminate();
+      return;
+    }
     setTimeout(() => ws.terminate(), closeWaitMs).unref();
   }
 
@@ -180,4 +186,15 @@ function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;
+}
+
+/** Close reasons must fit a close frame: at most 123 bytes of UTF-8, cut on a character boundary. */
+export function truncateReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= 123) return reason;
+  let out = '';
+  for (const ch of reason) {
+    if (Buffer.byteLength(out + ch) > 123) break;
+    out += ch;
+  }
+  return out;
 }

@@ -50,8 +50,9 @@ describe('limits, expiry and claims', { timeout: 60_000, concurrency: true }, ()
   /** Opens a connection and sends connect; resolves with the reply or the close info. */
   async function connectWith(req: Record<string, unknown>): Promise<{ c: RawClient; reply?: any; closed?: { code: number; reason: string } }> {
     const c = await RawClient.open(gyre.wsUrl);
-    c.send({ id: 1, connect: req });
-    const reply = await c.waitUntil(() => c.json.find((m) => m.id === 1) ?? (c.closeInfo ? null : undefined), 'connect reply or close');
+    const id = c.id();
+    c.send({ id, connect: req });
+    const reply = await c.waitUntil(() => c.json.find((m) => m.id === id) ?? (c.closeInfo ? null : undefined), 'connect reply or close');
     return reply === null ? { c, closed: c.closeInfo } : { c, reply };
   }
 
@@ -86,6 +87,20 @@ describe('limits, expiry and claims', { timeout: 60_000, concurrency: true }, ()
     const channels = Array.from({ length: 4 }, () => `hist:${uniq()}`);
     const { closed } = await connectWith({ token: await tok({ sub: uniq('u'), channels }) });
     assert.deepEqual(closed, { code: 3505, reason: 'channel limit' });
+  });
+
+  // centrifuge client.go Subscribe(): a server-side subscribe past ClientChannelLimit closes the
+  // connection with DisconnectChannelLimit (3505), like too many server-side subs at connect.
+  it('API subscribe past channel_limit closes the connection with 3505', async () => {
+    const user = uniq('u');
+    const { c } = await connectWith({ token: await tok({ sub: user }) });
+    try {
+      for (let i = 0; i < 3; i++) assert.ok((await c.call({ subscribe: { channel: `hist:${uniq()}` } })).subscribe);
+      await apiResult(gyre.apiUrl, API_KEY, 'subscribe', { user, channel: `hist:${uniq()}` });
+      assert.deepEqual(await c.waitClose(2000), { code: 3505, reason: 'channel limit' });
+    } finally {
+      c.ws.terminate();
+    }
   });
 
   it('channel names longer than 255 bytes are error 107', async () => {

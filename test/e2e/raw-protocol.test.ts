@@ -41,6 +41,17 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
           { name: 'pl', channel_regex: '^[\\p{L}0-9]+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
           { name: 'zz', channel_regex: '^[a-z]+\\z', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
           { name: 'js', channel_regex: '^[a-z]+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
+          {
+            name: 'subonly',
+            allow_subscribe_for_client: true,
+            presence: true,
+            join_leave: true,
+            history_size: 10,
+            history_ttl: '60s',
+            allow_history_for_subscriber: true,
+            allow_presence_for_subscriber: true,
+            allow_publish_for_subscriber: true,
+          },
         ],
       },
     });
@@ -259,8 +270,7 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
 
     // server.md §1.6.7: channel_regex is a Go regex. Config validation translates Go syntax
     // (compileGoRegex) but the channel resolver compiles the raw string with `new RegExp`.
-    const goRegexBug = 'server bug: core/channels.ts compiles channel_regex with new RegExp(pattern) instead of the Go-regex translation: (?i) throws (3004), \\p{L} and \\z do not work';
-    it('channel_regex uses Go (RE2) syntax: (?i), \\p{L}, \\z', { todo: goRegexBug }, async () => {
+    it('channel_regex uses Go (RE2) syntax: (?i), \\p{L}, \\z', async () => {
       const cases: [string, boolean][] = [
         ['ci:ABC', true],
         ['ci:abc', true],
@@ -283,6 +293,36 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
         await c.close();
       }
       assert.deepEqual(failures, []);
+    });
+
+    it('*_for_subscriber: calls need a subscription; publish/presence/history work once subscribed', async () => {
+      const c = await open();
+      await c.connect({ token: await hmacToken(SECRET, { sub: 'subscriber' }) });
+      const channel = `subonly:${uniq()}`;
+      const denied = { code: 103, message: 'permission denied' };
+      assert.deepEqual((await c.call({ publish: { channel, data: { a: 1 } } })).error, denied);
+      assert.deepEqual((await c.call({ presence_stats: { channel } })).error, denied);
+      assert.deepEqual((await c.call({ history: { channel } })).error, denied);
+      assert.ok((await c.call({ subscribe: { channel } })).subscribe);
+      assert.ok((await c.call({ publish: { channel, data: { a: 1 } } })).publish);
+      assert.deepEqual((await c.call({ presence_stats: { channel } })).presence_stats, { num_clients: 1, num_users: 1 });
+      assert.equal((await c.call({ history: { channel } })).history.offset, 1);
+      await c.close();
+    });
+
+    // Centrifugo's OnSubscribe checks history/presence access with forceSubscribed=true
+    // (internal/client/handler.go: hasAccessToHistory(c, ch, opts, true)), so the subscriber
+    // rules grant client-requested positioning, recovery and join/leave at subscribe time.
+    it('*_for_subscriber grants requested positioning, recovery and join/leave on subscribe', async () => {
+      const c = await open();
+      const rep = await c.connect({ token: await hmacToken(SECRET, { sub: 'subscriber' }) });
+      const channel = `subonly:${uniq()}`;
+      const sub = await c.call({ subscribe: { channel, positioned: true, recoverable: true, join_leave: true } });
+      assert.equal(sub.subscribe.positioned, true);
+      assert.equal(sub.subscribe.recoverable, true);
+      const join = await c.push((p) => p.channel === channel && p.join, 'own join push', 2000);
+      assert.equal(join.join.info.client, rep.connect.client);
+      await c.close();
     });
 
     it('the epoch rides only on the publication with offset 1', async () => {
@@ -398,6 +438,36 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
       c.sendRaw(frame(connectCmd(2)));
       assert.equal((await c.waitClose()).code, 3501);
       await assertHealthy();
+    });
+
+    it('binary data from a Protobuf publisher: Protobuf subscribers get the bytes, JSON subscribers 3506', async () => {
+      const channel = `chat:${uniq()}`;
+      const p = await open(['centrifuge-protobuf']);
+      p.sendRaw(frame(connectCmd(1), subscribeCmd(2, channel)));
+      await protoReply(p, 2);
+      const j = await open();
+      await j.connect();
+      await j.call({ subscribe: { channel } });
+      const payload = Buffer.from([0xff, 0xfe, 0x00, 0x01]);
+      p.sendRaw(frame(msg(fVarint(Cmd.id, 3), fBytes(Cmd.publish, msg(fBytes(1, channel), fBytes(2, payload))))));
+      await protoReply(p, 3);
+      const push = await p.waitUntil(() => p.proto.find((f) => bytes(f, Rep.push)), 'binary push');
+      assert.deepEqual(bytes(decode(bytes(decode(bytes(push, Rep.push)!), 4)!), 4), payload);
+      assert.deepEqual(await j.waitClose(), { code: 3506, reason: 'inappropriate protocol' });
+      await p.close();
+      await assertHealthy();
+    });
+
+    it('large replies use multi-byte length prefixes', async () => {
+      const channel = `chat:${uniq()}`;
+      const p = await open(['centrifuge-protobuf']);
+      p.sendRaw(frame(connectCmd(1), subscribeCmd(2, channel)));
+      await protoReply(p, 2);
+      const big = 'q'.repeat(20_000);
+      await apiResult(gyre.apiUrl, API_KEY, 'publish', { channel, data: { big } });
+      const push = await p.waitUntil(() => p.proto.find((f) => bytes(f, Rep.push)), 'large push');
+      assert.deepEqual(JSON.parse(str(decode(bytes(decode(bytes(push, Rep.push)!), 4)!), 4)!), { big });
+      await p.close();
     });
 
     it('a JSON publisher reaches a Protobuf subscriber as the UTF-8 bytes of the JSON', async () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { apiResult } from '../helpers/api.js';
-import { SdkClients, subscribed, subscribeFails, type Protocol } from '../helpers/sdk.js';
+import { SdkClients, subscribeOutcome, subscribed, subscribeFails, type Protocol } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { collect, uniq, waitFor } from '../helpers/wait.js';
 
@@ -17,7 +17,7 @@ describe('insecure client mode, channel_limit 2, no rpc handler', { timeout: 60_
     gyre = await startGyre({
       client: { insecure: true, channel_limit: 2 },
       http_api: { key: API_KEY },
-      channel: { namespaces: [{ name: 'any' }, { name: 'hist', history_size: 10, history_ttl: '60s' }] },
+      channel: { namespaces: [{ name: 'any' }, { name: 'hist', history_size: 10, history_ttl: '60s' }, { name: 'ul', allow_user_limited_channels: true }] },
     });
   });
   after(() => gyre.stop());
@@ -72,6 +72,16 @@ describe('insecure client mode, channel_limit 2, no rpc handler', { timeout: 60_
       });
     });
   }
+
+  // protocol.md §12.8 / server.md §3.7: the subscribe rules are tried in order and insecure mode
+  // (rule 5 / 10) still allows a user-limited channel that does not list the user; Centrifugo's
+  // OnSubscribe falls through to `cfg.Client.Insecure` the same way.
+  it('insecure mode allows a user-limited channel that does not list the user', async (t) => {
+    const cl = new SdkClients(gyre.wsUrl, 'json');
+    t.after(() => cl.closeAll());
+    const c = await cl.connected();
+    assert.equal(await subscribeOutcome(c, `ul:${uniq()}#42`), 'subscribed');
+  });
 
   it('server API publishes reach insecure subscribers', async (t) => {
     const cl = new SdkClients(gyre.wsUrl, 'json');

@@ -461,10 +461,9 @@ export function sdkSuite(protocol: Protocol): void {
     });
 
     describe('token expiry (timed)', { concurrency: true }, () => {
-      // Server bug: connect records the personal channel (subscribe_to_user_personal_channel) as a
-      // token-sourced channel, so a refresh token without that channel is answered with 3010.
-      const personalRefreshBug = 'server bug: refresh compares the personal channel as a token channel and disconnects with 3010 (server.md §3.2)';
-      it('connection token refresh through getToken keeps the connection (personal channel on)', { todo: personalRefreshBug }, async (t) => {
+      // Regression: the personal channel (subscribe_to_user_personal_channel) is not a token
+      // channel, so a refresh token without it must not be answered with 3010 (server.md §3.2).
+      it('connection token refresh through getToken keeps the connection (personal channel on)', async (t) => {
         const cl = clientsFor(t);
         let calls = 0;
         const c = cl.make({

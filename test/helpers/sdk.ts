@@ -90,3 +90,21 @@ export async function subscribeFails(client: Centrifuge, channel: string, opts: 
   client.removeSubscription(sub);
   return ctx;
 }
+
+/** Subscribes and resolves with "subscribed" or "unsubscribed <code>", whichever comes first. */
+export function subscribeOutcome(client: Centrifuge, channel: string, opts: SubscriptionOptions = {}): Promise<string> {
+  const sub = client.newSubscription(channel, opts);
+  sub.on('error', () => undefined);
+  return new Promise<string>((resolve) => {
+    const timer = setTimeout(() => resolve('no outcome within 5 s'), 5000);
+    sub.on('subscribed', () => {
+      clearTimeout(timer);
+      resolve('subscribed');
+    });
+    sub.on('unsubscribed', (u) => {
+      clearTimeout(timer);
+      resolve(`unsubscribed ${u.code}`);
+    });
+    sub.subscribe();
+  });
+}

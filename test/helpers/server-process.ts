@@ -103,10 +103,14 @@ export async function startGyre(config: Record<string, unknown>, opts: StartOpti
   child.stderr?.on('data', append);
   let exit: number | string | null = null;
   let exited = false;
+  let stopRequested = false;
+  let ready = false;
   const exitPromise = new Promise<number | string | null>((res) => {
     child.once('exit', (code, signal) => {
       exited = true;
       exit = code ?? signal;
+      // A server that dies while tests still use it: show why, right away.
+      if (ready && !stopRequested) process.stderr.write(`gyre on port ${port} exited unexpectedly (${String(exit)}):\n${log.slice(-8000)}\n`);
       res(exit);
     });
   });
@@ -125,6 +129,7 @@ export async function startGyre(config: Record<string, unknown>, opts: StartOpti
     }
     await new Promise((r) => setTimeout(r, 25));
   }
+  ready = true;
 
   let stopping: Promise<number | string | null> | undefined;
   return {
@@ -138,6 +143,7 @@ export async function startGyre(config: Record<string, unknown>, opts: StartOpti
     exitCode: () => (exited ? (typeof exit === 'number' ? exit : -1) : null),
     stop: () => {
       stopping ??= (async () => {
+        stopRequested = true;
         if (!exited) {
           child.kill('SIGTERM');
           const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
@@ -145,8 +151,10 @@ export async function startGyre(config: Record<string, unknown>, opts: StartOpti
           clearTimeout(killer);
         }
         rmSync(dir, { recursive: true, force: true });
-        if (process.env.GYRE_E2E_LOG) process.stderr.write(`---- gyre :${port} output ----\n${log}\n`);
-        return exitPromise;
+        const code = await exitPromise;
+        // Set GYRE_E2E_LOG=1 to see every server's log; a non-zero exit always shows the tail.
+        if (process.env.GYRE_E2E_LOG || code !== 0) process.stderr.write(`---- gyre :${port} exited ${String(code)} ----\n${process.env.GYRE_E2E_LOG ? log : log.slice(-8000)}\n`);
+        return code;
       })();
       return stopping;
     },

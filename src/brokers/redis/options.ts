@@ -3,20 +3,14 @@
  * §1.6.3 [REDIS] block; durations in ms), and their translation into one connection spec per shard
  * (§6.2.1 address forms).
  */
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Clock, Logger } from '../../core/ports.js';
 import { BrokerError } from '../errors.js';
+import { tlsConnectionOptions } from '../tls.js';
+import type { TlsBlock } from '../tls.js';
 
-/** [TLS] block as the config writes it. PEM fields take raw PEM, base64 PEM or a file path. */
-export interface RedisTlsOptions {
-  enabled?: boolean;
-  cert_pem?: string;
-  key_pem?: string;
-  server_ca_pem?: string;
-  insecure_skip_verify?: boolean;
-  server_name?: string;
-}
+/** [TLS] block as the config writes it. */
+export type RedisTlsOptions = TlsBlock;
 
 /** Connection keys shared by the broker and the presence manager. Every key is optional. */
 export interface RedisConnectionOptions {
@@ -111,28 +105,6 @@ function goDurationMs(text: string): number {
   return Math.round(total);
 }
 
-/** Raw PEM, base64 of a PEM, or a path to a PEM file. */
-function pem(value: string | undefined): string | undefined {
-  if (!value) return undefined;
-  if (value.includes('-----BEGIN')) return value;
-  const decoded = Buffer.from(value, 'base64').toString('utf8');
-  if (decoded.includes('-----BEGIN')) return decoded;
-  return readFileSync(value, 'utf8');
-}
-
-function tlsOptions(t: RedisTlsOptions | undefined, force = false): ConnectionOptions | undefined {
-  if (!force && !t?.enabled) return undefined;
-  const out: ConnectionOptions = { rejectUnauthorized: !t?.insecure_skip_verify };
-  if (t?.server_name) out.servername = t.server_name;
-  const ca = pem(t?.server_ca_pem);
-  const cert = pem(t?.cert_pem);
-  const key = pem(t?.key_pem);
-  if (ca) out.ca = ca;
-  if (cert) out.cert = cert;
-  if (key) out.key = key;
-  return out;
-}
-
 function hostPort(text: string, defaultPort = 6379): HostPort {
   const t = text.trim();
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(t) ?? /^([^:]*)(?::(\d+))?$/.exec(t);
@@ -149,7 +121,7 @@ function common(o: RedisConnectionOptions): CommonSpec {
   if (o.user) spec.username = o.user;
   if (o.password) spec.password = o.password;
   if (o.client_name) spec.clientName = o.client_name;
-  const tls = tlsOptions(o.tls);
+  const tls = tlsConnectionOptions(o.tls);
   if (tls) spec.tls = tls;
   return spec;
 }
@@ -166,7 +138,7 @@ function parseAddress(entry: string, base: CommonSpec, o: RedisConnectionOptions
   if (q.get('connect_timeout')) spec.connectTimeoutMs = goDurationMs(q.get('connect_timeout')!);
   if (q.get('io_timeout')) spec.ioTimeoutMs = goDurationMs(q.get('io_timeout')!);
   const secure = scheme.startsWith('rediss') || q.get('tls_enabled') === 'true';
-  if (secure) spec.tls = spec.tls ?? tlsOptions(o.tls, true);
+  if (secure) spec.tls = spec.tls ?? tlsConnectionOptions(o.tls, true);
   if (scheme === 'unix') return { ...spec, mode: 'standalone', host: '', port: 0, path: url.pathname };
   const dbText = url.pathname.replace(/^\//, '');
   if (dbText !== '') spec.db = Number(dbText);
@@ -180,7 +152,7 @@ function parseAddress(entry: string, base: CommonSpec, o: RedisConnectionOptions
     const password = q.get('sentinel_password') ?? o.sentinel_password;
     if (user) sentinel.sentinelUsername = user;
     if (password) sentinel.sentinelPassword = password;
-    if (q.get('sentinel_tls_enabled') === 'true') sentinel.sentinelTls = tlsOptions(o.sentinel_tls, true)!;
+    if (q.get('sentinel_tls_enabled') === 'true') sentinel.sentinelTls = tlsConnectionOptions(o.sentinel_tls, true)!;
     return sentinel;
   }
   if (scheme.endsWith('+cluster')) return { ...spec, mode: 'cluster', seeds };
@@ -218,7 +190,7 @@ export function shardSpecs(o: RedisConnectionOptions): ShardSpec[] {
       if (o.sentinel_user) spec.sentinelUsername = o.sentinel_user;
       if (o.sentinel_password) spec.sentinelPassword = o.sentinel_password;
       if (o.sentinel_client_name) spec.sentinelClientName = o.sentinel_client_name;
-      const sTls = tlsOptions(o.sentinel_tls);
+      const sTls = tlsConnectionOptions(o.sentinel_tls);
       if (sTls) spec.sentinelTls = sTls;
       return spec;
     });

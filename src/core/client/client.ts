@@ -10,7 +10,7 @@ import type { ClientInfo, Command, ProtocolType, Reply, SubscribeResult } from '
 import type { TimerHandle } from '../timer-wheel.js';
 import type { Transport, TransportRequest } from '../transport.js';
 import { ConnectionWriter } from '../writer.js';
-import type { HubClient } from '../hub.js';
+import type { HubClient, PushFraming } from '../hub.js';
 import type { BrokerPublication, StreamPosition } from '../ports.js';
 import type { ClientRef } from '../handlers.js';
 import type { Subscription } from './subscription.js';
@@ -54,6 +54,8 @@ export class ClientSession implements HubClient, ClientRef {
   readonly id = randomUUID();
   readonly sessionId: string;
   readonly protocol: ProtocolType;
+  /** How the hub encodes pushes for this connection (bare pushes on unidirectional transports). */
+  readonly framing: PushFraming;
   readonly codec: Codec;
   readonly transportName: string;
   readonly writer: ConnectionWriter;
@@ -85,6 +87,7 @@ export class ClientSession implements HubClient, ClientRef {
     readonly request: TransportRequest,
   ) {
     this.protocol = transport.protocol;
+    this.framing = transport.unidirectional ? `${transport.protocol}-uni` : transport.protocol;
     this.codec = codecFor(transport.protocol);
     this.transportName = transport.name;
     this.sessionId = transport.emulation || transport.unidirectional ? randomUUID() : '';
@@ -441,7 +444,13 @@ export class ClientSession implements HubClient, ClientRef {
       }
     }
     this.writer.close(d.code === 3000 || d.code === 3008);
-    if (d.code !== 3000) this.transport.close(d);
+    if (d.code !== 3000) {
+      try {
+        this.transport.close(d);
+      } catch (err) {
+        this.node.logger.warn({ client: this.id, err }, 'transport close failed');
+      }
+    }
     if (wasConnected) this.node.hub.removeClient(this);
     for (const sub of [...this.subs.values()]) void this.removeSubscription(sub, true);
     this.node.clientClosed(this, d, wasConnected);

@@ -114,22 +114,20 @@ async function authorizeSubscribe(c: ClientSession, channel: string, req: Subscr
       expireAt = node.rules.insecure ? 0 : creds.expireAt;
       clientSideRefresh = expireAt > 0;
       override = creds.override;
-    } else if (opts.allow_user_limited_channels && resolver.isUserLimited(channel)) {
-      if (!resolver.userAllowed(channel, c.userId)) throw Errors.permissionDenied;
-      allowed = true;
-    } else if (opts.subscribe_proxy_enabled) {
-      throw Errors.notAvailable;
-    } else if (opts.allow_subscribe_for_client && (c.userId !== '' || opts.allow_subscribe_for_anonymous)) {
-      allowed = true;
-    } else if (node.rules.insecure) {
-      allowed = true;
+    } else {
+      const userLimited = !!opts.allow_user_limited_channels && resolver.isUserLimited(channel);
+      if (userLimited && resolver.userAllowed(channel, c.userId)) allowed = true;
+      else if (!userLimited && opts.subscribe_proxy_enabled) throw Errors.notAvailable;
+      else if (!userLimited && opts.allow_subscribe_for_client && (c.userId !== '' || opts.allow_subscribe_for_anonymous)) allowed = true;
+      else if (node.rules.insecure) allowed = true;
     }
   }
   if (!allowed) throw Errors.permissionDenied;
   if (expireAt > 0 && expireAt < node.clock.now() / 1000) throw Errors.expired;
 
-  const historyAccess = hasAccess(c, opts.allow_history_for_client, opts.allow_history_for_subscriber, opts.allow_history_for_anonymous, false);
-  const presenceAccess = hasAccess(c, opts.allow_presence_for_client, opts.allow_presence_for_subscriber, opts.allow_presence_for_anonymous, false);
+  // The subscriber rules count here: the client is about to be subscribed.
+  const historyAccess = hasAccess(c, opts.allow_history_for_client, opts.allow_history_for_subscriber, opts.allow_history_for_anonymous, true);
+  const presenceAccess = hasAccess(c, opts.allow_presence_for_client, opts.allow_presence_for_subscriber, opts.allow_presence_for_anonymous, true);
   return buildPlan(c, resolved, {
     channel,
     serverSide: false,
