@@ -77,6 +77,17 @@ export class Cluster {
     return out;
   }
 
+  /** True when a node with this id has announced itself recently. */
+  knows(nodeId: string): boolean {
+    const n = this.nodes.get(nodeId);
+    return !!n && Date.now() - n.seen <= this.heartbeatMs * 3;
+  }
+
+  /** Sends a command to one node. Rejects when the controller cannot send. */
+  sendTo(nodeId: string, kind: string, body: unknown): Promise<void> {
+    return this.send({ f: this.member.id, k: kind, b: body }, nodeId);
+  }
+
   /** Sends a command to every other node. Rejects when the controller cannot send. */
   broadcast(kind: string, body: unknown): Promise<void> {
     return this.send({ f: this.member.id, k: kind, b: body });

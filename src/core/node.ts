@@ -91,6 +91,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   private closing = false;
   private running = false;
   private readonly cluster: Cluster | undefined;
+  private readonly controlHandlers = new Map<string, (body: unknown) => Promise<void> | void>();
 
   constructor(options: NodeOptions, deps: NodeDeps) {
     this.name = options.name || hostname();
@@ -408,9 +409,27 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
         return this.localDisconnect(body as ApiDisconnectRequest);
       case 'refresh':
         return this.localRefresh(body as ApiRefreshRequest);
-      default:
-        this.logger.debug({ kind }, 'unknown control command');
+      default: {
+        const h = this.controlHandlers.get(kind);
+        if (h) await h(body);
+        else this.logger.debug({ kind }, 'unknown control command');
+      }
     }
+  }
+
+  /**
+   * Registers the handler of a node-addressed control message kind (for example emulation
+   * commands forwarded from the node that received them).
+   */
+  onControl(kind: string, handler: (body: unknown) => Promise<void> | void): void {
+    this.controlHandlers.set(kind, handler);
+  }
+
+  /** Sends a control message to another live node; false when there is no such node. */
+  async sendToNode(nodeId: string, kind: string, body: unknown): Promise<boolean> {
+    if (!this.cluster || !this.cluster.knows(nodeId)) return false;
+    await this.cluster.sendTo(nodeId, kind, body);
+    return true;
   }
 
   /** ClusterMember: answers surveys from other nodes. */

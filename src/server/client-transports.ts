@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Node } from '../core/node.js';
 import type { Logger } from '../core/ports.js';
 import type { UniDisconnectTransform } from '../core/client/uni-connect.js';
-import { EmulationHandler, LocalEmulationRouter } from '../transports/emulation.js';
+import { EmulationHandler, ForwardingEmulationRouter, LocalEmulationRouter } from '../transports/emulation.js';
 import { HttpStreamHandler } from '../transports/http-stream.js';
 import { SseHandler } from '../transports/sse.js';
 import { UniHttpStreamHandler } from '../transports/uni-http-stream.js';
@@ -77,7 +77,8 @@ export class ClientTransports {
     if (hs.enabled || sse.enabled) {
       this.emulation = new LocalEmulationRouter(node.id);
       const em = config.emulation ?? {};
-      const handler = new EmulationHandler(this.emulation, logger, { maxRequestBodySize: em.max_request_body_size });
+      const router = new ForwardingEmulationRouter(this.emulation, node);
+      const handler = new EmulationHandler(router, logger, { maxRequestBodySize: em.max_request_body_size });
       this.mount(em.handler_prefix || '/emulation', handler, false);
       if (hs.enabled) {
         const h = new HttpStreamHandler(node, this.emulation, { maxRequestBodySize: hs.max_request_body_size });

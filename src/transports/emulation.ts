@@ -12,6 +12,7 @@ import { decodeEmulationRequestJson } from '../protocol/json-codec.js';
 import type { Command, EmulationRequest, ProtocolType } from '../protocol/types.js';
 import type { ClientSession } from '../core/client/client.js';
 import type { Logger } from '../core/ports.js';
+import type { Node } from '../core/node.js';
 import { bodyFailed, preflight, readBody, respond } from './http-common.js';
 
 /** One decoded emulation request: a command frame for one session. */
@@ -48,6 +49,30 @@ export interface EmulationRouter {
 export interface EmulationSessions {
   add(client: ClientSession): void;
   remove(client: ClientSession): void;
+}
+
+/**
+ * Cluster-aware router: requests for this node's sessions go to the local registry; requests
+ * naming another live node travel there over the node's control channel and are routed
+ * locally on arrival.
+ */
+export class ForwardingEmulationRouter implements EmulationRouter {
+  constructor(
+    private readonly local: LocalEmulationRouter,
+    private readonly node: Node,
+  ) {
+    node.onControl('emulation', async (body) => {
+      const b = body as { session?: string; protocol?: ProtocolType; data?: Uint8Array };
+      if (!b.session || !b.data) return;
+      await local.route({ node: '', session: b.session, data: b.data, protocol: b.protocol === 'protobuf' ? 'protobuf' : 'json' });
+    });
+  }
+
+  async route(t: EmulationTarget): Promise<EmulationRouteResult> {
+    if (t.node === '' || t.node === this.node.id) return this.local.route(t);
+    const sent = await this.node.sendToNode(t.node, 'emulation', { session: t.session, protocol: t.protocol, data: t.data });
+    return sent ? 'ok' : 'unknown_node';
+  }
 }
 
 /** Single-node router and session registry, keyed by ConnectResult.session. */
