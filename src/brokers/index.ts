@@ -2,7 +2,7 @@
  * The one factory that names concrete brokers and presence managers. Only server/ calls it;
  * everything else sees the Broker and PresenceManager ports.
  */
-import type { Broker, PresenceManager } from '../core/ports.js';
+import type { Broker, Controller, PresenceManager } from '../core/ports.js';
 import { BrokerError } from './errors.js';
 import { MemoryBroker, MemoryPresenceManager } from './memory/index.js';
 import type { MemoryBrokerOptions } from './memory/index.js';
@@ -26,13 +26,14 @@ export type AnyBrokerOptions = MemoryBrokerOptions | RedisBrokerOptions | NatsBr
 
 /**
  * Creates a broker of the given type (not yet running: the node calls `run`). `redis` takes the
- * config's `broker.redis` / `engine.redis` section, `nats` its `broker.nats` section. Throws a
- * BrokerError with code `unknown_broker` for a type this build does not provide (config validation
- * should have caught it earlier).
+ * config's `broker.redis` / `engine.redis` section, `nats` its `broker.nats` section; both are also
+ * the node-to-node Controller (see `brokerController`). Throws a BrokerError with code
+ * `unknown_broker` for a type this build does not provide (config validation should have caught it
+ * earlier).
  */
 export function createBroker(type: 'memory', opts?: MemoryBrokerOptions): Broker;
-export function createBroker(type: 'redis', opts?: RedisBrokerOptions): Broker;
-export function createBroker(type: 'nats', opts?: NatsBrokerOptions): Broker;
+export function createBroker(type: 'redis', opts?: RedisBrokerOptions): Broker & Controller;
+export function createBroker(type: 'nats', opts?: NatsBrokerOptions): Broker & Controller;
 export function createBroker(type: string, opts?: AnyBrokerOptions): Broker;
 export function createBroker(type: string, opts: AnyBrokerOptions = {}): Broker {
   switch (type) {
@@ -45,6 +46,11 @@ export function createBroker(type: string, opts: AnyBrokerOptions = {}): Broker 
     default:
       throw new BrokerError('unknown_broker', `unknown broker type "${type}" (available: memory, redis, nats)`);
   }
+}
+
+/** The broker as a node-to-node Controller when it is one (Redis, NATS); undefined for memory. */
+export function brokerController(broker: Broker): Controller | undefined {
+  return broker instanceof RedisBroker || broker instanceof NatsBroker ? broker : undefined;
 }
 
 /**

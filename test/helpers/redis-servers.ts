@@ -66,6 +66,8 @@ export interface RedisProcess {
   dir: string;
   /** Kills the process (SIGKILL when `hard`) and waits for it to exit. */
   kill(hard?: boolean): Promise<void>;
+  /** Kills the process and removes its directory. */
+  stop(): Promise<void>;
 }
 
 /** Starts `redis-server` on `port` without persistence; resolves once it answers PING. */
@@ -76,13 +78,17 @@ export async function startRedis(port: number, extra: string[] = [], dir = mkdte
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(hard ? 'SIGKILL' : 'SIGTERM');
     await exited;
   };
+  const stop = async (): Promise<void> => {
+    await kill(true);
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
     await waitPing(port);
   } catch (err) {
-    await kill(true);
+    await stop();
     throw err;
   }
-  return { port, proc, dir, kill };
+  return { port, proc, dir, kill, stop };
 }
 
 /** Starts several servers and returns them with one stop function that also removes their dirs. */
@@ -90,8 +96,7 @@ async function group(starts: Promise<RedisProcess>[]): Promise<{ servers: RedisP
   const settled = await Promise.allSettled(starts);
   const servers = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   const stop = async (): Promise<void> => {
-    await Promise.all(servers.map((s) => s.kill(true)));
-    for (const s of servers) rmSync(s.dir, { recursive: true, force: true });
+    await Promise.all(servers.map((s) => s.stop()));
   };
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) {
@@ -154,8 +159,7 @@ export async function startSentinel(masterName: string): Promise<{ masterPort: n
   let sentinel: RedisProcess | undefined;
   const stop = async (): Promise<void> => {
     await sentinel?.kill(true);
-    await master.kill(true);
-    rmSync(master.dir, { recursive: true, force: true });
+    await master.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -185,5 +189,5 @@ async function startRedisSentinel(conf: string, port: number, dir: string): Prom
     await kill(true);
     throw err;
   }
-  return { port, proc, dir, kill };
+  return { port, proc, dir, kill, stop: () => kill(true) };
 }

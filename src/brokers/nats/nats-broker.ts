@@ -1,6 +1,6 @@
 import { connect } from 'nats';
 import type { ConnectionOptions, Msg, NatsConnection, Subscription, TlsOptions } from 'nats';
-import type { Broker, BrokerEventHandler, Clock, HistoryResult, Logger, PublishOptions, PublishResult, StreamPosition } from '../../core/ports.js';
+import type { Broker, BrokerEventHandler, Clock, Controller, HistoryResult, Logger, PublishOptions, PublishResult, StreamPosition } from '../../core/ports.js';
 import { systemClock } from '../../core/ports.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { decodeFrame, encodeBody, joinLeaveFrame, liveFrame } from '../envelope.js';
@@ -37,8 +37,9 @@ const SWEEP_INTERVAL_MS = 10_000;
  * no history (`history`/`removeHistory` reject with code `not_available`; publishes with history
  * options are only fanned out, with a zero position). Idempotency keys are remembered by this node
  * only. Reconnects forever; NATS itself resubscribes and buffers publishes while reconnecting.
+ * Also the node-to-node Controller, over `<prefix>.control` and `<prefix>.node.<id>`.
  */
-export class NatsBroker implements Broker {
+export class NatsBroker implements Broker, Controller {
   readonly reliable = false;
   private readonly prefix: string;
   private readonly raw: boolean;
@@ -46,6 +47,7 @@ export class NatsBroker implements Broker {
   private readonly replacements: [string, string][];
   private readonly clock: Clock;
   private nc: NatsConnection | undefined;
+  private connecting: Promise<NatsConnection> | undefined;
   private handler: BrokerEventHandler | undefined;
   private readonly subs = new Map<string, Subscription>();
   private readonly idempotent = new Map<string, { position: StreamPosition; expiresAt: number }>();
@@ -66,6 +68,43 @@ export class NatsBroker implements Broker {
   async run(handler: BrokerEventHandler): Promise<void> {
     this.ensureOpen();
     this.handler = handler;
+    await this.connect();
+  }
+
+  /** Subscribes to broadcast control messages and to those addressed to `nodeId`. */
+  async runControl(nodeId: string, handler: (msg: Uint8Array) => void): Promise<void> {
+    const nc = await this.connect();
+    for (const subject of [`${this.prefix}.control`, `${this.prefix}.node.${nodeId}`]) {
+      nc.subscribe(subject, {
+        callback: (err, msg) => {
+          if (err) return this.opts.logger?.warn({ err }, 'nats control subscription error');
+          try {
+            handler(msg.data);
+          } catch (e) {
+            this.opts.logger?.warn({ err: e }, 'nats control handler failed');
+          }
+        },
+      });
+    }
+    await withTimeout(nc.flush(), positive(this.opts.write_timeout, 1000)).catch((err: unknown) => {
+      throw wrap('nats control subscribe was not confirmed', err);
+    });
+  }
+
+  /** Publishes a control message to every node, or to `toNode` only. At most once. */
+  async publishControl(msg: Uint8Array, toNode?: string): Promise<void> {
+    const nc = await this.connect();
+    try {
+      nc.publish(toNode === undefined ? `${this.prefix}.control` : `${this.prefix}.node.${toNode}`, msg);
+    } catch (err) {
+      throw wrap('nats control publish failed', err);
+    }
+  }
+
+  /** The connection, opened once; a failed first attempt is retried by the next call. */
+  private connect(): Promise<NatsConnection> {
+    this.ensureOpen();
+    if (this.connecting) return this.connecting;
     const options: ConnectionOptions = {
       servers: (this.opts.url || 'nats://localhost:4222').split(',').map((s) => s.trim()).filter((s) => s !== ''),
       timeout: positive(this.opts.dial_timeout, 1000),
@@ -75,12 +114,21 @@ export class NatsBroker implements Broker {
     };
     const tls = tlsConnectionOptions(this.opts.tls);
     if (tls) options.tls = { ca: tls.ca, cert: tls.cert, key: tls.key } as TlsOptions;
-    try {
-      this.nc = await connect(options);
-    } catch (err) {
-      throw wrap('cannot connect to nats', err);
-    }
-    if (this.closed) await this.nc.close();
+    this.connecting = connect(options).then(
+      async (nc) => {
+        if (this.closed) {
+          await nc.close();
+          throw new BrokerError('broker_closed', 'nats broker is closed');
+        }
+        this.nc = nc;
+        return nc;
+      },
+      (err: unknown) => {
+        this.connecting = undefined;
+        throw wrap('cannot connect to nats', err);
+      },
+    );
+    return this.connecting;
   }
 
   /** Subscribes to the channel's subject and waits until the server has it. Idempotent. */

@@ -19,6 +19,12 @@ export function reconnectDelayMs(attempt: number): number {
   return Math.min(50 * 2 ** Math.max(0, attempt - 1), 1000);
 }
 
+// A few rounds over the sentinels, then the connection attempt fails and the outer reconnect loop
+// starts over: so a first connect with every sentinel down fails instead of waiting forever.
+function sentinelRetry(attempt: number): number | null {
+  return attempt > 5 ? null : reconnectDelayMs(attempt);
+}
+
 function baseOptions(spec: ShardSpec): RedisOptions {
   const o: RedisOptions = {
     db: spec.mode === 'cluster' ? 0 : spec.db,
@@ -39,7 +45,7 @@ function baseOptions(spec: ShardSpec): RedisOptions {
 }
 
 function sentinelOptions(spec: Extract<ShardSpec, { mode: 'sentinel' }>): RedisOptions {
-  const o: RedisOptions = { sentinels: spec.sentinels, name: spec.masterName, role: 'master', sentinelRetryStrategy: reconnectDelayMs };
+  const o: RedisOptions = { sentinels: spec.sentinels, name: spec.masterName, role: 'master', sentinelRetryStrategy: sentinelRetry };
   if (spec.sentinelUsername) o.sentinelUsername = spec.sentinelUsername;
   if (spec.sentinelPassword) o.sentinelPassword = spec.sentinelPassword;
   if (spec.sentinelTls) {

@@ -18,6 +18,16 @@ export class RedisKeys {
     return `${this.prefix}.client.${this.tag(channel)}`;
   }
 
+  /** PUB/SUB channel of control messages to every node. */
+  control(): string {
+    return `${this.prefix}.control`;
+  }
+
+  /** PUB/SUB channel of control messages to one node. */
+  node(nodeId: string): string {
+    return `${this.prefix}.node.${nodeId}`;
+  }
+
   /** History data: a Stream, or a List when `lists` is set. */
   data(channel: string, lists: boolean): string {
     return `${this.prefix}.${lists ? 'list' : 'stream'}.${this.tag(channel)}`;

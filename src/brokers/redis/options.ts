@@ -34,6 +34,7 @@ export interface RedisConnectionOptions {
   sentinel_user?: string;
   sentinel_password?: string;
   sentinel_master_name?: string;
+  /** Accepted for config compatibility; not applied (the driver names only data connections). */
   sentinel_client_name?: string;
   sentinel_tls?: RedisTlsOptions;
   /** Receives connection errors and dropped frames; defaults to none. */
@@ -81,7 +82,7 @@ export interface CommonSpec {
 /** How to reach one shard. */
 export type ShardSpec =
   | (CommonSpec & { mode: 'standalone'; host: string; port: number; path?: string })
-  | (CommonSpec & { mode: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelUsername?: string; sentinelPassword?: string; sentinelTls?: ConnectionOptions; sentinelClientName?: string })
+  | (CommonSpec & { mode: 'sentinel'; sentinels: HostPort[]; masterName: string; sentinelUsername?: string; sentinelPassword?: string; sentinelTls?: ConnectionOptions })
   | (CommonSpec & { mode: 'cluster'; seeds: HostPort[] });
 
 const DEFAULT_ADDRESS = 'redis://127.0.0.1:6379';
@@ -189,7 +190,6 @@ export function shardSpecs(o: RedisConnectionOptions): ShardSpec[] {
       const spec: ShardSpec = { ...base, mode: 'sentinel', sentinels: seedList(entry, { ...base }), masterName: o.sentinel_master_name! };
       if (o.sentinel_user) spec.sentinelUsername = o.sentinel_user;
       if (o.sentinel_password) spec.sentinelPassword = o.sentinel_password;
-      if (o.sentinel_client_name) spec.sentinelClientName = o.sentinel_client_name;
       const sTls = tlsConnectionOptions(o.sentinel_tls);
       if (sTls) spec.sentinelTls = sTls;
       return spec;

@@ -1,6 +1,7 @@
 import type {
   Broker,
   BrokerEventHandler,
+  Controller,
   BrokerPublication,
   Clock,
   HistoryFilter,
@@ -39,9 +40,10 @@ const ZERO = { offset: 0, epoch: '' } as const;
  * channel and live delivery follows offset order. Several shards split channels by consistent hash;
  * Redis Cluster and Sentinel are supported per shard. Delivery is at most once over PUB/SUB
  * (`reliable = false`): a node misses what was published while its PUB/SUB connection was down.
- * While Redis is unreachable every call rejects with code `backend_error` at once.
+ * While Redis is unreachable every call rejects with code `backend_error` at once. Also the
+ * node-to-node Controller, over `<prefix>.control` and `<prefix>.node.<id>` on the first shard.
  */
-export class RedisBroker implements Broker {
+export class RedisBroker implements Broker, Controller {
   readonly reliable = false;
   private readonly shards: BrokerShard[];
   private readonly lists: boolean;
@@ -49,6 +51,7 @@ export class RedisBroker implements Broker {
   private readonly logger: Logger | undefined;
   private readonly defaultMetaTtlMs: number;
   private handler: BrokerEventHandler | undefined;
+  private control: { names: Set<string>; handler: (msg: Uint8Array) => void } | undefined;
   private connecting: Promise<void> | undefined;
   private closed = false;
 
@@ -98,7 +101,7 @@ export class RedisBroker implements Broker {
     const shard = shardFor(this.shards, channel);
     const body = encodeBody(data, this.clock.now(), opts.clientInfo, opts.tags);
     const delta = opts.delta === true;
-    const resultTtl = opts.idempotencyKey ? positive(opts.idempotentResultTtlMs, REDIS_DEFAULT_IDEMPOTENT_RESULT_TTL_MS) : 0;
+    const resultTtl = opts.idempotencyKey ? Math.ceil(positive(opts.idempotentResultTtlMs, REDIS_DEFAULT_IDEMPOTENT_RESULT_TTL_MS)) : 0;
     const resultKey = shard.keys.result(channel, opts.idempotencyKey ?? '');
     const pubsub = shard.keys.pubsub(channel);
     const historySize = opts.historySize ?? 0;
@@ -123,7 +126,7 @@ export class RedisBroker implements Broker {
         delta ? '1' : '0',
         opts.version && opts.version > 0 ? opts.version : 0,
         opts.versionEpoch ?? '',
-        Math.ceil(resultTtl),
+        resultTtl,
         this.lists ? 'l' : 's',
       ];
       return publishResult(await PUBLISH_HISTORY.run(shard.cmd, keys, args));
@@ -185,11 +188,33 @@ export class RedisBroker implements Broker {
     }
   }
 
+  /** Subscribes to broadcast control messages and to those addressed to `nodeId` (first shard). */
+  async runControl(nodeId: string, handler: (msg: Uint8Array) => void): Promise<void> {
+    this.ensureOpen();
+    await this.connect();
+    const shard = this.shards[0]!;
+    const names = [shard.keys.control(), shard.keys.node(nodeId)];
+    this.control = { names: new Set(names), handler };
+    await Promise.all(names.map((n) => shard.sub.subscribe(n)));
+  }
+
+  /** Publishes a control message to every node, or to `toNode` only. At most once. */
+  async publishControl(msg: Uint8Array, toNode?: string): Promise<void> {
+    await this.ready();
+    const shard = this.shards[0]!;
+    try {
+      await shard.cmd.publish(toNode === undefined ? shard.keys.control() : shard.keys.node(toNode), Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength));
+    } catch (err) {
+      throw backendError('redis control publish failed', err);
+    }
+  }
+
   /** Closes every connection; later calls reject with code `broker_closed`. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.handler = undefined;
+    this.control = undefined;
     await Promise.all(this.shards.map((s) => s.sub.close()));
     disconnectShards(this.shards);
   }
@@ -198,20 +223,16 @@ export class RedisBroker implements Broker {
     if (this.closed) throw new BrokerError('broker_closed', 'redis broker is closed');
   }
 
+  /** The first connection of every shard, started once (by run, or by the first call without run). */
   private connect(): Promise<void> {
-    if (!this.connecting) {
-      this.connecting = Promise.all(this.shards.map((s) => Promise.all([connectClient(s.cmd), s.sub.start()]))).then(() => undefined);
-      this.connecting.catch(() => {
-        this.connecting = undefined;
-      });
-    }
+    this.connecting ??= Promise.all(this.shards.map((s) => Promise.all([connectClient(s.cmd), s.sub.start()]))).then(() => undefined);
     return this.connecting;
   }
 
-  /** Waits for the first connection of a broker used before (or without) run. */
+  /** Waits for a first connection still under way; later outages make commands reject at once. */
   private async ready(): Promise<void> {
     this.ensureOpen();
-    if (this.connecting) await this.connecting.catch(() => undefined);
+    await this.connect().catch(() => undefined);
   }
 
   /** PUBLISH of a ready frame; on a cluster through a script so it runs on the channel's slot owner, in order with scripted publishes. */
@@ -222,6 +243,14 @@ export class RedisBroker implements Broker {
   }
 
   private onMessage(shard: RedisShard, name: string, message: Buffer): void {
+    if (this.control?.names.has(name)) {
+      try {
+        this.control.handler(message);
+      } catch (err) {
+        this.logger?.warn({ err }, 'redis control handler failed');
+      }
+      return;
+    }
     const handler = this.handler;
     if (!handler) return;
     const start = shard.keys.prefix.length + '.client.'.length;

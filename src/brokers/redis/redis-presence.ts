@@ -31,7 +31,7 @@ export class RedisPresenceManager implements PresenceManager {
 
   constructor(opts: RedisPresenceOptions = {}) {
     this.shards = buildShards(opts, opts.logger);
-    this.ttlMs = opts.presence_ttl && opts.presence_ttl > 0 ? opts.presence_ttl : REDIS_DEFAULT_PRESENCE_TTL_MS;
+    this.ttlMs = opts.presence_ttl && opts.presence_ttl > 0 ? Math.ceil(opts.presence_ttl) : REDIS_DEFAULT_PRESENCE_TTL_MS;
     this.mapping = opts.presence_user_mapping ? '1' : '0';
     this.clock = opts.clock ?? systemClock;
     this.connecting = connectShards(this.shards).catch((err: unknown) => opts.logger?.warn({ err }, 'redis presence: first connection failed'));

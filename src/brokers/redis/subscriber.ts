@@ -48,11 +48,6 @@ export class RedisSubscriber {
     return this.firstReady;
   }
 
-  /** True while the connection is up and every wanted channel was (re)subscribed on it. */
-  get ready(): boolean {
-    return this.conn?.status === 'ready';
-  }
-
   /** Subscribes to a PUB/SUB channel; resolves once Redis confirmed it. Rejects while disconnected. */
   subscribe(name: string): Promise<void> {
     if (this.closed) return Promise.reject(new BrokerError('broker_closed', 'redis broker is closed'));
