@@ -80,7 +80,7 @@ describe('not-supported warnings', () => {
 
   it('warns about brokers, APIs and transports Gyre lacks', () => {
     const r = loadValues({
-      engine: { type: 'redis' },
+      broker: { enabled: true, type: 'postgres', postgres: { dsn: 'postgres://x' } },
       grpc_api: { enabled: true },
       uni_grpc: { enabled: true },
       admin: { enabled: true },
@@ -93,10 +93,17 @@ describe('not-supported warnings', () => {
       consumers: [{ name: 'c1', type: 'kafka' }, { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } }],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    for (const p of ['engine.type', 'grpc_api', 'uni_grpc', 'admin', 'prometheus', 'opentelemetry', 'graphite', 'http_server.tls', 'client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled', 'consumers[1]']) {
+    for (const p of ['broker.type', 'grpc_api', 'uni_grpc', 'admin', 'prometheus', 'opentelemetry', 'graphite', 'http_server.tls', 'client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled', 'consumers[1]']) {
       assert.ok(paths.includes(p), p);
     }
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
+  });
+
+  it('does not warn about the Redis engine or the NATS broker', () => {
+    const r = loadValues({ engine: { type: 'redis' }, broker: { enabled: true, type: 'nats' } });
+    const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
+    assert.ok(!paths.includes('engine.type'));
+    assert.ok(!paths.includes('broker.type'));
   });
 });
 

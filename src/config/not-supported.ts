@@ -33,9 +33,9 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (hs.tls_autocert.enabled) out.push('http_server.tls_autocert');
   if (hs.http3.enabled) out.push('http_server.http3');
   if (hs.h2c_external) out.push('http_server.h2c_external');
-  if (config.engine.type !== 'memory') out.push('engine.type');
-  if (config.broker.enabled && config.broker.type !== 'memory') out.push('broker.type');
-  if (config.presence_manager.enabled && config.presence_manager.type !== 'memory') out.push('presence_manager.type');
+  if (config.engine.type !== 'memory' && config.engine.type !== 'redis') out.push('engine.type');
+  if (config.broker.enabled && !['memory', 'redis', 'nats'].includes(config.broker.type)) out.push('broker.type');
+  if (config.presence_manager.enabled && !['memory', 'redis'].includes(config.presence_manager.type)) out.push('presence_manager.type');
   if (config.map_broker.type !== 'memory') out.push('map_broker.type');
   if (config.controller.enabled) out.push('controller');
   const client = config.client;

@@ -7,7 +7,6 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiExecutor, createApiHandler } from '../api/index.js';
 import { JwtVerifier, type TokenConfig } from '../auth/index.js';
-import { createBroker, createPresenceManager } from '../brokers/index.js';
 import { compileGoRegex } from '../config/index.js';
 import type { ChannelRules } from '../core/channels.js';
 import type { NodeHandlers } from '../core/handlers.js';
@@ -16,6 +15,7 @@ import type { ClientRules } from '../core/options.js';
 import type { Logger, TokenVerifier } from '../core/ports.js';
 import { WebSocketHandler } from '../transports/websocket.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
+import { buildEngine } from './engine.js';
 import { OriginCheck } from './origin.js';
 import { gyreVersion } from './version.js';
 
@@ -35,9 +35,9 @@ export interface ServerConfig extends ClientTransportsConfig {
   websocket?: { disabled?: boolean; handler_prefix?: string; message_size_limit?: number; compression?: boolean };
   health?: { enabled?: boolean; handler_prefix?: string };
   node?: { name?: string };
-  engine?: { type?: string };
-  broker?: { enabled?: boolean; type?: string };
-  presence_manager?: { enabled?: boolean; type?: string };
+  engine?: { type?: string; redis?: object };
+  broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object };
+  presence_manager?: { enabled?: boolean; type?: string; redis?: object };
 }
 
 export interface ServerOptions {
@@ -50,6 +50,8 @@ type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
 /** A running Gyre: the node plus its HTTP surface. */
 export class GyreServer {
   readonly node: Node;
+  /** Which broker and presence manager run, e.g. "memory", "redis" or "nats+memory". */
+  readonly engineDescription: string;
   private readonly logger: Logger;
   private readonly ws: WebSocketHandler | undefined;
   private readonly wsPath: string;
@@ -74,13 +76,17 @@ export class GyreServer {
     this.logger = opts.logger ?? nodeLoggerFallback;
     const client = config.client ?? {};
     const tokenVerifier = buildVerifier(client);
-    const brokerType = config.broker?.enabled ? config.broker.type : config.engine?.type;
-    const presenceType = config.presence_manager?.enabled ? config.presence_manager.type : config.engine?.type;
+    const engine = buildEngine(
+      { engine: config.engine, broker: config.broker, presence_manager: config.presence_manager, historyMetaTtlMs: config.channel?.history_meta_ttl },
+      this.logger,
+    );
+    this.engineDescription = engine.description;
     this.node = new Node(
       { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc, compileRegex: compileGoRegex },
       {
-        broker: createBroker(brokerType || 'memory'),
-        presenceManager: createPresenceManager(presenceType || 'memory'),
+        broker: engine.broker,
+        presenceManager: engine.presenceManager,
+        controller: engine.controller,
         tokenVerifier,
         logger: this.logger,
         handlers: opts.handlers,
