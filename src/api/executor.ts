@@ -2,6 +2,7 @@
  * Runs server API methods by name against a node. Transport bindings (HTTP, GRPC, admin) hand
  * it parsed JSON bodies and encode its replies with encodeJson.
  */
+import { EventEmitter } from 'node:events';
 import type { NodeApi } from '../core/node-api.js';
 import { ApiErrors, toApiError, type ApiErrorBody } from './errors.js';
 import { DecodeError } from './decode.js';
@@ -35,6 +36,19 @@ export type PreparedApiCall =
 
 export interface ApiExecutorOptions {
   logger?: ApiLogger;
+  /** The `protocol` of emitted call events (`http`, `grpc`, `consuming`); default `http`. */
+  protocol?: string;
+}
+
+/**
+ * Emitted as `call` on ApiExecutor.events after every method run (metrics and logs listen):
+ * `error` is the API error code replied, absent on success.
+ */
+export interface ApiCallEvent {
+  protocol: string;
+  method: string;
+  durationMs: number;
+  error?: number;
 }
 
 const ALL_METHODS: ApiMethod<unknown>[] = [
@@ -58,9 +72,17 @@ const ALL_METHODS: ApiMethod<unknown>[] = [
 export class ApiExecutor {
   private readonly registry: MethodRegistry;
   private readonly ctx: MethodContext;
+  private readonly protocol: string;
+  /** Emits `call` (ApiCallEvent) after each method run. */
+  readonly events = new EventEmitter();
 
   constructor(node: NodeApi, opts: ApiExecutorOptions = {}) {
     const logger = opts.logger;
+    // The same failure repeating (a broker outage under load) is logged once per window, with a count.
+    const lastLogged = new Map<string, { at: number; suppressed: number }>();
+    const logWindowMs = 10_000;
+    this.protocol = opts.protocol ?? 'http';
+    this.events.setMaxListeners(0);
     this.registry = new Map(ALL_METHODS.map((m) => [m.name, m]));
     this.ctx = {
       node,
@@ -68,7 +90,17 @@ export class ApiExecutor {
       registry: this.registry,
       fail(err, method, fields) {
         const { error, internal } = toApiError(err);
-        if (internal) logger?.error({ ...fields, method, err }, 'server API call failed');
+        if (internal && logger) {
+          const key = `${method}\u0000${err instanceof Error ? err.message : String(err)}`;
+          const now = Date.now();
+          const seen = lastLogged.get(key);
+          if (seen && now - seen.at < logWindowMs) seen.suppressed++;
+          else {
+            logger.error({ ...fields, method, err, ...(seen?.suppressed ? { repeated: seen.suppressed } : {}) }, 'server API call failed');
+            lastLogged.set(key, { at: now, suppressed: 0 });
+            if (lastLogged.size > 1000) lastLogged.clear();
+          }
+        }
         return error.toBody();
       },
     };
@@ -92,6 +124,7 @@ export class ApiExecutor {
     try {
       req = m.decode(params, this.registry);
     } catch (err) {
+      this.emitCall(method, 0, ApiErrors.badRequest.code);
       if (err instanceof DecodeError) return { kind: 'bad_request' };
       this.ctx.fail(err, method);
       return { kind: 'bad_request' };
@@ -108,10 +141,22 @@ export class ApiExecutor {
   }
 
   private async runDecoded(m: ApiMethod<unknown>, req: unknown): Promise<ApiReply> {
+    const started = performance.now();
     try {
-      return { result: await m.run(this.ctx, req) };
+      const result = await m.run(this.ctx, req);
+      this.emitCall(m.name, performance.now() - started);
+      return { result };
     } catch (err) {
-      return { error: this.ctx.fail(err, m.name) };
+      const error = this.ctx.fail(err, m.name);
+      this.emitCall(m.name, performance.now() - started, error.code);
+      return { error };
     }
+  }
+
+  private emitCall(method: string, durationMs: number, error?: number): void {
+    if (this.events.listenerCount('call') === 0) return;
+    const e: ApiCallEvent = { protocol: this.protocol, method, durationMs };
+    if (error !== undefined) e.error = error;
+    this.events.emit('call', e);
   }
 }
