@@ -45,6 +45,7 @@ import {
   type TokenVerifier,
 } from './ports.js';
 import { TimerWheel } from './timer-wheel.js';
+import { TrafficCounters } from './traffic.js';
 import type { Transport, TransportRequest } from './transport.js';
 
 export interface NodeDeps {
@@ -82,7 +83,9 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly wheel: TimerWheel;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Typed events (NodeEventMap in node-events.ts); core only emits. */
   readonly events = new EventEmitter();
+  readonly traffic = new TrafficCounters();
   readonly maxCommandBytes: number;
   readonly rpcPing: { enabled: boolean; method: string };
   private readonly startedAt: number;
@@ -113,12 +116,36 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     if (deps.controller) this.cluster = new Cluster(this, deps.controller, this.logger);
   }
 
-  /** Connects the broker; call once before accepting clients. */
+  /**
+   * Connects the broker; call once before accepting clients. When the broker cannot be reached
+   * the node still starts (local clients are served, broker calls fail) and keeps retrying in
+   * the background, logging the outage once.
+   */
   async start(): Promise<void> {
     if (this.running) return;
+    this.running = true;
+    try {
+      await this.connectBroker();
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'broker unavailable at start, retrying in the background');
+      this.retryBroker(1);
+    }
+  }
+
+  private async connectBroker(): Promise<void> {
     await this.broker.run(this);
     await this.cluster?.start();
-    this.running = true;
+  }
+
+  private retryBroker(attempt: number): void {
+    if (this.closing) return;
+    const delay = Math.min(5000, 250 * 2 ** Math.min(attempt, 5));
+    setTimeout(() => {
+      this.connectBroker().then(
+        () => this.logger.info({ attempts: attempt }, 'broker connected'),
+        () => this.retryBroker(attempt + 1),
+      );
+    }, delay).unref();
   }
 
   /** Creates the session for a freshly accepted transport. */
@@ -164,23 +191,39 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   }
 
   clientClosed(client: ClientSession, d: Disconnect, wasConnected: boolean): void {
-    this.events.emit('disconnect', { client: client.id, user: client.userId, code: d.code, reason: d.reason, wasConnected });
+    this.events.emit('disconnect', {
+      client: client.id,
+      user: client.userId,
+      code: d.code,
+      reason: d.reason,
+      wasConnected,
+      announced: client.announced,
+      transport: client.transportName,
+      name: client.clientName,
+      version: client.clientVersion,
+    });
     if (d.code !== 3000) this.logger.debug({ client: client.id, user: client.userId, code: d.code, reason: d.reason }, 'client disconnected');
   }
 
   // ---- broker events ----
 
   handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
+    this.traffic.brokerReceived.publication++;
+    const started = performance.now();
     this.hub.broadcastPublication(channel, pub, position);
-    this.events.emit('publication', { channel });
+    this.events.emit('publication', { channel, pub, broadcastMs: performance.now() - started });
   }
 
   handleJoin(channel: string, info: ClientInfo): void {
+    this.traffic.brokerReceived.join++;
     this.hub.broadcastJoinLeave(channel, { push: { channel, join: { info } } });
+    this.events.emit('join', { channel, info });
   }
 
   handleLeave(channel: string, info: ClientInfo): void {
+    this.traffic.brokerReceived.leave++;
     this.hub.broadcastJoinLeave(channel, { push: { channel, leave: { info } } });
+    this.events.emit('leave', { channel, info });
   }
 
   // ---- publishing and history ----
@@ -200,6 +243,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
       opts.historyMetaTtlMs = this.resolver.historyMetaTtlMs(options);
     }
     if (options.delta_publish) opts.delta = true;
+    this.traffic.brokerSent.publication++;
     const res = await this.broker.publish(channel, data, opts);
     return res.position;
   }

@@ -101,3 +101,36 @@ it('publishes during a Redis outage fail, and a recovering subscriber loses noth
     assert.ok(lines.length <= 10, `${lines.length} warn/error lines for one outage:\n${lines.slice(0, 10).join('\n')}`);
   }
 });
+
+it('starts while Redis is unreachable, serves local clients, and connects once Redis is up', async () => {
+  const port = await sparePort();
+  const dir = mkdtempSync(join(tmpdir(), 'gyre-late-redis-'));
+  const node = await startGyre({
+    engine: { type: 'redis', redis: { address: [`redis://127.0.0.1:${port}`], prefix: `late-${randomUUID().slice(0, 8)}` } },
+    client: { insecure: true },
+    http_api: { key: API_KEY },
+  });
+  let late: RedisProcess | undefined;
+  const c = new Centrifuge(node.wsUrl, { websocket: WebSocket, minReconnectDelay: 100, maxReconnectDelay: 500 });
+  c.on('error', () => undefined);
+  try {
+    const connected = waitEvent(c, 'connected');
+    c.connect();
+    await connected;
+    const down = await apiCall(node.apiUrl, API_KEY, 'publish', { channel: 'late', data: { n: 0 } });
+    assert.equal(down.body.error?.code, 100, 'a publish without Redis is an error, not a silent success');
+    late = await startRedis(port, [], dir);
+    const sub = c.newSubscription('late');
+    const subscribed = waitEvent(sub, 'subscribed', { timeoutMs: 15_000 });
+    sub.subscribe();
+    await subscribed;
+    const got = waitEvent<{ data: unknown }>(sub, 'publication');
+    await waitFor(async () => (await apiCall(node.apiUrl, API_KEY, 'publish', { channel: 'late', data: { n: 1 } })).body.result, 'publish succeeds', 15_000);
+    assert.deepEqual((await got).data, { n: 1 });
+  } finally {
+    c.disconnect();
+    await node.stop();
+    await late?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -224,8 +224,15 @@ export class RedisBroker implements Broker, Controller {
   }
 
   /** The first connection of every shard, started once (by run, or by the first call without run). */
+  /** Connects every shard; a failed attempt is forgotten so that a later call tries again. */
   private connect(): Promise<void> {
-    this.connecting ??= Promise.all(this.shards.map((s) => Promise.all([connectClient(s.cmd), s.sub.start()]))).then(() => undefined);
+    if (!this.connecting) {
+      const attempt = Promise.all(this.shards.map((s) => Promise.all([connectClient(s.cmd), s.sub.start()]))).then(() => undefined);
+      this.connecting = attempt;
+      attempt.catch(() => {
+        if (this.connecting === attempt) this.connecting = undefined;
+      });
+    }
     return this.connecting;
   }
 

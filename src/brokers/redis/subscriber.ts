@@ -35,6 +35,7 @@ export class RedisSubscriber {
   private reopenTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private firstReady: Promise<void> | undefined;
+  private readyWaiters: (() => void)[] = [];
 
   constructor(
     private readonly factory: SubscriberFactory,
@@ -44,8 +45,13 @@ export class RedisSubscriber {
 
   /** Opens the connection; resolves when it is ready, rejects when the first attempt fails (retries go on). */
   start(): Promise<void> {
-    if (!this.firstReady) this.firstReady = this.open();
-    return this.firstReady;
+    if (!this.firstReady) {
+      this.firstReady = this.open();
+      return this.firstReady;
+    }
+    // After a failed first attempt the connection keeps reopening by itself: wait for it.
+    if (this.conn?.status === 'ready') return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   /** Subscribes to a PUB/SUB channel; resolves once Redis confirmed it. Rejects while disconnected. */
@@ -67,6 +73,7 @@ export class RedisSubscriber {
   /** Closes the connection and rejects pending subscribes. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
+    this.readyWaiters = [];
     if (this.reopenTimer) clearTimeout(this.reopenTimer);
     this.reopenTimer = undefined;
     for (const op of this.pending.splice(0)) op.subscribe ? op.reject(new BrokerError('broker_closed', 'redis broker is closed')) : op.resolve();
@@ -90,6 +97,7 @@ export class RedisSubscriber {
       if (this.conn !== conn) return;
       this.attempt = 0;
       this.resubscribe(conn);
+      for (const resolve of this.readyWaiters.splice(0)) resolve();
     });
     conn.once('end', () => {
       if (this.closed || this.conn !== conn) return;
