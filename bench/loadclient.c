@@ -1,23 +1,37 @@
 /*
- * Gyre benchmark load client (receiving side).
+ * Gyre benchmark load client.
  *
- * Opens N WebSocket connections to a server speaking the Centrifugo JSON
- * protocol, sends connect+subscribe on each, then counts publications and
- * records delivery latency from the timestamp embedded in each payload
- * ({"t":<CLOCK_MONOTONIC microseconds>,"s":<seq>}).
+ * Two modes, chosen with --mode:
+ *
+ *   subscribe (default)  Opens N WebSocket connections, connects and subscribes each one,
+ *                        then counts publications and records delivery latency from the
+ *                        timestamp embedded in each payload ({"t":<CLOCK_MONOTONIC µs>,"s":<seq>}).
+ *   publish              Publishes over HTTP/1.1 keep-alive connections (POST /api/publish)
+ *                        and records request latency (send -> full response).
+ *
+ * Protocols (--protocol, subscribe mode):
+ *   json      Centrifugo JSON: text frames, newline-separated commands and replies.
+ *   protobuf  Centrifugo Protobuf (subprotocol centrifuge-protobuf): binary frames of
+ *             varint-length-prefixed Command/Reply messages; publication data is bytes.
+ *   socketio  Engine.IO v4 / Socket.IO v5 text packets; the server joins the socket to the
+ *             room named by the `channel` query parameter; events "pub" are deliveries.
  *
  * Build: gcc -O2 -pthread -o loadclient loadclient.c
  *
- * Control protocol (line based):
- *   stdout  "READY {json}"   once every connection is subscribed or failed
- *   stdin   "EXPECT <n>"     print "DONE {json}" once n publications arrived
- *   stdin   "RESET"          zero all counters and histograms, reply "RESET_OK"
- *   stdin   "REPORT"         print "STATS {json}" now
- *   stdin   "QUIT" or EOF    exit
+ * Control protocol (line based, stdin/stdout):
+ *   subscribe mode:
+ *     stdout "READY {json}"  once every connection is subscribed or failed
+ *     stdin  "EXPECT <n>"    print "DONE {json}" once n publications arrived
+ *     stdin  "RESET"         zero the delivery counters and histograms, reply "RESET_OK"
+ *     stdin  "REPORT"        print "STATS {json}" now
+ *   publish mode:
+ *     stdout "PUBREADY {json}" once the keep-alive connections are open
+ *     stdin  "GO <n> <first_seq>"  send n requests, then print "PUBDONE {json}"
+ *   both: "QUIT" or EOF on stdin exits.
  *
- * Each worker thread owns an epoll instance and a slice of the connections.
- * Reads go into one per-thread buffer; an incomplete trailing frame is
- * stashed per connection and prepended to the next read.
+ * Each worker thread owns an epoll instance and a slice of the connections. Reads go
+ * into one per-thread buffer; an incomplete trailing frame is stashed per connection
+ * and prepended to the next read.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -32,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,27 +55,40 @@
 
 #define LAT_FINE 100000u   /* 1 us buckets: [0, 100 ms) */
 #define LAT_COARSE 100000u /* 1 ms buckets: [100 ms, 100.1 s) */
+#define CONN_HIST 200000u  /* connect time, 1 ms buckets: [0, 200 s) */
 #define RBUF_INIT (256u * 1024u)
 #define MAX_EVENTS 512
+#define MAX_PORTS 16
 
 enum { ST_CONNECTING = 0, ST_HANDSHAKE, ST_SUBSCRIBING, ST_READY, ST_DEAD };
+enum { P_JSON = 0, P_PROTOBUF, P_SOCKETIO };
 
 typedef struct {
   int fd;
   uint8_t state;
   uint8_t frag_op;
+  uint32_t gidx; /* global connection index: picks the port and the channel */
   uint32_t stash_len, stash_cap;
   uint8_t *stash;
   uint8_t *msg;
   uint32_t msg_len, msg_cap;
   int64_t last_seq;
+  int64_t t_start;
 } conn_t;
+
+/* Latency histogram: 1 µs buckets below 100 ms, 1 ms buckets above. */
+typedef struct {
+  uint32_t *fine;
+  uint32_t *coarse;
+  uint64_t over, count, sum, max;
+} hist_t;
 
 typedef struct {
   int id;
   int epfd;
   conn_t *conns;
   int nconns;
+  uint32_t base; /* global index of conns[0] */
   int next_start;
   int pending;
   int setup_complete;
@@ -73,10 +101,9 @@ typedef struct {
   uint64_t ready, failed;
   uint64_t closed, pings, order_err, write_err, other_msgs;
   int64_t first_us, last_us;
-  uint64_t lat_sum, lat_max;
-  uint32_t *hist_fine;
-  uint32_t *hist_coarse;
-  uint64_t hist_over;
+  hist_t lat;
+  uint32_t *conn_hist; /* connect+subscribe time, ms */
+  int64_t last_ready_us;
   int last_close_code;
   char first_error[160];
 
@@ -84,18 +111,26 @@ typedef struct {
   pthread_t th;
 } worker_t;
 
-static struct sockaddr_in g_addr;
+static struct sockaddr_in g_addrs[MAX_PORTS];
+static int g_ports[MAX_PORTS];
+static int g_nports = 0;
 static const char *g_host = "127.0.0.1";
-static int g_port = 8000;
-static const char *g_path = "/connection/websocket";
+static const char *g_path = NULL;
 static int g_nconns = 1000;
 static int g_threads = 1;
 static int g_maxpending = 256;
 static int g_setup_timeout_s = 120;
-static char g_upgrade[512];
-static size_t g_upgrade_len;
-static const char g_sub_cmd[] =
-    "{\"connect\":{},\"id\":1}\n{\"subscribe\":{\"channel\":\"bench\"},\"id\":2}";
+static int g_protocol = P_JSON;
+static const char *g_channel = "bench";
+static int g_nchannels = 1;
+static char g_upgrade[MAX_PORTS][768];
+static size_t g_upgrade_len[MAX_PORTS];
+
+/* publish mode */
+static int g_publish = 0;
+static const char *g_api_key = "bench";
+static int g_payload = 0;
+static int g_rate = 0;
 
 static volatile int g_stop = 0;
 static uint64_t g_reset_gen = 0;
@@ -118,6 +153,53 @@ static inline uint32_t rnd(worker_t *w) {
   return (uint32_t)(x >> 16);
 }
 
+static int hist_init(hist_t *h) {
+  memset(h, 0, sizeof(*h));
+  h->fine = calloc(LAT_FINE, sizeof(uint32_t));
+  h->coarse = calloc(LAT_COARSE, sizeof(uint32_t));
+  return h->fine && h->coarse ? 0 : -1;
+}
+
+static void hist_reset(hist_t *h) {
+  memset(h->fine, 0, LAT_FINE * sizeof(uint32_t));
+  memset(h->coarse, 0, LAT_COARSE * sizeof(uint32_t));
+  h->over = h->count = h->sum = h->max = 0;
+}
+
+static void hist_add(hist_t *h, int64_t lat) {
+  if (lat < 0) lat = 0;
+  uint64_t v = (uint64_t)lat;
+  if (v < LAT_FINE) {
+    h->fine[v]++;
+  } else {
+    uint64_t b = (v - LAT_FINE) / 1000;
+    if (b < LAT_COARSE)
+      h->coarse[b]++;
+    else
+      h->over++;
+  }
+  h->count++;
+  h->sum += v;
+  if (v > h->max) h->max = v;
+}
+
+/* Percentile over the merged fine/coarse buckets (64-bit sums of several histograms). */
+static uint64_t percentile(const uint64_t *fine, const uint64_t *coarse, uint64_t total, double q) {
+  if (total == 0) return 0;
+  uint64_t rank = (uint64_t)(q * (double)total);
+  if (rank == 0) rank = 1;
+  uint64_t acc = 0;
+  for (uint32_t i = 0; i < LAT_FINE; i++) {
+    acc += fine[i];
+    if (acc >= rank) return i;
+  }
+  for (uint32_t i = 0; i < LAT_COARSE; i++) {
+    acc += coarse[i];
+    if (acc >= rank) return LAT_FINE + (uint64_t)i * 1000 + 500;
+  }
+  return LAT_FINE + (uint64_t)LAT_COARSE * 1000;
+}
+
 static void note_error(worker_t *w, const char *what, const uint8_t *p, size_t n) {
   if (w->first_error[0]) return;
   size_t cap = sizeof(w->first_error) - 1;
@@ -125,7 +207,7 @@ static void note_error(worker_t *w, const char *what, const uint8_t *p, size_t n
   for (size_t i = 0; i < n && k < cap; i++) {
     char ch = (char)p[i];
     /* keep it JSON-string safe */
-    if (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20) ch = '\'';
+    if (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20 || (unsigned char)ch > 0x7e) ch = '\'';
     w->first_error[k++] = ch;
   }
   w->first_error[k] = 0;
@@ -180,20 +262,58 @@ static void send_frame(worker_t *w, conn_t *c, int op, const uint8_t *payload, s
   if (buf != stackbuf) free(buf);
 }
 
-static void record_latency(worker_t *w, int64_t lat) {
-  if (lat < 0) lat = 0;
-  uint64_t v = (uint64_t)lat;
-  if (v < LAT_FINE) {
-    w->hist_fine[v]++;
-  } else {
-    uint64_t b = (v - LAT_FINE) / 1000;
-    if (b < LAT_COARSE)
-      w->hist_coarse[b]++;
-    else
-      w->hist_over++;
+/* The channel of a connection: NAME, or NAME-<k> with k = index mod channels. */
+static int channel_name(uint32_t gidx, char *out, size_t cap) {
+  if (g_nchannels <= 1) return snprintf(out, cap, "%s", g_channel);
+  return snprintf(out, cap, "%s-%u", g_channel, gidx % (uint32_t)g_nchannels);
+}
+
+static size_t put_varint(uint8_t *p, uint64_t v) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    p[n++] = (uint8_t)(v | 0x80);
+    v >>= 7;
   }
-  w->lat_sum += v;
-  if (v > w->lat_max) w->lat_max = v;
+  p[n++] = (uint8_t)v;
+  return n;
+}
+
+/* Sends connect + subscribe as one frame (JSON text or Protobuf binary). */
+static void send_subscribe(worker_t *w, conn_t *c) {
+  char ch[200];
+  int chlen = channel_name(c->gidx, ch, sizeof(ch));
+  if (g_protocol == P_JSON) {
+    char buf[400];
+    int n = snprintf(buf, sizeof(buf), "{\"connect\":{},\"id\":1}\n{\"subscribe\":{\"channel\":\"%s\"},\"id\":2}", ch);
+    send_frame(w, c, 0x1, (const uint8_t *)buf, (size_t)n);
+  } else if (g_protocol == P_PROTOBUF) {
+    uint8_t buf[400];
+    size_t k = 0;
+    /* Command{id:1, connect:{}} */
+    static const uint8_t connect_cmd[] = {0x04, 0x08, 0x01, 0x22, 0x00};
+    memcpy(buf, connect_cmd, sizeof(connect_cmd));
+    k = sizeof(connect_cmd);
+    /* Command{id:2, subscribe:{channel}} */
+    uint8_t sub[256];
+    size_t s = 0;
+    sub[s++] = 0x0a;
+    s += put_varint(sub + s, (uint64_t)chlen);
+    memcpy(sub + s, ch, (size_t)chlen);
+    s += (size_t)chlen;
+    uint8_t cmd[300];
+    size_t m = 0;
+    cmd[m++] = 0x08;
+    cmd[m++] = 0x02;
+    cmd[m++] = 0x2a;
+    m += put_varint(cmd + m, s);
+    memcpy(cmd + m, sub, s);
+    m += s;
+    k += put_varint(buf + k, m);
+    memcpy(buf + k, cmd, m);
+    k += m;
+    send_frame(w, c, 0x2, buf, k);
+  }
+  /* socketio: nothing until the Engine.IO open packet arrives */
 }
 
 static int parse_int_after(const uint8_t *p, size_t n, const char *key, size_t keylen, int64_t *out) {
@@ -214,7 +334,32 @@ static int parse_int_after(const uint8_t *p, size_t n, const char *key, size_t k
   return 1;
 }
 
-static void handle_line(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int64_t now) {
+static void mark_ready(worker_t *w, conn_t *c, int64_t now) {
+  c->state = ST_READY;
+  w->pending--;
+  int64_t ms = (now - c->t_start) / 1000;
+  if (ms < 0) ms = 0;
+  if ((uint64_t)ms >= CONN_HIST) ms = CONN_HIST - 1;
+  w->conn_hist[ms]++;
+  w->last_ready_us = now;
+  bump(&w->ready);
+}
+
+/* A publication arrived; `data` holds its payload (or the whole line for JSON). */
+static void delivery(worker_t *w, conn_t *c, const uint8_t *data, size_t n, int64_t now) {
+  int64_t t = 0, s = -1;
+  if (parse_int_after(data, n, "\"t\":", 4, &t)) hist_add(&w->lat, now - t);
+  if (parse_int_after(data, n, "\"s\":", 4, &s)) {
+    if (c->last_seq >= 0 && s != c->last_seq + 1) bump(&w->order_err);
+    c->last_seq = s;
+  }
+  if (w->first_us == 0) w->first_us = now;
+  w->last_us = now;
+  /* release: histogram updates above are visible to whoever sees this count */
+  __atomic_store_n(&w->received, w->received + 1, __ATOMIC_RELEASE);
+}
+
+static void handle_json_line(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int64_t now) {
   if (n == 2 && p[0] == '{' && p[1] == '}') {
     send_frame(w, c, 0x1, (const uint8_t *)"{}", 2);
     bump(&w->pings);
@@ -226,11 +371,7 @@ static void handle_line(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int6
       conn_dead(w, c);
       return;
     }
-    if (memmem(p, n, "\"subscribe\"", 11)) {
-      c->state = ST_READY;
-      w->pending--;
-      bump(&w->ready);
-    }
+    if (memmem(p, n, "\"subscribe\"", 11)) mark_ready(w, c, now);
     return;
   }
   const uint8_t *pub = memmem(p, n, "\"pub\"", 5);
@@ -239,25 +380,151 @@ static void handle_line(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int6
     if (memmem(p, n, "\"disconnect\"", 12)) note_error(w, "push: ", p, n);
     return;
   }
-  size_t rest = n - (size_t)(pub - p);
-  int64_t t = 0, s = -1;
-  if (parse_int_after(pub, rest, "\"t\":", 4, &t)) record_latency(w, now - t);
-  if (parse_int_after(pub, rest, "\"s\":", 4, &s)) {
-    if (c->last_seq >= 0 && s != c->last_seq + 1) bump(&w->order_err);
-    c->last_seq = s;
+  delivery(w, c, pub, n - (size_t)(pub - p), now);
+}
+
+/* ---- minimal protobuf reading ---- */
+
+static int get_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out) {
+  const uint8_t *p = *pp;
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64 && p < end; shift += 7) {
+    uint8_t b = *p++;
+    v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) {
+      *pp = p;
+      *out = v;
+      return 1;
+    }
   }
-  if (w->first_us == 0) w->first_us = now;
-  w->last_us = now;
-  /* release: histogram updates above are visible to whoever sees this count */
-  __atomic_store_n(&w->received, w->received + 1, __ATOMIC_RELEASE);
+  return 0;
+}
+
+/* Finds length-delimited field `field` in a message; returns 1 and its bytes. */
+static int pb_field(const uint8_t *p, size_t n, uint32_t field, const uint8_t **fp, size_t *fn) {
+  const uint8_t *end = p + n;
+  while (p < end) {
+    uint64_t key, v;
+    if (!get_varint(&p, end, &key)) return 0;
+    uint32_t num = (uint32_t)(key >> 3), wt = (uint32_t)(key & 7);
+    switch (wt) {
+      case 0:
+        if (!get_varint(&p, end, &v)) return 0;
+        break;
+      case 1:
+        p += 8;
+        break;
+      case 5:
+        p += 4;
+        break;
+      case 2:
+        if (!get_varint(&p, end, &v) || v > (uint64_t)(end - p)) return 0;
+        if (num == field) {
+          *fp = p;
+          *fn = (size_t)v;
+          return 1;
+        }
+        p += v;
+        break;
+      default:
+        return 0;
+    }
+  }
+  return 0;
+}
+
+static void handle_pb_reply(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int64_t now) {
+  const uint8_t *f;
+  size_t fn;
+  if (n == 0) {
+    static const uint8_t pong[] = {0x00};
+    send_frame(w, c, 0x2, pong, 1);
+    bump(&w->pings);
+    return;
+  }
+  if (c->state == ST_SUBSCRIBING) {
+    if (pb_field(p, n, 2, &f, &fn)) {
+      note_error(w, "protobuf error reply", p, 0);
+      conn_dead(w, c);
+      return;
+    }
+    if (pb_field(p, n, 6, &f, &fn)) mark_ready(w, c, now);
+    return;
+  }
+  const uint8_t *push = NULL, *pub, *data;
+  size_t pushn = 0, pubn, datan;
+  if (pb_field(p, n, 4, &push, &pushn) && pb_field(push, pushn, 4, &pub, &pubn)) {
+    if (!pb_field(pub, pubn, 4, &data, &datan)) {
+      data = pub;
+      datan = 0;
+    }
+    delivery(w, c, data, datan, now);
+    return;
+  }
+  bump(&w->other_msgs);
+  if (push && pb_field(push, pushn, 11, &f, &fn)) note_error(w, "protobuf disconnect push", p, 0);
+}
+
+static void handle_pb_message(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int64_t now) {
+  const uint8_t *end = p + n;
+  while (p < end && c->state != ST_DEAD) {
+    uint64_t len;
+    if (!get_varint(&p, end, &len) || len > (uint64_t)(end - p)) {
+      note_error(w, "bad protobuf frame", NULL, 0);
+      conn_dead(w, c);
+      return;
+    }
+    handle_pb_reply(w, c, p, (size_t)len, now);
+    p += len;
+  }
+}
+
+/* Engine.IO packet types: 0 open, 2 ping, 3 pong, 4 message (Socket.IO: 0 connect, 2 event). */
+static void handle_sio_message(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int64_t now) {
+  if (n == 0) return;
+  switch (p[0]) {
+    case '0':
+      send_frame(w, c, 0x1, (const uint8_t *)"40", 2);
+      return;
+    case '2':
+      send_frame(w, c, 0x1, (const uint8_t *)"3", 1);
+      bump(&w->pings);
+      return;
+    case '4':
+      if (n >= 2 && p[1] == '0') {
+        if (c->state == ST_SUBSCRIBING) mark_ready(w, c, now);
+        return;
+      }
+      if (n >= 2 && p[1] == '4') {
+        note_error(w, "socket.io connect error: ", p, n);
+        conn_dead(w, c);
+        return;
+      }
+      if (n >= 8 && p[1] == '2' && memcmp(p + 2, "[\"pub\"", 6) == 0) {
+        delivery(w, c, p, n, now);
+        return;
+      }
+      bump(&w->other_msgs);
+      return;
+    default:
+      bump(&w->other_msgs);
+  }
 }
 
 static void handle_message(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int64_t now) {
+  if (g_protocol == P_PROTOBUF) {
+    handle_pb_message(w, c, p, n, now);
+    return;
+  }
+  if (g_protocol == P_SOCKETIO) {
+    handle_sio_message(w, c, p, n, now);
+    return;
+  }
   const uint8_t *end = p + n;
   while (p < end && c->state != ST_DEAD) {
     const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
     const uint8_t *le = nl ? nl : end;
-    if (le > p) handle_line(w, c, p, (size_t)(le - p), now);
+    if (le > p) handle_json_line(w, c, p, (size_t)(le - p), now);
     p = le + 1;
   }
 }
@@ -400,7 +667,7 @@ static void on_readable(worker_t *w, conn_t *c) {
     }
     off = (size_t)(e - buf) + 4;
     c->state = ST_SUBSCRIBING;
-    send_frame(w, c, 0x1, (const uint8_t *)g_sub_cmd, sizeof(g_sub_cmd) - 1);
+    send_subscribe(w, c);
   }
   off += parse_frames(w, c, buf + off, len - off, now);
   if (c->state == ST_DEAD) return;
@@ -438,8 +705,9 @@ static void on_connected(worker_t *w, conn_t *c) {
     conn_dead(w, c);
     return;
   }
-  ssize_t n = write(c->fd, g_upgrade, g_upgrade_len);
-  if (n != (ssize_t)g_upgrade_len) {
+  int pi = (int)(c->gidx % (uint32_t)g_nports);
+  ssize_t n = write(c->fd, g_upgrade[pi], g_upgrade_len[pi]);
+  if (n != (ssize_t)g_upgrade_len[pi]) {
     conn_dead(w, c);
     return;
   }
@@ -451,8 +719,10 @@ static void on_connected(worker_t *w, conn_t *c) {
 static void start_connect(worker_t *w, int idx) {
   conn_t *c = &w->conns[idx];
   memset(c, 0, sizeof(*c));
+  c->gidx = w->base + (uint32_t)idx;
   c->last_seq = -1;
   c->state = ST_CONNECTING;
+  c->t_start = mono_us();
   w->pending++;
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (c->fd < 0) {
@@ -464,7 +734,8 @@ static void start_connect(worker_t *w, int idx) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(c->fd, (struct sockaddr *)&g_addr, sizeof(g_addr)) < 0 && errno != EINPROGRESS) {
+  const struct sockaddr_in *addr = &g_addrs[c->gidx % (uint32_t)g_nports];
+  if (connect(c->fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 && errno != EINPROGRESS) {
     if (!w->first_error[0]) snprintf(w->first_error, sizeof(w->first_error), "connect: %s", strerror(errno));
     close(c->fd);
     w->pending--;
@@ -480,10 +751,7 @@ static void worker_reset(worker_t *w) {
   __atomic_store_n(&w->received, 0, __ATOMIC_RELAXED);
   w->closed = w->pings = w->order_err = w->write_err = w->other_msgs = 0;
   w->first_us = w->last_us = 0;
-  w->lat_sum = w->lat_max = 0;
-  memset(w->hist_fine, 0, LAT_FINE * sizeof(uint32_t));
-  memset(w->hist_coarse, 0, LAT_COARSE * sizeof(uint32_t));
-  w->hist_over = 0;
+  hist_reset(&w->lat);
   w->last_close_code = 0;
 }
 
@@ -535,93 +803,355 @@ static uint64_t sum_field(size_t offset) {
 }
 #define SUM(field) sum_field(offsetof(worker_t, field))
 
-static uint64_t percentile(const uint64_t *fine, const uint64_t *coarse, uint64_t over, uint64_t total, double q) {
-  (void)over;
-  if (total == 0) return 0;
-  uint64_t rank = (uint64_t)(q * (double)total);
-  if (rank == 0) rank = 1;
-  uint64_t acc = 0;
-  for (uint32_t i = 0; i < LAT_FINE; i++) {
-    acc += fine[i];
-    if (acc >= rank) return i;
-  }
-  for (uint32_t i = 0; i < LAT_COARSE; i++) {
-    acc += coarse[i];
-    if (acc >= rank) return LAT_FINE + (uint64_t)i * 1000 + 500;
-  }
-  return LAT_FINE + (uint64_t)LAT_COARSE * 1000;
-}
+static int64_t g_setup_start_us, g_setup_end_us;
 
 static void print_stats(const char *tag) {
   static uint64_t fine[LAT_FINE];
   static uint64_t coarse[LAT_COARSE];
+  static uint64_t conn[CONN_HIST];
   memset(fine, 0, sizeof(fine));
   memset(coarse, 0, sizeof(coarse));
-  uint64_t over = 0, total = 0, lat_sum = 0, lat_max = 0;
+  memset(conn, 0, sizeof(conn));
+  uint64_t total = 0, lat_sum = 0, lat_max = 0, conn_total = 0;
   int64_t first = 0, last = 0;
   int close_code = 0;
   const char *err = "";
   uint64_t received = SUM(received); /* acquire before reading histograms */
   for (int t = 0; t < g_threads; t++) {
     worker_t *w = &g_workers[t];
-    for (uint32_t i = 0; i < LAT_FINE; i++) {
-      fine[i] += w->hist_fine[i];
-      total += w->hist_fine[i];
+    for (uint32_t i = 0; i < LAT_FINE; i++) fine[i] += w->lat.fine[i];
+    for (uint32_t i = 0; i < LAT_COARSE; i++) coarse[i] += w->lat.coarse[i];
+    for (uint32_t i = 0; i < CONN_HIST; i++) {
+      conn[i] += w->conn_hist[i];
+      conn_total += w->conn_hist[i];
     }
-    for (uint32_t i = 0; i < LAT_COARSE; i++) {
-      coarse[i] += w->hist_coarse[i];
-      total += w->hist_coarse[i];
-    }
-    over += w->hist_over;
-    total += w->hist_over;
-    lat_sum += w->lat_sum;
-    if (w->lat_max > lat_max) lat_max = w->lat_max;
+    total += w->lat.count;
+    lat_sum += w->lat.sum;
+    if (w->lat.max > lat_max) lat_max = w->lat.max;
     if (w->first_us && (first == 0 || w->first_us < first)) first = w->first_us;
     if (w->last_us > last) last = w->last_us;
     if (w->last_close_code) close_code = w->last_close_code;
     if (!err[0] && w->first_error[0]) err = w->first_error;
   }
+  uint64_t conn_p50 = 0, conn_p99 = 0, conn_max = 0, acc = 0;
+  for (uint32_t i = 0; i < CONN_HIST; i++) {
+    if (!conn[i]) continue;
+    acc += conn[i];
+    if (!conn_p50 && acc * 2 >= conn_total) conn_p50 = i + 1;
+    if (!conn_p99 && acc * 100 >= conn_total * 99) conn_p99 = i + 1;
+    conn_max = i + 1;
+  }
   printf("%s {\"received\":%llu,\"samples\":%llu,\"first_us\":%lld,\"last_us\":%lld,"
          "\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu,\"mean_us\":%.1f,"
          "\"ready\":%llu,\"failed\":%llu,\"closed\":%llu,\"pings\":%llu,\"order_errors\":%llu,"
-         "\"write_errors\":%llu,\"other_msgs\":%llu,\"close_code\":%d,\"error\":\"%s\"}\n",
+         "\"write_errors\":%llu,\"other_msgs\":%llu,\"close_code\":%d,\"setup_us\":%lld,"
+         "\"conn_p50_ms\":%llu,\"conn_p99_ms\":%llu,\"conn_max_ms\":%llu,\"error\":\"%s\"}\n",
          tag, (unsigned long long)received, (unsigned long long)total, (long long)first, (long long)last,
-         (unsigned long long)percentile(fine, coarse, over, total, 0.50),
-         (unsigned long long)percentile(fine, coarse, over, total, 0.90),
-         (unsigned long long)percentile(fine, coarse, over, total, 0.99),
-         (unsigned long long)percentile(fine, coarse, over, total, 0.999), (unsigned long long)lat_max,
+         (unsigned long long)percentile(fine, coarse, total, 0.50),
+         (unsigned long long)percentile(fine, coarse, total, 0.90),
+         (unsigned long long)percentile(fine, coarse, total, 0.99),
+         (unsigned long long)percentile(fine, coarse, total, 0.999), (unsigned long long)lat_max,
          total ? (double)lat_sum / (double)total : 0.0, (unsigned long long)SUM(ready),
          (unsigned long long)SUM(failed), (unsigned long long)SUM(closed), (unsigned long long)SUM(pings),
          (unsigned long long)SUM(order_err), (unsigned long long)SUM(write_err),
-         (unsigned long long)SUM(other_msgs), close_code, err);
+         (unsigned long long)SUM(other_msgs), close_code, (long long)(g_setup_end_us - g_setup_start_us),
+         (unsigned long long)conn_p50, (unsigned long long)conn_p99, (unsigned long long)conn_max, err);
   fflush(stdout);
 }
 
+/* ------------------------------------------------------------------------- */
+/* publish mode: HTTP/1.1 keep-alive POSTs, one request in flight per connection */
+
+typedef struct {
+  int fd;
+  int busy;
+  int64_t sent_us;
+  size_t rlen;
+  uint8_t rbuf[8192];
+} pconn_t;
+
+typedef struct {
+  pconn_t *conns;
+  int n;
+  int epfd;
+  hist_t lat;
+  uint64_t done, errors, sent;
+  char first_error[200];
+} publisher_t;
+
+static int pub_connect(pconn_t *pc) {
+  pc->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (pc->fd < 0) return -1;
+  int one = 1;
+  setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(pc->fd, (const struct sockaddr *)&g_addrs[0], sizeof(g_addrs[0])) < 0) return -1;
+  fcntl(pc->fd, F_SETFL, fcntl(pc->fd, F_GETFL) | O_NONBLOCK);
+  pc->busy = 0;
+  pc->rlen = 0;
+  return 0;
+}
+
+static int pub_send(publisher_t *P, pconn_t *pc, int64_t seq) {
+  static char pad[70000];
+  static int pad_ready = 0;
+  if (!pad_ready) {
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad_ready = 1;
+  }
+  char ch[200];
+  channel_name((uint32_t)seq, ch, sizeof(ch));
+  char body[70400];
+  int64_t now = mono_us();
+  int padlen = g_payload > 38 ? g_payload - 38 : 0;
+  if (padlen > 65536) padlen = 65536;
+  int bl;
+  if (padlen > 0)
+    bl = snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"data\":{\"t\":%lld,\"s\":%lld,\"p\":\"%.*s\"}}", ch,
+                  (long long)now, (long long)seq, padlen, pad);
+  else
+    bl = snprintf(body, sizeof(body), "{\"channel\":\"%s\",\"data\":{\"t\":%lld,\"s\":%lld}}", ch, (long long)now,
+                  (long long)seq);
+  char req[71000];
+  int rl = snprintf(req, sizeof(req),
+                    "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: application/json\r\nX-API-Key: %s\r\n"
+                    "Content-Length: %d\r\n\r\n%s",
+                    g_path, g_host, g_ports[0], g_api_key, bl, body);
+  ssize_t off = 0;
+  while (off < rl) {
+    ssize_t k = write(pc->fd, req + off, (size_t)(rl - off));
+    if (k < 0) {
+      if (errno == EAGAIN || errno == EINTR) {
+        struct pollfd pf = {.fd = pc->fd, .events = POLLOUT};
+        poll(&pf, 1, 1000);
+        continue;
+      }
+      return -1;
+    }
+    off += k;
+  }
+  pc->busy = 1;
+  pc->sent_us = now;
+  P->sent++;
+  return 0;
+}
+
+static void pub_error(publisher_t *P, const char *what, const uint8_t *p, size_t n) {
+  P->errors++;
+  if (P->first_error[0]) return;
+  size_t cap = sizeof(P->first_error) - 1;
+  size_t k = (size_t)snprintf(P->first_error, cap, "%s", what);
+  for (size_t i = 0; i < n && k < cap; i++) {
+    char ch = (char)p[i];
+    if (ch == '"' || ch == '\\' || (unsigned char)ch < 0x20 || (unsigned char)ch > 0x7e) ch = '\'';
+    P->first_error[k++] = ch;
+  }
+  P->first_error[k] = 0;
+}
+
+/* Consumes complete responses from the connection buffer; returns responses completed or -1. */
+static int pub_parse(publisher_t *P, pconn_t *pc, int64_t now) {
+  int completed = 0;
+  for (;;) {
+    uint8_t *e = memmem(pc->rbuf, pc->rlen, "\r\n\r\n", 4);
+    if (!e) return completed;
+    size_t hl = (size_t)(e - pc->rbuf) + 4;
+    long clen = -1;
+    for (uint8_t *q = pc->rbuf; q < e; q++) {
+      if ((q == pc->rbuf || q[-1] == '\n') && strncasecmp((char *)q, "content-length:", 15) == 0) {
+        clen = strtol((char *)q + 15, NULL, 10);
+        break;
+      }
+    }
+    if (clen < 0) {
+      pub_error(P, "response without content-length: ", pc->rbuf, hl < 100 ? hl : 100);
+      return -1;
+    }
+    if (pc->rlen < hl + (size_t)clen) return completed;
+    int ok = pc->rlen >= 12 && memcmp(pc->rbuf + 9, "200", 3) == 0 &&
+             !memmem(pc->rbuf + hl, (size_t)clen, "\"error\"", 7);
+    if (!ok) pub_error(P, "response: ", pc->rbuf, pc->rlen < 160 ? pc->rlen : 160);
+    hist_add(&P->lat, now - pc->sent_us);
+    P->done++;
+    pc->busy = 0;
+    completed++;
+    size_t used = hl + (size_t)clen;
+    memmove(pc->rbuf, pc->rbuf + used, pc->rlen - used);
+    pc->rlen -= used;
+  }
+}
+
+/* Sends `count` requests (closed loop, or paced at g_rate per second); prints PUBDONE. */
+static void pub_run(publisher_t *P, int64_t count, int64_t first_seq) {
+  hist_reset(&P->lat);
+  P->done = P->errors = P->sent = 0;
+  P->first_error[0] = 0;
+  int64_t next = 0;
+  int64_t t0 = mono_us();
+  struct epoll_event evs[64];
+  while (P->done < (uint64_t)count) {
+    int64_t now = mono_us();
+    for (int i = 0; i < P->n && next < count; i++) {
+      pconn_t *pc = &P->conns[i];
+      if (pc->busy || pc->fd < 0) continue;
+      if (g_rate > 0 && t0 + next * 1000000 / g_rate > now) break;
+      if (pub_send(P, pc, first_seq + next) < 0) {
+        pub_error(P, "send failed", NULL, 0);
+        close(pc->fd);
+        pc->fd = -1;
+        P->done++; /* count it as finished (failed) */
+      }
+      next++;
+    }
+    int timeout = 50;
+    if (g_rate > 0 && next < count) {
+      int64_t due = t0 + next * 1000000 / g_rate - mono_us();
+      timeout = due <= 0 ? 0 : (int)((due + 999) / 1000);
+      if (timeout > 50) timeout = 50;
+    }
+    int n = epoll_wait(P->epfd, evs, 64, timeout);
+    now = mono_us();
+    for (int k = 0; k < n; k++) {
+      pconn_t *pc = &P->conns[evs[k].data.u32];
+      if (pc->fd < 0) continue;
+      for (;;) {
+        if (pc->rlen >= sizeof(pc->rbuf)) {
+          pub_error(P, "response too large", NULL, 0);
+          pc->rlen = 0;
+        }
+        ssize_t r = read(pc->fd, pc->rbuf + pc->rlen, sizeof(pc->rbuf) - pc->rlen);
+        if (r > 0) {
+          pc->rlen += (size_t)r;
+          continue;
+        }
+        if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
+          pub_error(P, "connection closed by server", NULL, 0);
+          epoll_ctl(P->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+          close(pc->fd);
+          if (pc->busy) P->done++;
+          pc->fd = -1;
+        }
+        break;
+      }
+      if (pc->fd >= 0 && pub_parse(P, pc, now) < 0) {
+        epoll_ctl(P->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+        close(pc->fd);
+        if (pc->busy) P->done++;
+        pc->fd = -1;
+      }
+    }
+    int alive = 0;
+    for (int i = 0; i < P->n; i++) alive += P->conns[i].fd >= 0;
+    if (!alive) break;
+  }
+  int64_t elapsed = mono_us() - t0;
+  static uint64_t fine[LAT_FINE], coarse[LAT_COARSE];
+  for (uint32_t i = 0; i < LAT_FINE; i++) fine[i] = P->lat.fine[i];
+  for (uint32_t i = 0; i < LAT_COARSE; i++) coarse[i] = P->lat.coarse[i];
+  printf("PUBDONE {\"requests\":%llu,\"errors\":%llu,\"elapsed_us\":%lld,\"p50_us\":%llu,\"p90_us\":%llu,"
+         "\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu,\"mean_us\":%.1f,\"error\":\"%s\"}\n",
+         (unsigned long long)P->done, (unsigned long long)P->errors, (long long)elapsed,
+         (unsigned long long)percentile(fine, coarse, P->lat.count, 0.50),
+         (unsigned long long)percentile(fine, coarse, P->lat.count, 0.90),
+         (unsigned long long)percentile(fine, coarse, P->lat.count, 0.99),
+         (unsigned long long)percentile(fine, coarse, P->lat.count, 0.999), (unsigned long long)P->lat.max,
+         P->lat.count ? (double)P->lat.sum / (double)P->lat.count : 0.0, P->first_error);
+  fflush(stdout);
+}
+
+static int publish_main(void) {
+  publisher_t P;
+  memset(&P, 0, sizeof(P));
+  P.n = g_nconns;
+  P.conns = calloc((size_t)P.n, sizeof(pconn_t));
+  P.epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (!P.conns || P.epfd < 0 || hist_init(&P.lat) < 0) {
+    fprintf(stderr, "out of memory\n");
+    return 1;
+  }
+  int opened = 0;
+  for (int i = 0; i < P.n; i++) {
+    if (pub_connect(&P.conns[i]) < 0) {
+      if (!P.first_error[0]) snprintf(P.first_error, sizeof(P.first_error), "connect: %s", strerror(errno));
+      P.conns[i].fd = -1;
+      continue;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+    epoll_ctl(P.epfd, EPOLL_CTL_ADD, P.conns[i].fd, &ev);
+    opened++;
+  }
+  printf("PUBREADY {\"connections\":%d,\"error\":\"%s\"}\n", opened, P.first_error);
+  fflush(stdout);
+  char line[256];
+  size_t llen = 0;
+  for (;;) {
+    ssize_t n = read(0, line + llen, sizeof(line) - 1 - llen);
+    if (n <= 0) break;
+    llen += (size_t)n;
+    line[llen] = 0;
+    char *nl;
+    while ((nl = memchr(line, '\n', llen)) != NULL) {
+      *nl = 0;
+      if (!strncmp(line, "GO ", 3)) {
+        long long cnt = 0, first = 0;
+        sscanf(line + 3, "%lld %lld", &cnt, &first);
+        pub_run(&P, cnt, first);
+      } else if (!strcmp(line, "QUIT")) {
+        return 0;
+      }
+      size_t used = (size_t)(nl - line) + 1;
+      memmove(line, nl + 1, llen - used);
+      llen -= used;
+      line[llen] = 0;
+    }
+    if (llen >= sizeof(line) - 1) llen = 0;
+  }
+  return 0;
+}
+
+/* ------------------------------------------------------------------------- */
+
 static void usage(void) {
   fprintf(stderr,
-          "usage: loadclient --port N [--host 127.0.0.1] [--path /connection/websocket]\n"
-          "                  [--conns N] [--threads T] [--maxpending P] [--setup-timeout S]\n");
+          "usage: loadclient --port N[,N...] [--host 127.0.0.1] [--path P] [--mode subscribe|publish]\n"
+          "                  [--protocol json|protobuf|socketio] [--channel NAME] [--channels K]\n"
+          "                  [--conns N] [--threads T] [--maxpending P] [--setup-timeout S]\n"
+          "                  publish mode: [--api-key K] [--payload BYTES] [--rate R]\n");
   exit(2);
 }
 
 int main(int argc, char **argv) {
+  const char *ports = "8000";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!v) usage();
     if (!strcmp(a, "--host")) g_host = v;
-    else if (!strcmp(a, "--port")) g_port = atoi(v);
+    else if (!strcmp(a, "--port")) ports = v;
     else if (!strcmp(a, "--path")) g_path = v;
     else if (!strcmp(a, "--conns")) g_nconns = atoi(v);
     else if (!strcmp(a, "--threads")) g_threads = atoi(v);
     else if (!strcmp(a, "--maxpending")) g_maxpending = atoi(v);
     else if (!strcmp(a, "--setup-timeout")) g_setup_timeout_s = atoi(v);
-    else usage();
+    else if (!strcmp(a, "--channel")) g_channel = v;
+    else if (!strcmp(a, "--channels")) g_nchannels = atoi(v);
+    else if (!strcmp(a, "--api-key")) g_api_key = v;
+    else if (!strcmp(a, "--payload")) g_payload = atoi(v);
+    else if (!strcmp(a, "--rate")) g_rate = atoi(v);
+    else if (!strcmp(a, "--mode")) {
+      if (!strcmp(v, "publish")) g_publish = 1;
+      else if (strcmp(v, "subscribe")) usage();
+    } else if (!strcmp(a, "--protocol")) {
+      if (!strcmp(v, "json")) g_protocol = P_JSON;
+      else if (!strcmp(v, "protobuf")) g_protocol = P_PROTOBUF;
+      else if (!strcmp(v, "socketio")) g_protocol = P_SOCKETIO;
+      else usage();
+    } else usage();
     i++;
   }
   if (g_threads < 1) g_threads = 1;
   if (g_threads > g_nconns && g_nconns > 0) g_threads = g_nconns;
   if (g_maxpending < 1) g_maxpending = 1;
+  if (g_nchannels < 1) g_nchannels = 1;
 
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -629,47 +1159,77 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 
-  memset(&g_addr, 0, sizeof(g_addr));
-  g_addr.sin_family = AF_INET;
-  g_addr.sin_port = htons((uint16_t)g_port);
-  if (inet_pton(AF_INET, g_host, &g_addr.sin_addr) != 1) {
-    fprintf(stderr, "bad host %s\n", g_host);
-    return 2;
+  /* --port 8000 or --port 8000,8001: connection i goes to port i mod count */
+  for (const char *p = ports; *p && g_nports < MAX_PORTS;) {
+    g_ports[g_nports++] = atoi(p);
+    const char *comma = strchr(p, ',');
+    if (!comma) break;
+    p = comma + 1;
   }
-  g_upgrade_len = (size_t)snprintf(g_upgrade, sizeof(g_upgrade),
-                                   "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
-                                   "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                   "Sec-WebSocket-Version: 13\r\n\r\n",
-                                   g_path, g_host, g_port);
+  if (g_nports == 0) usage();
+  if (!g_path) {
+    if (g_publish) g_path = "/api/publish";
+    else if (g_protocol == P_SOCKETIO) g_path = "/socket.io/?EIO=4&transport=websocket";
+    else g_path = "/connection/websocket";
+  }
+  for (int i = 0; i < g_nports; i++) {
+    memset(&g_addrs[i], 0, sizeof(g_addrs[i]));
+    g_addrs[i].sin_family = AF_INET;
+    g_addrs[i].sin_port = htons((uint16_t)g_ports[i]);
+    if (inet_pton(AF_INET, g_host, &g_addrs[i].sin_addr) != 1) {
+      fprintf(stderr, "bad host %s\n", g_host);
+      return 2;
+    }
+    char path[512];
+    if (g_protocol == P_SOCKETIO)
+      snprintf(path, sizeof(path), "%s%schannel=%s", g_path, strchr(g_path, '?') ? "&" : "?", g_channel);
+    else
+      snprintf(path, sizeof(path), "%s", g_path);
+    g_upgrade_len[i] = (size_t)snprintf(
+        g_upgrade[i], sizeof(g_upgrade[i]),
+        "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        "Sec-WebSocket-Version: 13\r\n%s\r\n",
+        path, g_host, g_ports[i], g_protocol == P_PROTOBUF ? "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n" : "");
+  }
+
+  if (g_publish) return publish_main();
 
   g_workers = calloc((size_t)g_threads, sizeof(worker_t));
   int per = g_nconns / g_threads, extra = g_nconns % g_threads;
+  uint32_t base = 0;
   for (int t = 0; t < g_threads; t++) {
     worker_t *w = &g_workers[t];
     w->id = t;
     w->nconns = per + (t < extra ? 1 : 0);
+    w->base = base;
+    base += (uint32_t)w->nconns;
     w->conns = calloc((size_t)(w->nconns ? w->nconns : 1), sizeof(conn_t));
     w->epfd = epoll_create1(EPOLL_CLOEXEC);
     w->rcap = RBUF_INIT;
     w->rbuf = malloc(w->rcap);
-    w->hist_fine = calloc(LAT_FINE, sizeof(uint32_t));
-    w->hist_coarse = calloc(LAT_COARSE, sizeof(uint32_t));
+    w->conn_hist = calloc(CONN_HIST, sizeof(uint32_t));
     w->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)(t + 1) * 0xBF58476D1CE4E5B9ull) ^ (uint64_t)mono_us();
-    if (!w->conns || w->epfd < 0 || !w->rbuf || !w->hist_fine || !w->hist_coarse) {
+    if (!w->conns || w->epfd < 0 || !w->rbuf || !w->conn_hist || hist_init(&w->lat) < 0) {
       fprintf(stderr, "out of memory\n");
       return 1;
     }
   }
   /* spread the per-thread pending budget */
   g_maxpending = g_maxpending / g_threads > 0 ? g_maxpending / g_threads : 1;
+  g_setup_start_us = mono_us();
   for (int t = 0; t < g_threads; t++) pthread_create(&g_workers[t].th, NULL, worker_main, &g_workers[t]);
 
   /* setup phase */
   for (;;) {
     uint64_t done = SUM(ready) + SUM(failed);
     if (done >= (uint64_t)g_nconns) break;
-    usleep(5000);
+    usleep(2000);
   }
+  g_setup_end_us = 0;
+  for (int t = 0; t < g_threads; t++)
+    if (g_workers[t].last_ready_us > g_setup_end_us) g_setup_end_us = g_workers[t].last_ready_us;
+  if (g_setup_end_us == 0) g_setup_end_us = mono_us();
   print_stats("READY");
 
   /* command phase */

@@ -1,7 +1,7 @@
 // Helpers that read process figures from /proc (Linux only).
 
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let clkTck: number | undefined;
 
@@ -66,4 +66,58 @@ export function loadAverage(): string {
   } catch {
     return '?';
   }
+}
+
+/** Pids of every live descendant of a process (children, grandchildren, ...). */
+export function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parentOf.set(Number(name), Number(rest[1]));
+    } catch { /* exited meanwhile */ }
+  }
+  const out: number[] = [];
+  const frontier = [pid];
+  while (frontier.length > 0) {
+    const p = frontier.pop()!;
+    for (const [child, parent] of parentOf) {
+      if (parent === p) {
+        out.push(child);
+        frontier.push(child);
+      }
+    }
+  }
+  return out;
+}
+
+/** The pid of a running process whose command name is exactly `comm` (e.g. redis-server), if any. */
+export function findProcess(comm: string): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === comm) return Number(name);
+    } catch { /* exited meanwhile */ }
+  }
+  return undefined;
+}
+
+/** Sum of processCpuUs over processes; a process that exited counts as 0. */
+export function totalCpuUs(pids: readonly number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try { sum += processCpuUs(p); } catch { /* gone */ }
+  }
+  return sum;
+}
+
+/** Sum of processRssKb over processes. */
+export function totalRssKb(pids: readonly number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try { sum += processRssKb(p); } catch { /* gone */ }
+  }
+  return sum;
 }

@@ -1,73 +1,299 @@
 // Scenario registry for `npm run bench -- --scenario NAME`.
 //
-// A scenario describes the load shape; run.ts applies it identically to every
-// server under test. To add one, append an entry to SCENARIOS. Command-line
-// flags (--connections, --messages, --rate, --payload, --inflight) override
-// the defaults of the selected scenario.
+// A scenario describes the load shape, the servers it compares (the first one is the
+// subject, the others its baselines; ratios are subject/baseline) and the targets its
+// figures are checked against. run.ts applies it identically to every server. To add
+// one, append an entry to SCENARIOS (and to DEFAULT_SET to run it by default).
+// Command-line flags (--connections, --messages, --rate, --payload, --inflight, --runs)
+// override the defaults of the selected scenarios.
+
+/** The servers the benchmark can start (see targets.ts). */
+export type ServerKind =
+  /** Gyre, memory engine. */
+  | 'gyre'
+  /** Gyre with history and recovery on the benchmark channels. */
+  | 'gyre-history'
+  /** One Gyre process on the Redis engine. */
+  | 'gyre-redis'
+  /** Two Gyre processes on the Redis engine; connections split across both, publishing through the first. */
+  | 'gyre-redis-2node'
+  /** Gyre with one worker per core (node:cluster, one port), joined by the Redis engine. */
+  | 'gyre-workers'
+  /** Pre-framed, write-coalescing `ws` server (bench/reference-server.ts). */
+  | 'reference'
+  /** `ws.send` per subscriber (bench/plain-ws-server.ts). */
+  | 'plain-ws'
+  /** Socket.IO 4 with an HTTP publish endpoint (bench/socketio-server.ts). */
+  | 'socketio';
+
+export type ScenarioKind =
+  /** Subscribed connections, publications over the HTTP API, deliveries counted by the load client. */
+  | 'fanout'
+  /** Subscribed connections left idle: memory and the CPU of keepalive. */
+  | 'idle'
+  /** Every connection opened and subscribed at once. */
+  | 'storm'
+  /** HTTP API publish throughput with one subscriber. */
+  | 'api';
 
 export type PublishMode =
-  /** Publish `messages` publications back to back, `inflight` HTTP requests outstanding. */
+  /** `messages` publications back to back, `inflight` HTTP requests outstanding. */
   | 'flood'
-  /** Publish `messages` publications at a fixed `rate` per second. */
+  /** `messages` publications at a fixed `rate` per second. */
   | 'rate';
+
+/** Figure keys; see METRICS in report.ts for labels and meaning. */
+export type MetricKey =
+  | 'cpuPerDelivery'
+  | 'deliveriesPerSec'
+  | 'p50'
+  | 'p99'
+  | 'rssPerConn'
+  | 'serverCpuPct'
+  | 'clientCpuPct'
+  | 'publisherCpuPct'
+  | 'redisCpuPct'
+  | 'delivered'
+  | 'rssPerConnIdle'
+  | 'idleCpuPerConnSec'
+  | 'pingsPerConn'
+  | 'connectsPerSec'
+  | 'connectP50'
+  | 'connectP99'
+  | 'connectFailed'
+  | 'cpuPerConnect'
+  | 'requestsPerSec'
+  | 'requestP50'
+  | 'requestP99'
+  | 'cpuPerRequest';
+
+/** A goal for one figure: absolute, or as a ratio to a baseline server of the scenario. */
+export interface Target {
+  metric: MetricKey;
+  /** Compare subject/vs; absent: compare the subject's value itself. */
+  vs?: ServerKind;
+  op: '<=' | '>=';
+  value: number;
+  /** How the goal is shown, e.g. "≤ 1.2× reference". */
+  label: string;
+}
 
 export interface Scenario {
   name: string;
   description: string;
-  /** Subscribed WebSocket connections (all on channel "bench"). */
+  kind: ScenarioKind;
+  /** Servers compared; the first is the subject. */
+  servers: ServerKind[];
+  /** Subscribed WebSocket connections. */
   connections: number;
+  /** Channels: connection i subscribes to `bench` (1 channel) or `bench-<i mod channels>`. */
+  channels: number;
+  protocol: 'json' | 'protobuf';
   /** Publications in the measured window. */
   messages: number;
+  /** Per-server override of `messages` (slow servers get fewer to keep the run short). */
+  messagesBy?: Partial<Record<ServerKind, number>>;
   /** Publications sent (and fully delivered) before the window, to warm up the JIT. */
   warmupMessages: number;
   mode: PublishMode;
-  /** Concurrent publish requests in flood mode (upper bound in rate mode). */
+  /** Concurrent publish requests (HTTP keep-alive connections of the publisher). */
   inflight: number;
   /** Publications per second in rate mode. */
   rate: number;
   /** Approximate size in bytes of the publication data JSON. */
   payloadBytes: number;
-  /** Protocol spoken by the load client; only JSON exists so far. */
-  protocol: 'json';
+  /** Connection attempts in flight during setup. */
+  maxPending: number;
+  /** Idle scenarios: length of the measured idle window. */
+  idleSeconds: number;
+  /** Runs per server by default (medians are taken over runs). */
+  runs: number;
+  /** Figures shown in the table, in order. */
+  metrics: MetricKey[];
+  targets: Target[];
 }
 
-const SCENARIOS: Scenario[] = [
-  {
-    name: 'fanout-json',
-    description: 'one channel, every connection subscribed, publications flooded over HTTP; small JSON payload',
+const FANOUT_METRICS: MetricKey[] = ['cpuPerDelivery', 'deliveriesPerSec', 'p50', 'p99', 'rssPerConn', 'serverCpuPct', 'clientCpuPct', 'delivered'];
+
+function fanout(s: Partial<Scenario> & Pick<Scenario, 'name' | 'description' | 'servers'>): Scenario {
+  return {
+    kind: 'fanout',
     connections: 5000,
+    channels: 1,
+    protocol: 'json',
     messages: 400,
     warmupMessages: 60,
     mode: 'flood',
     inflight: 16,
     rate: 0,
     payloadBytes: 0,
-    protocol: 'json',
-  },
+    maxPending: 256,
+    idleSeconds: 0,
+    runs: 3,
+    metrics: FANOUT_METRICS,
+    targets: [],
+    ...s,
+  };
+}
+
+const SCENARIOS: Scenario[] = [
+  // --- hardware-limit fan-out (issue "Fan-out at the hardware limit", part 1)
+  fanout({
+    name: 'flood-json-10k',
+    description: '10,000 connections on one channel, publications flooded (16 in flight), JSON; Gyre vs pre-framed reference vs plain ws',
+    servers: ['gyre', 'reference', 'plain-ws'],
+    connections: 10_000,
+    messages: 300,
+    messagesBy: { 'plain-ws': 60 },
+    warmupMessages: 40,
+    targets: [
+      { metric: 'cpuPerDelivery', vs: 'reference', op: '<=', value: 1.2, label: '≤ 1.2× reference' },
+      { metric: 'cpuPerDelivery', vs: 'plain-ws', op: '<=', value: 1 / 6, label: '≤ 1/6 plain ws' },
+    ],
+  }),
+  fanout({
+    name: 'flood-protobuf-10k',
+    description: 'as flood-json-10k over the Protobuf protocol (binary frames, data as bytes)',
+    servers: ['gyre', 'reference', 'plain-ws'],
+    connections: 10_000,
+    protocol: 'protobuf',
+    messages: 300,
+    messagesBy: { 'plain-ws': 60 },
+    warmupMessages: 40,
+    targets: [
+      { metric: 'cpuPerDelivery', vs: 'reference', op: '<=', value: 1.2, label: '≤ 1.2× reference' },
+      { metric: 'cpuPerDelivery', vs: 'plain-ws', op: '<=', value: 1 / 6, label: '≤ 1/6 plain ws' },
+    ],
+  }),
+  // --- part 2: many channels at a moderate rate: latency
+  fanout({
+    name: 'channels-1000',
+    description: '10,000 connections over 1,000 channels (10 each), 2,000 publications/s round-robin over the channels: latency',
+    servers: ['gyre', 'reference'],
+    connections: 10_000,
+    channels: 1000,
+    messages: 10_000,
+    warmupMessages: 2000,
+    mode: 'rate',
+    rate: 2000,
+    inflight: 32,
+    runs: 3,
+    metrics: ['p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'delivered'],
+    targets: [],
+  }),
+  // --- part 3: idle memory and keepalive CPU
   {
-    name: 'fanout-json-rate',
-    description: 'one channel, fixed publish rate well below saturation: latency at moderate load',
+    ...fanout({ name: 'idle-19k', description: '', servers: [] }),
+    name: 'idle-19k',
+    description: '19,000 subscribed connections left idle for 30 s (Gyre pings every 25 s): RSS per connection, idle CPU',
+    kind: 'idle',
+    servers: ['gyre', 'reference'],
+    connections: 19_000,
+    idleSeconds: 30,
+    runs: 1,
+    metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'pingsPerConn'],
+    targets: [
+      { metric: 'rssPerConn', op: '<=', value: 6, label: '≤ 6 KB' },
+      { metric: 'idleCpuPerConnSec', op: '<=', value: 1, label: '≤ 1 µs' },
+    ],
+  },
+  // --- part 4: connection storm
+  {
+    ...fanout({ name: 'storm-10k', description: '', servers: [] }),
+    name: 'storm-10k',
+    description: '10,000 clients connect and subscribe at once (all attempts in flight): every one must succeed',
+    kind: 'storm',
+    servers: ['gyre', 'reference'],
+    connections: 10_000,
+    maxPending: 10_000,
+    runs: 2,
+    metrics: ['connectsPerSec', 'connectP50', 'connectP99', 'connectFailed', 'cpuPerConnect'],
+    targets: [{ metric: 'connectFailed', op: '<=', value: 0, label: 'all succeed' }],
+  },
+  // --- part 5: history and recovery
+  fanout({
+    name: 'history',
+    description: '5,000 connections, flood; history (size 100, ttl 300 s) and force_recovery on the channel vs off',
+    servers: ['gyre-history', 'gyre'],
     connections: 5000,
+    messages: 300,
+    warmupMessages: 40,
+    metrics: ['cpuPerDelivery', 'deliveriesPerSec', 'p99', 'serverCpuPct', 'delivered'],
+    targets: [],
+  }),
+  // --- part 6: HTTP API publish throughput
+  {
+    ...fanout({ name: 'api-publish', description: '', servers: [] }),
+    name: 'api-publish',
+    description: 'HTTP API publish, 16 keep-alive connections in a closed loop, ~30 B data, one subscriber: Gyre /api/publish vs Socket.IO emit behind an HTTP endpoint',
+    kind: 'api',
+    servers: ['gyre', 'socketio'],
+    connections: 1,
+    messages: 20_000,
+    warmupMessages: 3000,
+    inflight: 16,
+    runs: 3,
+    metrics: ['requestsPerSec', 'requestP50', 'requestP99', 'cpuPerRequest', 'serverCpuPct', 'publisherCpuPct', 'delivered'],
+    targets: [],
+  },
+  // --- issue "Scale out": two nodes on Redis
+  fanout({
+    name: 'fanout-redis-2node',
+    description: '10,000 connections split over two Gyre nodes on the Redis engine, publishing through node 1, flood; vs one Gyre on memory',
+    servers: ['gyre-redis-2node', 'gyre'],
+    connections: 10_000,
+    messages: 300,
+    warmupMessages: 40,
+    metrics: ['deliveriesPerSec', 'p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'redisCpuPct', 'clientCpuPct', 'delivered'],
+    targets: [{ metric: 'deliveriesPerSec', vs: 'gyre', op: '>=', value: 0.7, label: '≥ 0.7× memory' }],
+  }),
+  // --- one process per core (not in the default set)
+  fanout({
+    name: 'fanout-workers',
+    description: '10,000 connections, flood; Gyre with one worker per core (node:cluster, Redis engine) vs one process (memory, and Redis)',
+    servers: ['gyre-workers', 'gyre', 'gyre-redis'],
+    connections: 10_000,
+    messages: 300,
+    warmupMessages: 40,
+    metrics: ['deliveriesPerSec', 'p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'redisCpuPct', 'clientCpuPct', 'delivered'],
+    targets: [],
+  }),
+  // --- earlier single-scenario benchmarks, kept for continuity
+  fanout({
+    name: 'fanout-json',
+    description: '5,000 connections on one channel, publications flooded (16 in flight); small JSON payload',
+    servers: ['gyre', 'reference'],
+    targets: [{ metric: 'cpuPerDelivery', vs: 'reference', op: '<=', value: 1.2, label: '≤ 1.2× reference' }],
+  }),
+  fanout({
+    name: 'fanout-json-rate',
+    description: '5,000 connections, one channel, 10 publications/s: latency when the server is not flooded, one frame per write',
+    servers: ['gyre', 'reference'],
     messages: 60,
     warmupMessages: 40,
     mode: 'rate',
-    inflight: 16,
     rate: 10,
-    payloadBytes: 0,
-    protocol: 'json',
-  },
-  {
+  }),
+  fanout({
     name: 'fanout-json-1k',
     description: 'as fanout-json with ~1 KB publication data',
-    connections: 5000,
+    servers: ['gyre', 'reference'],
     messages: 200,
     warmupMessages: 40,
-    mode: 'flood',
-    inflight: 16,
-    rate: 0,
     payloadBytes: 1024,
-    protocol: 'json',
-  },
+  }),
+];
+
+/** What `npm run bench` runs without --scenario. */
+export const DEFAULT_SET = [
+  'flood-json-10k',
+  'flood-protobuf-10k',
+  'channels-1000',
+  'idle-19k',
+  'storm-10k',
+  'history',
+  'api-publish',
+  'fanout-redis-2node',
 ];
 
 export function listScenarios(): readonly Scenario[] {

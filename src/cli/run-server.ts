@@ -84,7 +84,10 @@ export async function runServer(out: Output, opts: RunServerOptions): Promise<nu
   return new Promise<number>((resolveExit) => {
     let shuttingDown = false;
     const shutdown = (signal: string): void => {
-      if (shuttingDown) return;
+      if (shuttingDown) {
+        logger.info({ signal }, 'shutdown already in progress');
+        return;
+      }
       shuttingDown = true;
       logger.info({ signal }, 'shutting down ...');
       const hard = setTimeout(() => {
@@ -97,9 +100,8 @@ export async function runServer(out: Output, opts: RunServerOptions): Promise<nu
           clearTimeout(hard);
           removePidFile(pidFile);
           logger.info('shutdown completed');
-          process.removeListener('SIGINT', onInt);
-          process.removeListener('SIGTERM', onTerm);
-          process.removeListener('SIGHUP', onHup);
+          // The signal handlers stay: a repeated SIGTERM/SIGINT while the loop drains is ignored
+          // rather than killing the process with a signal status.
           // Give the event loop a moment to drain; a lingering handle must not keep us alive.
           setTimeout(() => process.exit(0), 1000).unref();
           resolveExit(0);

@@ -84,8 +84,8 @@ describe('not-supported warnings', () => {
       grpc_api: { enabled: true },
       uni_grpc: { enabled: true },
       admin: { enabled: true },
-      prometheus: { enabled: true },
-      opentelemetry: { enabled: true },
+      prometheus: { enabled: true, instrument_http_handlers: true },
+      opentelemetry: { enabled: true, api: true, google_cloud_adc_auth: true },
       graphite: { enabled: true },
       http_server: { tls: { enabled: true } },
       client: { proxy: { connect: { enabled: true, endpoint: 'http://a' } } },
@@ -93,10 +93,11 @@ describe('not-supported warnings', () => {
       consumers: [{ name: 'c1', type: 'kafka' }, { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } }],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    for (const p of ['broker.type', 'grpc_api', 'uni_grpc', 'admin', 'prometheus', 'opentelemetry', 'graphite', 'http_server.tls', 'client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled', 'consumers[1]']) {
+    for (const p of ['broker.type', 'grpc_api', 'uni_grpc', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled', 'consumers[1]']) {
       assert.ok(paths.includes(p), p);
     }
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
+    for (const p of ['admin', 'prometheus', 'opentelemetry']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 
   it('does not warn about the Redis engine or the NATS broker', () => {

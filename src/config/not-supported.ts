@@ -58,9 +58,9 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   });
   if (config.webtransport.enabled) out.push('webtransport');
   if (config.uni_grpc.enabled) out.push('uni_grpc');
-  if (config.admin.enabled) out.push('admin');
-  if (config.prometheus.enabled) out.push('prometheus');
-  if (config.opentelemetry.enabled) out.push('opentelemetry');
+  if (config.prometheus.instrument_http_handlers) out.push('prometheus.instrument_http_handlers');
+  if (config.prometheus.recovered_publications_histogram) out.push('prometheus.recovered_publications_histogram');
+  if (config.opentelemetry.google_cloud_adc_auth) out.push('opentelemetry.google_cloud_adc_auth');
   if (config.graphite.enabled) out.push('graphite');
   return out.map((path) => `${path}: not supported yet`);
 }

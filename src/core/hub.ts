@@ -7,6 +7,7 @@ import type { Reply } from '../protocol/types.js';
 import type { BrokerPublication, StreamPosition } from './ports.js';
 import type { Subscription } from './client/subscription.js';
 import type { ProtocolType } from '../protocol/types.js';
+import type { FrameType } from './traffic.js';
 
 /**
  * How a connection's pushes are encoded: its protocol, and whether they go bare
@@ -23,8 +24,8 @@ export interface HubClient {
   readonly framing: PushFraming;
   /** Delivers a publication already encoded for this connection's protocol. */
   deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array): void;
-  /** Queues an encoded push item. */
-  enqueue(item: Uint8Array): void;
+  /** Queues an encoded push item of the given frame type. */
+  enqueue(item: Uint8Array, frameType: FrameType): void;
   /** Called when a push cannot be encoded for this connection (binary data to JSON). */
   encodeFailed(): void;
 }
@@ -37,8 +38,9 @@ type ItemCache = Record<PushFraming, Uint8Array | undefined | null>;
 
 const emptyCache = (): ItemCache => ({ json: null, protobuf: null, 'json-uni': null, 'protobuf-uni': null });
 
+/** A channel's local subscribers: each connection's subscription, keyed by the connection itself. */
 interface ChannelEntry {
-  subs: Map<string, { client: HubClient; sub: Subscription }>;
+  subs: Map<HubClient, Subscription>;
 }
 
 export class Hub {
@@ -89,8 +91,8 @@ export class Hub {
       entry = { subs: new Map() };
       this.channels.set(sub.channel, entry);
     }
-    if (!entry.subs.has(client.id)) this.numSubs++;
-    entry.subs.set(client.id, { client, sub });
+    if (!entry.subs.has(client)) this.numSubs++;
+    entry.subs.set(client, sub);
     return first;
   }
 
@@ -98,7 +100,7 @@ export class Hub {
   removeSub(client: HubClient, channel: string): boolean {
     const entry = this.channels.get(channel);
     if (!entry) return false;
-    if (entry.subs.delete(client.id)) this.numSubs--;
+    if (entry.subs.delete(client)) this.numSubs--;
     if (entry.subs.size === 0) {
       this.channels.delete(channel);
       return true;
@@ -121,7 +123,7 @@ export class Hub {
         pub: { data: pub.data, info: pub.info, offset: pub.offset || undefined, tags: pub.tags, epoch: pub.epoch, delta: pub.delta || undefined },
       },
     };
-    for (const { client, sub } of entry.subs.values()) {
+    for (const [client, sub] of entry.subs) {
       const item = this.item(items, client.framing, reply);
       if (!item) {
         client.encodeFailed();
@@ -136,10 +138,11 @@ export class Hub {
     const entry = this.channels.get(channel);
     if (!entry) return;
     const items = emptyCache();
-    for (const { client, sub } of entry.subs.values()) {
+    const frameType: FrameType = reply.push?.join ? 'push_join' : 'push_leave';
+    for (const [client, sub] of entry.subs) {
       if (!sub.pushJoinLeave || sub.state !== 'subscribed') continue;
       const item = this.item(items, client.framing, reply);
-      if (item) client.enqueue(item);
+      if (item) client.enqueue(item, frameType);
       else client.encodeFailed();
     }
   }

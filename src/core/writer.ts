@@ -9,6 +9,12 @@ import type { Transport } from './transport.js';
 const dirty: ConnectionWriter[] = [];
 let flushScheduled = false;
 
+/** The queue of a writer with nothing queued: shared, so an idle connection holds no array. */
+const NO_ITEMS: Uint8Array[] = [];
+
+/** Who is told when a writer overflows: a callback, or an object with writerOverflow(). */
+export type OverflowHandler = (() => void) | { writerOverflow(): void };
+
 function flushAll(): void {
   flushScheduled = false;
   // Writers enqueued during this loop are appended to `dirty` and flushed in the same pass.
@@ -17,7 +23,7 @@ function flushAll(): void {
 }
 
 export class ConnectionWriter {
-  private items: Uint8Array[] = [];
+  private items: Uint8Array[] = NO_ITEMS;
   private bytes = 0;
   private pending = false;
   private closed = false;
@@ -25,13 +31,15 @@ export class ConnectionWriter {
   constructor(
     private readonly transport: Transport,
     private readonly maxQueueBytes: number,
-    private readonly onOverflow: () => void,
+    private readonly onOverflow: OverflowHandler,
   ) {}
 
   /** Queues one encoded item. Returns false when the writer is closed or overflowed. */
   enqueue(item: Uint8Array): boolean {
     if (this.closed) return false;
-    this.items.push(item);
+    // A fresh array per flush: the transport may keep the one it was given (frame reuse).
+    if (this.items === NO_ITEMS) this.items = [item];
+    else this.items.push(item);
     this.bytes += item.length;
     // The transport's own backlog is checked once per flush; the queue itself on every item.
     if (this.maxQueueBytes > 0 && this.bytes > this.maxQueueBytes) {
@@ -51,9 +59,11 @@ export class ConnectionWriter {
 
   private overflow(): void {
     this.closed = true;
-    this.items = [];
+    this.items = NO_ITEMS;
     this.bytes = 0;
-    this.onOverflow();
+    const h = this.onOverflow;
+    if (typeof h === 'function') h();
+    else h.writerOverflow();
   }
 
   /** Writes everything queued now, in one transport write. */
@@ -65,7 +75,7 @@ export class ConnectionWriter {
       return;
     }
     const items = this.items;
-    this.items = [];
+    this.items = NO_ITEMS;
     this.bytes = 0;
     this.transport.writeItems(items);
   }
@@ -74,7 +84,7 @@ export class ConnectionWriter {
   close(drop: boolean): void {
     if (!drop && !this.closed) this.flush();
     this.closed = true;
-    this.items = [];
+    this.items = NO_ITEMS;
     this.bytes = 0;
   }
 }

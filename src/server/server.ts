@@ -15,12 +15,13 @@ import type { ClientRules } from '../core/options.js';
 import type { Logger, TokenVerifier } from '../core/ports.js';
 import { WebSocketHandler } from '../transports/websocket.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
+import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
 import { OriginCheck } from './origin.js';
 import { gyreVersion } from './version.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
-export interface ServerConfig extends ClientTransportsConfig {
+export interface ServerConfig extends ClientTransportsConfig, OpsConfig {
   http_server?: { address?: string; port?: number | string; internal_address?: string; internal_port?: number | string };
   client?: ClientRules & {
     token?: TokenConfig;
@@ -61,6 +62,8 @@ export class GyreServer {
   /** HTTP-streaming, SSE, emulation and the unidirectional transports. */
   readonly transports: ClientTransports;
   private readonly servers: http.Server[] = [];
+  /** Metrics, admin UI, API tracing and debug logging. */
+  readonly ops: OpsRoutes;
   private readonly attached: {
     server: http.Server;
     request: (req: IncomingMessage, res: ServerResponse) => void;
@@ -106,14 +109,17 @@ export class GyreServer {
     this.transports = new ClientTransports(this.node, config, this.origin, this.logger);
     this.externalRoutes.push(...this.transports.routes);
     const api = config.http_api ?? {};
+    const executor = new ApiExecutor(this.node, { logger: this.logger });
+    this.ops = new OpsRoutes(this.node, config, executor, this.logger);
     if (!api.disabled) {
-      const route = createApiHandler(new ApiExecutor(this.node, { logger: this.logger }), {
+      const prefix = api.handler_prefix || '/api';
+      const route = createApiHandler(executor, {
         key: api.key ?? '',
         insecure: !!api.insecure,
         errorMode: api.error_mode === 'transport' ? 'transport' : '',
-        prefix: api.handler_prefix || '/api',
+        prefix,
       });
-      (api.external ? this.externalRoutes : this.internalRoutes).push(route);
+      (api.external ? this.externalRoutes : this.internalRoutes).push(this.ops.traceApi(route, prefix));
     }
     if (config.health?.enabled) {
       const prefix = config.health.handler_prefix || '/health';
@@ -123,10 +129,12 @@ export class GyreServer {
         return true;
       });
     }
+    this.ops.mount(this.externalRoutes, this.internalRoutes);
   }
 
   /** Starts the node (broker connection). Called by listen() and attach(). */
   async start(): Promise<void> {
+    await this.ops.start();
     await this.node.start();
   }
 
@@ -196,6 +204,7 @@ export class GyreServer {
   }
 
   private handleRequest(req: IncomingMessage, res: ServerResponse, which: 'external' | 'internal' | 'both'): void {
+    this.ops.observeRequest(req, res);
     try {
       if (this.route(req, res, which)) return;
     } catch (err) {
@@ -231,7 +240,11 @@ export class GyreServer {
     else this.ws?.handleUpgrade(req, socket, head);
   }
 
-  /** Disconnects clients with 3001, stops listening and closes the broker. */
+  /**
+   * Stops accepting connections, disconnects clients with 3001 (they reconnect elsewhere)
+   * after flushing what was queued for them, closes the broker, waits for in-flight requests
+   * (forcing them closed after 1 s) and flushes metrics/tracing.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -240,19 +253,17 @@ export class GyreServer {
       a.server.off('upgrade', a.upgrade);
       for (const l of a.previous) a.server.on('request', l);
     }
+    const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     await this.node.shutdown();
     this.ws?.close();
     this.transports.close();
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeIdleConnections();
-            setTimeout(() => s.closeAllConnections(), 1000).unref();
-          }),
-      ),
-    );
+    this.ops.beginClose();
+    for (const s of this.servers) {
+      s.closeIdleConnections();
+      setTimeout(() => s.closeAllConnections(), 1000).unref();
+    }
+    await Promise.all(stopped);
+    await this.ops.close();
   }
 }
 

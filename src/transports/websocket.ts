@@ -4,14 +4,15 @@
  * writer becomes one WebSocket message. Oversized incoming messages close with 1009.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import { codecFor } from '../protocol/codec.js';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import { codecFor, type Codec } from '../protocol/codec.js';
 import type { Disconnect } from '../protocol/codes.js';
 import type { ProtocolType } from '../protocol/types.js';
 import type { Node } from '../core/node.js';
 import type { ClientSession } from '../core/client/client.js';
-import type { Transport } from '../core/transport.js';
+import type { Transport, TransportRequest } from '../core/transport.js';
 
 export interface WebSocketOptions {
   /** Largest incoming message in bytes (close 1009 above it). */
@@ -24,6 +25,64 @@ export interface WebSocketOptions {
 
 const closeWaitMs = 5000;
 
+/** ws readyState of an open connection. */
+const OPEN = 1;
+
+/**
+ * The last WebSocket frame built for each opcode (text, binary) and the items it carries.
+ * A publication fanned out in one event-loop turn leaves every subscriber's writer with
+ * the same items, so their frame is built once and the same bytes go to every socket.
+ */
+interface FrameCache {
+  items: Uint8Array[] | undefined;
+  frame: Buffer;
+}
+
+const frameCaches: [text: FrameCache, binary: FrameCache] = [
+  { items: undefined, frame: Buffer.alloc(0) },
+  { items: undefined, frame: Buffer.alloc(0) },
+];
+
+/** One unmasked, unfragmented server frame: FIN + opcode, payload length, payload. */
+export function buildFrame(payload: Uint8Array, binary: boolean): Buffer {
+  const len = payload.length;
+  const header = len < 126 ? 2 : len < 65536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(header + len);
+  frame[0] = binary ? 0x82 : 0x81;
+  if (len < 126) {
+    frame[1] = len;
+  } else if (len < 65536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(len, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(len / 0x100000000), 2);
+    frame.writeUInt32BE(len >>> 0, 6);
+  }
+  frame.set(payload, header);
+  return frame;
+}
+
+/** The frame carrying `items` (joined as one message), reused when the previous call had the same items. */
+function framedItems(items: Uint8Array[], binary: boolean, codec: Codec): Buffer {
+  const cache = frameCaches[binary ? 1 : 0];
+  const prev = cache.items;
+  if (prev !== undefined && prev.length === items.length) {
+    let same = true;
+    for (let i = 0; i < items.length; i++) {
+      if (prev[i] !== items[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return cache.frame;
+  }
+  const frame = buildFrame(items.length === 1 ? items[0]! : codec.joinFrame(items), binary);
+  cache.items = items;
+  cache.frame = frame;
+  return frame;
+}
+
 class WebSocketTransport implements Transport {
   readonly name = 'websocket';
   readonly unidirectional = false;
@@ -31,27 +90,41 @@ class WebSocketTransport implements Transport {
   readonly disconnectPush = false;
   readonly appLevelPing: boolean;
   private readonly binary: boolean;
-  private readonly codec;
+  private readonly codec: Codec;
+  /** The TCP socket, for writing prebuilt frames; undefined when an extension (compression) is in use. */
+  private readonly socket: Socket | undefined;
   private closed = false;
+  /** The session fed by this socket; set right after the session is created. */
+  client: ClientSession | undefined = undefined;
 
   constructor(
     private readonly ws: WebSocket,
     readonly protocol: ProtocolType,
     framePingPong: boolean,
+    /** Set for `cf_ws_frame_ping_pong` connections: the pinger to leave on close. */
+    readonly pinger: FramePinger | undefined,
   ) {
     this.appLevelPing = !framePingPong;
     this.binary = protocol === 'protobuf';
     this.codec = codecFor(protocol);
+    // Without extensions a frame is just header + payload, so it can be built once and
+    // written straight to the socket. ws has no public accessor for its socket.
+    this.socket = ws.extensions === '' ? (ws as unknown as { _socket: Socket })._socket : undefined;
   }
 
   writeItems(items: Uint8Array[]): void {
     if (this.closed) return;
-    const frame = items.length === 1 ? items[0]! : this.codec.joinFrame(items);
-    this.ws.send(frame, { binary: this.binary });
+    if (this.socket !== undefined && this.ws.readyState === OPEN) {
+      this.socket.write(framedItems(items, this.binary, this.codec));
+      return;
+    }
+    // Compressed connections, and the closing handshake (ws keeps its after-close accounting).
+    this.ws.send(items.length === 1 ? items[0]! : this.codec.joinFrame(items), { binary: this.binary });
   }
 
   bufferedBytes(): number {
-    return this.ws.bufferedAmount;
+    // Frames written directly bypass ws's sender, whose own backlog then stays empty.
+    return this.socket !== undefined && this.ws.readyState === OPEN ? this.socket.writableLength : this.ws.bufferedAmount;
   }
 
   close(d: Disconnect): void {
@@ -120,6 +193,52 @@ export class FramePinger {
   }
 }
 
+/** ws's WebSocket with a slot for its transport, so that event listeners can be shared functions. */
+class GyreWebSocket extends WebSocket {
+  transport: WebSocketTransport | undefined = undefined;
+}
+
+function onSocketMessage(this: WebSocket, data: RawData): void {
+  (this as GyreWebSocket).transport?.client?.handleFrame(toBytes(data));
+}
+
+function onSocketClose(this: WebSocket): void {
+  const transport = (this as GyreWebSocket).transport;
+  if (!transport) return;
+  transport.markClosed();
+  transport.pinger?.remove(this);
+  transport.client?.transportClosed();
+}
+
+function onSocketError(this: WebSocket, err: Error): void {
+  const client = (this as GyreWebSocket).transport?.client;
+  client?.node.logger.debug({ client: client.id, err: err.message }, 'websocket error');
+}
+
+/**
+ * The upgrade request as the session sees it. The peer address is read from the socket on
+ * first use and kept: reading it makes Node cache an address object on the socket, which
+ * most connections never need.
+ */
+class UpgradeRequest implements TransportRequest {
+  readonly headers: IncomingMessage['headers'];
+  private socket: Socket | undefined;
+  private address: string | undefined;
+
+  constructor(req: IncomingMessage) {
+    this.headers = req.headers;
+    this.socket = req.socket;
+  }
+
+  get remoteAddress(): string | undefined {
+    if (this.socket !== undefined) {
+      this.address = this.socket.remoteAddress;
+      this.socket = undefined;
+    }
+    return this.address;
+  }
+}
+
 function protocolOf(req: IncomingMessage, url: URL): ProtocolType {
   const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
   if (offered.includes('centrifuge-protobuf')) return 'protobuf';
@@ -141,6 +260,7 @@ export class WebSocketHandler {
       maxPayload: opts.messageSizeLimit || 65536,
       perMessageDeflate: opts.compression ? { threshold: 0 } : false,
       clientTracking: false,
+      WebSocket: GyreWebSocket,
       handleProtocols: (protocols) => {
         if (protocols.has('centrifuge-protobuf')) return 'centrifuge-protobuf';
         if (protocols.has('centrifuge-json')) return 'centrifuge-json';
@@ -155,25 +275,18 @@ export class WebSocketHandler {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const protocol = protocolOf(req, url);
     const framePingPong = url.searchParams.get('cf_ws_frame_ping_pong') === 'true';
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, req, protocol, framePingPong));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws as GyreWebSocket, req, protocol, framePingPong));
   }
 
-  private accept(ws: WebSocket, req: IncomingMessage, protocol: ProtocolType, framePingPong: boolean): void {
-    const transport = new WebSocketTransport(ws, protocol, framePingPong);
-    const client: ClientSession = this.node.createClient(transport, { headers: req.headers, remoteAddress: req.socket.remoteAddress });
+  private accept(ws: GyreWebSocket, req: IncomingMessage, protocol: ProtocolType, framePingPong: boolean): void {
+    const transport = new WebSocketTransport(ws, protocol, framePingPong, framePingPong ? this.pinger : undefined);
+    ws.transport = transport;
+    transport.client = this.node.createClient(transport, new UpgradeRequest(req));
     if (framePingPong) this.pinger.add(ws);
-    ws.on('message', (data, isBinary) => {
-      void isBinary;
-      client.handleFrame(toBytes(data));
-    });
-    ws.on('close', () => {
-      transport.markClosed();
-      this.pinger.remove(ws);
-      client.transportClosed();
-    });
-    ws.on('error', (err) => {
-      this.node.logger.debug({ client: client.id, err: err.message }, 'websocket error');
-    });
+    // Shared listener functions (no closures per connection): they find the session through the socket.
+    ws.on('message', onSocketMessage);
+    ws.on('close', onSocketClose);
+    ws.on('error', onSocketError);
   }
 
   close(): void {
@@ -182,7 +295,7 @@ export class WebSocketHandler {
   }
 }
 
-function toBytes(data: Buffer | ArrayBuffer | Buffer[]): Uint8Array {
+function toBytes(data: RawData): Uint8Array {
   if (Array.isArray(data)) return Buffer.concat(data);
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return data;

@@ -13,6 +13,8 @@ import { ConnectionWriter } from '../writer.js';
 import type { HubClient, PushFraming } from '../hub.js';
 import type { BrokerPublication, StreamPosition } from '../ports.js';
 import type { ClientRef } from '../handlers.js';
+import type { FrameType, TrafficCell } from '../traffic.js';
+import { commandFrameType, replyFrameType } from './frame-types.js';
 import type { Subscription } from './subscription.js';
 import type { NodeContext } from './context.js';
 import { handleConnect } from './connect.js';
@@ -63,6 +65,11 @@ export class ClientSession implements HubClient, ClientRef {
   /** Set when connect failed with an error reply: later commands are a protocol violation. */
   unusable = false;
   userId = '';
+  /** Client name and version from the connect request (metrics labels). */
+  clientName = '';
+  clientVersion = '';
+  /** True once the connect event was emitted (balances connection gauges). */
+  announced = false;
   connInfo: Uint8Array | undefined;
   meta: Uint8Array | undefined;
   /** Connection expiry, Unix seconds; 0 = never. */
@@ -80,6 +87,11 @@ export class ClientSession implements HubClient, ClientRef {
   private expireTimer: TimerHandle | undefined;
   private presenceTimer: TimerHandle | undefined;
   private pingOutstanding = false;
+  /** Traffic counter cells by frame type, looked up once per type. */
+  private sentCells: Partial<Record<FrameType, TrafficCell>> | undefined;
+  private receivedCells: Partial<Record<FrameType, TrafficCell>> | undefined;
+  /** The push_publication cell, kept apart: it is the per-delivery hot path. */
+  private pubCell: TrafficCell | undefined;
 
   constructor(
     readonly node: NodeContext,
@@ -91,7 +103,7 @@ export class ClientSession implements HubClient, ClientRef {
     this.codec = codecFor(transport.protocol);
     this.transportName = transport.name;
     this.sessionId = transport.emulation || transport.unidirectional ? randomUUID() : '';
-    this.writer = new ConnectionWriter(transport, node.rules.queueMaxSize, () => this.close(Disconnects.slow));
+    this.writer = new ConnectionWriter(transport, node.rules.queueMaxSize, this);
     this.staleTimer = node.wheel.schedule(node.rules.staleCloseDelayMs, () => {
       if (this.state !== 'connected' || this.unusable) this.close(Disconnects.stale);
     });
@@ -108,6 +120,7 @@ export class ClientSession implements HubClient, ClientRef {
       this.close(Disconnects.badRequest);
       return;
     }
+    this.countReceived(commands, frame.length);
     this.chain = this.chain.then(() => this.runCommands(commands));
   }
 
@@ -181,15 +194,15 @@ export class ClientSession implements HubClient, ClientRef {
       }
       this.node.logger.debug({ client: this.id, command: key, code: perr.code }, 'command error');
       if (key === 'connect') this.unusable = true;
-      if (id > 0) this.writeReply({ id, error: perr.toBody() });
-      this.node.events.emit('command', { method: key, durationMs: performance.now() - started, error: perr.code });
+      if (id > 0) this.writeReply({ id, error: perr.toBody() }, key);
+      this.node.events.emit('command', { client: this.id, method: key, durationMs: performance.now() - started, error: perr.code });
       return;
     }
-    this.node.events.emit('command', { method: key, durationMs: performance.now() - started });
+    this.node.events.emit('command', { client: this.id, method: key, durationMs: performance.now() - started });
     if (this.state === 'closed') return;
     if (reply && id > 0) {
       reply.id = id;
-      this.writeReply(reply);
+      this.writeReply(reply, key);
     }
     this.runAfterReply();
   }
@@ -212,8 +225,8 @@ export class ClientSession implements HubClient, ClientRef {
     this.close(Disconnects.badRequest);
   }
 
-  /** Encodes and queues a reply; a payload the protocol cannot carry closes with 3506. */
-  writeReply(reply: Reply): void {
+  /** Encodes and queues a reply; a payload the protocol cannot carry closes with 3506. `command` names the request answered. */
+  writeReply(reply: Reply, command?: FrameType): void {
     if (this.state === 'closed') return;
     let item: Uint8Array;
     try {
@@ -225,16 +238,43 @@ export class ClientSession implements HubClient, ClientRef {
       }
       throw err;
     }
-    this.writer.enqueue(item);
+    if (this.writer.enqueue(item)) this.countSent(command ?? replyFrameType(reply), item.length);
   }
 
-  /** HubClient: queues an already encoded item. */
-  enqueue(item: Uint8Array): void {
-    if (this.state !== 'closed') this.writer.enqueue(item);
+  /** HubClient: queues an already encoded push item. */
+  enqueue(item: Uint8Array, frameType: FrameType): void {
+    if (this.state !== 'closed' && this.writer.enqueue(item)) this.countSent(frameType, item.length);
+  }
+
+  /** Counts one outgoing frame (per-connection cell cache, so a delivery costs two property writes). */
+  private countSent(type: FrameType, bytes: number): void {
+    const cells = (this.sentCells ??= {});
+    const cell = (cells[type] ??= this.node.traffic.cell('sent', this.transportName, type));
+    cell.count++;
+    cell.bytes += bytes;
+  }
+
+  /** Counts incoming commands; a frame's bytes are shared between the commands it carried. */
+  private countReceived(commands: Command[], frameBytes: number): void {
+    const n = commands.length;
+    if (n === 0) return;
+    const each = Math.floor(frameBytes / n);
+    const cells = (this.receivedCells ??= {});
+    for (let i = 0; i < n; i++) {
+      const type = commandFrameType(commands[i] as Command);
+      const cell = (cells[type] ??= this.node.traffic.cell('received', this.transportName, type));
+      cell.count++;
+      cell.bytes += i === 0 ? frameBytes - each * (n - 1) : each;
+    }
   }
 
   encodeFailed(): void {
     this.close(Disconnects.inappropriateProtocol);
+  }
+
+  /** The writer's queue passed its bound: disconnect as slow (3008). */
+  writerOverflow(): void {
+    this.close(Disconnects.slow);
   }
 
   /** HubClient: a live publication for one of this connection's subscriptions. */
@@ -257,7 +297,13 @@ export class ClientSession implements HubClient, ClientRef {
       sub.offset = pub.offset;
       if (!sub.epoch) sub.epoch = position.epoch;
     }
-    this.writer.enqueue(item);
+    if (this.writer.enqueue(item)) this.countPublication(item.length);
+  }
+
+  private countPublication(bytes: number): void {
+    const cell = (this.pubCell ??= this.node.traffic.cell('sent', this.transportName, 'push_publication'));
+    cell.count++;
+    cell.bytes += bytes;
   }
 
   /** Moves a subscribing subscription live: buffered publications past its position follow the reply. */
@@ -274,7 +320,7 @@ export class ClientSession implements HubClient, ClientRef {
         }
         sub.offset = b.pub.offset;
       }
-      this.writer.enqueue(b.item);
+      if (this.writer.enqueue(b.item)) this.countPublication(b.item.length);
     }
   }
 
@@ -291,11 +337,11 @@ export class ClientSession implements HubClient, ClientRef {
     const sub = this.subs.get(channel);
     if (!sub || this.state === 'closed') return;
     this.writeReply({ push: { channel, unsubscribe: { code: u.code, reason: u.reason } } });
-    void this.removeSubscription(sub, true);
+    void this.removeSubscription(sub, true, u.code);
   }
 
-  /** Drops a subscription: hub entry, presence, leave message, broker interest. */
-  async removeSubscription(sub: Subscription, emitLeave: boolean): Promise<void> {
+  /** Drops a subscription: hub entry, presence, leave message, broker interest. `serverCode`: the server unsubscribed with it. */
+  async removeSubscription(sub: Subscription, emitLeave: boolean, serverCode?: number): Promise<void> {
     if (this.subs.get(sub.channel) !== sub) return;
     this.subs.delete(sub.channel);
     const node = this.node;
@@ -303,8 +349,11 @@ export class ClientSession implements HubClient, ClientRef {
     node.releaseChannel(sub.channel);
     const tasks: Promise<void>[] = [];
     if (sub.emitPresence) tasks.push(node.presenceManager.removePresence(sub.channel, this.id, this.userId));
-    if (emitLeave && sub.emitJoinLeave && sub.state === 'subscribed') tasks.push(node.broker.publishLeave(sub.channel, sub.info));
-    node.events.emit('unsubscribe', { channel: sub.channel, client: this.id });
+    if (emitLeave && sub.emitJoinLeave && sub.state === 'subscribed') {
+      node.traffic.brokerSent.leave++;
+      tasks.push(node.broker.publishLeave(sub.channel, sub.info));
+    }
+    node.events.emit('unsubscribe', { channel: sub.channel, client: this.id, clientName: this.clientName, announced: !!sub.announced, serverCode });
     try {
       await Promise.all(tasks);
     } catch (err) {
@@ -340,7 +389,10 @@ export class ClientSession implements HubClient, ClientRef {
       },
     });
     this.finishSubscribe(sub);
-    if (sub.emitJoinLeave) await this.node.broker.publishJoin(channel, sub.info);
+    if (sub.emitJoinLeave) {
+      this.node.traffic.brokerSent.join++;
+      await this.node.broker.publishJoin(channel, sub.info);
+    }
   }
 
   // ---- timers ----
@@ -438,7 +490,8 @@ export class ClientSession implements HubClient, ClientRef {
     if (d.code !== 3000 && this.transport.disconnectPush) {
       try {
         const push = { disconnect: { code: d.code, reason: d.reason } };
-        this.writer.enqueue(this.transport.unidirectional ? this.codec.encodePush(push) : this.codec.encodeReply({ push }));
+        const item = this.transport.unidirectional ? this.codec.encodePush(push) : this.codec.encodeReply({ push });
+        if (this.writer.enqueue(item)) this.countSent('push_disconnect', item.length);
       } catch {
         // Encoding a disconnect push cannot fail for valid codes; nothing else to send then.
       }

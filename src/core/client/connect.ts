@@ -61,6 +61,8 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   }
 
   c.userId = creds.userId;
+  c.clientName = req.name ?? '';
+  c.clientVersion = req.version ?? '';
   c.connInfo = creds.info;
   c.meta = creds.meta;
   c.expireAt = creds.expireAt;
@@ -129,10 +131,14 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
     }
     for (const sub of made) {
       c.finishSubscribe(sub);
-      if (sub.emitJoinLeave) node.broker.publishJoin(sub.channel, sub.info).catch((err: unknown) => node.logger.warn({ err }, 'join publish failed'));
+      if (sub.emitJoinLeave) {
+        node.traffic.brokerSent.join++;
+        node.broker.publishJoin(sub.channel, sub.info).catch((err: unknown) => node.logger.warn({ err }, 'join publish failed'));
+      }
     }
     c.startTimers();
-    node.events.emit('connect', { client: c.id, user: c.userId, transport: c.transportName });
+    c.announced = true;
+    node.events.emit('connect', { client: c.id, user: c.userId, transport: c.transportName, name: c.clientName, version: c.clientVersion });
   });
   return { connect: result };
 }

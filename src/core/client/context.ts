@@ -8,6 +8,7 @@ import type { Broker, Clock, Logger, PresenceManager, PublishOptions, StreamPosi
 import type { ChannelOptions } from '../channel-options.js';
 import type { ApiHistoryResult } from '../node-api.js';
 import type { TimerWheel } from '../timer-wheel.js';
+import type { TrafficCounters } from '../traffic.js';
 import type { Disconnect } from '../../protocol/codes.js';
 import type { ClientSession } from './client.js';
 
@@ -26,6 +27,8 @@ export interface NodeContext {
   readonly logger: Logger;
   /** Typed core events (see node-events.ts); metrics and logs subscribe. */
   readonly events: EventEmitter;
+  /** Per-message traffic counters (see traffic.ts). */
+  readonly traffic: TrafficCounters;
   /** Largest single command accepted inside a frame; 0 = no limit. */
   readonly maxCommandBytes: number;
   readonly rpcPing: { enabled: boolean; method: string };

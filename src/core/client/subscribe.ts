@@ -52,6 +52,7 @@ export async function handleSubscribe(c: ClientSession, cmd: Command): Promise<R
     c.onAfterReply(() => {
       c.finishSubscribe(sub);
       if (sub.emitJoinLeave) {
+        node.traffic.brokerSent.join++;
         node.broker.publishJoin(channel, sub.info).catch((err: unknown) => node.logger.warn({ channel, err }, 'join publish failed'));
       }
     });
@@ -258,6 +259,13 @@ export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Prom
     if (plan.positioned) await position(c, plan, sub, result);
     if (gone()) throw Disconnects.connectionClosed;
     if (plan.recover) result.was_recovering = true;
+    sub.announced = true;
+    node.events.emit('subscribe', {
+      channel,
+      client: c.id,
+      clientName: c.clientName,
+      recover: plan.recover && plan.recoverable ? { recovered: !!result.recovered, hasPublications: (result.publications?.length ?? 0) > 0 } : undefined,
+    });
     return { result, sub };
   } catch (err) {
     if (!gone()) {

@@ -35,4 +35,6 @@ export interface Subscription {
   clientSideRefresh: boolean;
   /** Presence / join / leave identity of this subscriber, with its channel info. */
   info: ClientInfo;
+  /** True once the subscribe event was emitted (balances subscription gauges). */
+  announced?: boolean;
 }

@@ -31,7 +31,7 @@ export async function connectUnidirectional(c: ClientSession, req: ConnectReques
   const started = performance.now();
   try {
     const { connect } = await connectClient(c, req);
-    events.emit('command', { method: 'connect', durationMs: performance.now() - started });
+    events.emit('command', { client: c.id, method: 'connect', durationMs: performance.now() - started });
     // The transport may have gone away meanwhile (the state changes behind TypeScript's back).
     if ((c.state as ClientState) === 'closed') return undefined;
     c.writeReply({ push: { connect } });
@@ -46,7 +46,7 @@ export async function connectUnidirectional(c: ClientSession, req: ConnectReques
       perr = Errors.internal;
     }
     c.unusable = true;
-    events.emit('command', { method: 'connect', durationMs: performance.now() - started, error: perr.code });
+    events.emit('command', { client: c.id, method: 'connect', durationMs: performance.now() - started, error: perr.code });
     return perr;
   }
 }

@@ -1,0 +1,240 @@
+// Starting and stopping the servers under test (ServerKind in scenarios.ts).
+//
+// Every server runs as child processes on free ports on 127.0.0.1; a handle gives the
+// ports the load client connects to, the port publications are posted to, and the pids
+// whose CPU time and RSS count as "the server".
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { descendants } from './proc.js';
+import type { ServerKind } from './scenarios.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
+export const repoRoot = path.resolve(here, '../..');
+const gyreBin = path.join(repoRoot, 'bin', 'gyre.js');
+
+export const API_KEY = 'bench';
+export const REDIS_ADDRESS = 'redis://127.0.0.1:6379';
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------
+// child process bookkeeping: everything we start is killed when we exit
+
+const children = new Set<ChildProcess>();
+
+export function track(cp: ChildProcess): void {
+  children.add(cp);
+  cp.once('exit', () => children.delete(cp));
+}
+
+export function killAllChildren(): void {
+  for (const cp of children) {
+    try { cp.kill('SIGKILL'); } catch { /* already gone */ }
+  }
+  children.clear();
+}
+
+export function waitExit(cp: ChildProcess, ms: number): Promise<boolean> {
+  if (cp.exitCode !== null || cp.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const t = setTimeout(() => resolve(false), ms);
+    cp.once('exit', () => { clearTimeout(t); resolve(true); });
+  });
+}
+
+export async function terminate(cp: ChildProcess): Promise<void> {
+  if (cp.exitCode !== null || cp.signalCode !== null) return;
+  cp.kill('SIGTERM');
+  if (!(await waitExit(cp, 3000))) {
+    cp.kill('SIGKILL');
+    await waitExit(cp, 2000);
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => { s.destroy(); resolve(false); });
+  });
+}
+
+/** A short excerpt of process output: the first error line if any, else the end. */
+export function tail(s: string, n = 400): string {
+  const lines = s.split('\n').map((l) => l.trim()).filter((l) => l.length > 0);
+  if (lines.length === 0) return '(no output)';
+  const err = lines.find((l) => /^(\w*Error\b|error\b)/i.test(l) || /"level":\s*(50|60)/.test(l));
+  const t = err ?? lines.slice(-5).join(' | ');
+  return t.length > n ? `${t.slice(0, n)}…` : t;
+}
+
+// ---------------------------------------------------------------------------
+// servers
+
+export interface ServerHandle {
+  kind: ServerKind;
+  /** Ports the load client spreads its connections over (connection i -> ports[i mod n]). */
+  ports: number[];
+  /** Port of the HTTP publish endpoint. */
+  apiPort: number;
+  /** Socket.IO speaks its own protocol to the load client. */
+  clientProtocol: 'centrifugo' | 'socketio';
+  /** Every process that counts as the server (resolved after start; cluster workers included). */
+  pids(): number[];
+  /** Uses the Redis engine (its CPU is shown separately). */
+  redis: boolean;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+interface Proc {
+  child: ChildProcess;
+  output(): string;
+}
+
+function startProcess(args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ['pipe', 'pipe', 'pipe'], env });
+  track(child);
+  child.stdin?.on('error', () => { /* server gone */ });
+  let out = '';
+  const keep = (c: Buffer): void => { out = (out + c.toString('utf8')).slice(-4000); };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { child, output: () => out.trim() };
+}
+
+async function waitListening(kind: string, proc: Proc, port: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const c = proc.child;
+    if (c.exitCode !== null || c.signalCode !== null) {
+      throw new Error(`${kind} exited during startup (code ${c.exitCode ?? c.signalCode}): ${tail(proc.output())}`);
+    }
+    if (await canConnect(port)) return;
+    if (Date.now() > deadline) {
+      await terminate(c);
+      throw new Error(`${kind} did not accept connections on port ${port} within 20 s: ${tail(proc.output())}`);
+    }
+    await sleep(100);
+  }
+}
+
+let redisPrefixSeq = 0;
+
+function gyreConfig(kind: ServerKind, port: number, redisPrefix: string): object {
+  const config: Record<string, unknown> = {
+    client: { insecure: true },
+    http_api: { key: API_KEY },
+    http_server: { address: '127.0.0.1', port },
+    log: { level: 'error' },
+  };
+  if (kind === 'gyre-history') {
+    config.channel = { without_namespace: { history_size: 100, history_ttl: '300s', force_recovery: true } };
+  }
+  if (kind === 'gyre-redis' || kind === 'gyre-redis-2node' || kind === 'gyre-workers') {
+    config.engine = { type: 'redis', redis: { address: [REDIS_ADDRESS], prefix: redisPrefix } };
+  }
+  return config;
+}
+
+/** Node flags for Gyre processes, e.g. BENCH_GYRE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+function gyreNodeArgs(): string[] {
+  return (process.env.BENCH_GYRE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+}
+
+/** Number of Gyre workers for gyre-workers (BENCH_WORKERS, default: one per CPU). */
+export function workerCount(cpus: number): number {
+  const n = Number(process.env.BENCH_WORKERS ?? '');
+  return Number.isFinite(n) && n >= 1 ? Math.floor(n) : Math.max(2, cpus);
+}
+
+export async function startServer(kind: ServerKind, dir: string, cpus: number): Promise<ServerHandle> {
+  const procs: Proc[] = [];
+  const ports: number[] = [];
+  let clientProtocol: ServerHandle['clientProtocol'] = 'centrifugo';
+  const redisPrefix = `gyre-bench-${process.pid}-${++redisPrefixSeq}`;
+  const redis = kind === 'gyre-redis' || kind === 'gyre-redis-2node' || kind === 'gyre-workers';
+  let pidsOf: () => number[] = () => procs.map((p) => p.child.pid ?? -1);
+
+  const launch = async (args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<void> => {
+    const proc = startProcess(args, env);
+    procs.push(proc);
+    ports.push(port);
+    await waitListening(kind, proc, port);
+  };
+
+  try {
+    switch (kind) {
+      case 'reference':
+      case 'plain-ws':
+      case 'socketio': {
+        const script = path.join(here, `${kind === 'reference' ? 'reference-server' : kind === 'plain-ws' ? 'plain-ws-server' : 'socketio-server'}.js`);
+        const port = await freePort();
+        await launch([script, '--port', String(port), '--watch-stdin'], port);
+        if (kind === 'socketio') clientProtocol = 'socketio';
+        break;
+      }
+      case 'gyre':
+      case 'gyre-history':
+      case 'gyre-redis':
+      case 'gyre-redis-2node': {
+        const nodes = kind === 'gyre-redis-2node' ? 2 : 1;
+        for (let i = 0; i < nodes; i++) {
+          const port = await freePort();
+          const file = path.join(dir, `gyre-${port}.json`);
+          writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix), null, 2));
+          await launch([...gyreNodeArgs(), gyreBin, '--config', file], port);
+        }
+        break;
+      }
+      case 'gyre-workers': {
+        const port = await freePort();
+        const file = path.join(dir, `gyre-${port}.json`);
+        writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix), null, 2));
+        const wrapper = path.join(here, 'gyre-cluster.js');
+        await launch([...gyreNodeArgs(), wrapper, '--workers', String(workerCount(cpus)), '--watch-stdin', '--', '--config', file], port);
+        const primary = procs[0]!.child.pid ?? -1;
+        // Workers are forked after the primary starts: wait until all of them exist and had time to listen.
+        const want = workerCount(cpus);
+        for (let i = 0; i < 100 && descendants(primary).length < want; i++) await sleep(100);
+        await sleep(1000);
+        const all = [primary, ...descendants(primary)];
+        pidsOf = () => all;
+        break;
+      }
+    }
+  } catch (err) {
+    for (const p of procs) await terminate(p.child);
+    throw err;
+  }
+
+  return {
+    kind,
+    ports,
+    apiPort: ports[0]!,
+    clientProtocol,
+    redis,
+    pids: () => pidsOf(),
+    output: () => procs.map((p) => p.output()).join('\n'),
+    stop: async () => {
+      await Promise.all(procs.map((p) => terminate(p.child)));
+    },
+  };
+}

@@ -1,0 +1,4 @@
+/** The admin web UI and its endpoints. */
+export { AdminHandler, type AdminOptions } from './handler.js';
+export { ChannelTails, type TailSource } from './tail.js';
+export { issueAdminToken, verifyAdminToken, ADMIN_TOKEN_MAX_AGE_MS } from './token.js';

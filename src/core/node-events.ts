@@ -1,0 +1,84 @@
+/**
+ * The events a node emits on `node.events` (a plain EventEmitter). Core emits them and never
+ * listens; metrics, logs and the admin UI subscribe. Per-message traffic is not an event:
+ * it is counted in TrafficCounters (traffic.ts), which is cheap enough for the fan-out path.
+ */
+import type { BrokerPublication } from './ports.js';
+import type { ClientInfo } from '../protocol/types.js';
+
+/** A client command finished: `method` is the command name, `error` the error code replied. */
+export interface CommandEvent {
+  client: string;
+  method: string;
+  durationMs: number;
+  error?: number;
+}
+
+/** A connection finished connecting (after its connect reply was queued). */
+export interface ConnectEvent {
+  client: string;
+  user: string;
+  transport: string;
+  /** Client name and version from the connect request ("" when not sent). */
+  name: string;
+  version: string;
+}
+
+/** A connection closed. `announced` is true when a ConnectEvent was emitted for it. */
+export interface DisconnectEvent {
+  client: string;
+  user: string;
+  code: number;
+  reason: string;
+  wasConnected: boolean;
+  announced: boolean;
+  transport: string;
+  name: string;
+  version: string;
+}
+
+/** A subscription became live; `recover` is set when the subscriber asked for recovery. */
+export interface SubscribeEvent {
+  channel: string;
+  client: string;
+  clientName: string;
+  recover?: { recovered: boolean; hasPublications: boolean };
+}
+
+/**
+ * A subscription was removed. `announced` is true when a SubscribeEvent was emitted for it;
+ * `serverCode` is set when the server unsubscribed the client (with that code).
+ */
+export interface UnsubscribeEvent {
+  channel: string;
+  client: string;
+  clientName: string;
+  announced: boolean;
+  serverCode?: number;
+}
+
+/** A publication from the broker was broadcast to local subscribers. */
+export interface PublicationEvent {
+  channel: string;
+  pub: BrokerPublication;
+  /** Time spent fanning it out to local subscribers. */
+  broadcastMs: number;
+}
+
+/** A join or leave message from the broker. */
+export interface JoinLeaveEvent {
+  channel: string;
+  info: ClientInfo;
+}
+
+/** Event name → payload. */
+export interface NodeEventMap {
+  command: CommandEvent;
+  connect: ConnectEvent;
+  disconnect: DisconnectEvent;
+  subscribe: SubscribeEvent;
+  unsubscribe: UnsubscribeEvent;
+  publication: PublicationEvent;
+  join: JoinLeaveEvent;
+  leave: JoinLeaveEvent;
+}

@@ -1,0 +1,71 @@
+/**
+ * Per-message traffic counters: what connections sent and received, by transport and frame
+ * type (bytes included), and what the node exchanged with its broker, by message type. Plain
+ * numbers that readers (Prometheus) sample; incrementing one is a property write, so the
+ * fan-out path can afford it for every delivery.
+ */
+
+/** Frame types, named as Centrifugo's metric labels name them. */
+export type FrameType =
+  | 'server_ping'
+  | 'client_pong'
+  | 'push_connect'
+  | 'push_subscribe'
+  | 'push_publication'
+  | 'push_join'
+  | 'push_leave'
+  | 'push_unsubscribe'
+  | 'push_message'
+  | 'push_refresh'
+  | 'push_disconnect'
+  | 'connect'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'publish'
+  | 'presence'
+  | 'presence_stats'
+  | 'history'
+  | 'rpc'
+  | 'send'
+  | 'refresh'
+  | 'sub_refresh';
+
+export type TrafficDirection = 'sent' | 'received';
+
+/** One (direction, transport, frame type) series. */
+export interface TrafficCell {
+  readonly direction: TrafficDirection;
+  readonly transport: string;
+  readonly frameType: FrameType;
+  count: number;
+  bytes: number;
+}
+
+/** Node ↔ broker message types. */
+export type BrokerMessageType = 'publication' | 'join' | 'leave' | 'control';
+
+const zero = (): Record<BrokerMessageType, number> => ({ publication: 0, join: 0, leave: 0, control: 0 });
+
+export class TrafficCounters {
+  /** Messages this node handed to the broker. */
+  readonly brokerSent = zero();
+  /** Messages this node received from the broker. */
+  readonly brokerReceived = zero();
+  private readonly series = new Map<string, TrafficCell>();
+
+  /** The counter cell of one series, created on first use; callers may keep it and increment it. */
+  cell(direction: TrafficDirection, transport: string, frameType: FrameType): TrafficCell {
+    const key = `${direction}\n${transport}\n${frameType}`;
+    let c = this.series.get(key);
+    if (!c) {
+      c = { direction, transport, frameType, count: 0, bytes: 0 };
+      this.series.set(key, c);
+    }
+    return c;
+  }
+
+  /** Every series seen so far. */
+  cells(): IterableIterator<TrafficCell> {
+    return this.series.values();
+  }
+}

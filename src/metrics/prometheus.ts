@@ -1,0 +1,256 @@
+/**
+ * Prometheus metrics with Centrifugo's names and labels (server.md §7.2, namespace
+ * `centrifugo`). Everything comes from the node's events, its hub counters and its traffic
+ * counters, and from the API executor's call events: core never sees prom-client.
+ * `channel_namespace` is always "" (namespace labels are a Centrifugo PRO feature).
+ */
+import type { EventEmitter } from 'node:events';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
+import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
+import type { Node } from '../core/node.js';
+import type { CommandEvent, ConnectEvent, DisconnectEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/node-events.js';
+import type { BrokerMessageType } from '../core/traffic.js';
+
+const NS = 'centrifugo';
+/** Go client_golang's summary objectives 0.5, 0.99, 0.999 over a 10-minute window. */
+const SUMMARY = { percentiles: [0.5, 0.99, 0.999], maxAgeSeconds: 600, ageBuckets: 5 };
+const FINE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BROADCAST_BUCKETS = [0.000001, 0.000005, 0.00001, 0.00005, ...FINE_BUCKETS];
+/** client_golang's DefBuckets. */
+const DEF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BROKER_TYPES: BrokerMessageType[] = ['publication', 'join', 'leave', 'control'];
+/** We serve HTTP/1.1 only, so every connection's accept protocol is h1. */
+const ACCEPT_PROTOCOL = 'h1';
+
+export interface MetricsOptions {
+  /** Version for centrifugo_node_build. */
+  version: string;
+  /** Drop the deprecated summaries (histograms keep classic buckets: prom-client has no native ones). */
+  nativeHistograms?: boolean;
+  /** Node.js process metrics (process_*, nodejs_*); default true. */
+  defaultMetrics?: boolean;
+}
+
+type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
+type Listener = [target: EventEmitter, event: string, fn: (...args: any[]) => void];
+
+/** One node's Prometheus registry, fed by its events. close() detaches the listeners. */
+export class GyreMetrics {
+  readonly registry = new Registry();
+  private readonly listeners: Listener[] = [];
+  private readonly lastSeen = new Map<string, number>();
+
+  constructor(
+    private readonly node: Node,
+    opts: MetricsOptions,
+  ) {
+    const r = this.registry;
+    const summaries = !opts.nativeHistograms;
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r });
+
+    this.nodeGauges(opts.version);
+    this.brokerCounters();
+    this.transportCounters();
+
+    // Connections and subscriptions.
+    const connLabels = ['transport', 'accept_protocol', 'client_name', 'client_version'] as const;
+    const accepted = new Counter({ name: `${NS}_client_connections_accepted`, help: 'Count of accepted transports.', labelNames: connLabels, registers: [r] });
+    const inflight = new Gauge({ name: `${NS}_client_connections_inflight`, help: 'Number of inflight client connections.', labelNames: connLabels, registers: [r] });
+    const subLabels = ['client_name', 'channel_namespace'] as const;
+    const subsAccepted = new Counter({ name: `${NS}_client_subscriptions_accepted`, help: 'Count of accepted client subscriptions.', labelNames: subLabels, registers: [r] });
+    const subsInflight = new Gauge({ name: `${NS}_client_subscriptions_inflight`, help: 'Number of inflight client subscriptions.', labelNames: subLabels, registers: [r] });
+    const serverDisconnects = new Counter({ name: `${NS}_client_num_server_disconnects`, help: 'Number of server initiated disconnects.', labelNames: ['code'], registers: [r] });
+    const serverUnsubscribes = new Counter({
+      name: `${NS}_client_num_server_unsubscribes`,
+      help: 'Number of server initiated unsubscribes.',
+      labelNames: ['code', 'channel_namespace'],
+      registers: [r],
+    });
+    const recover = new Counter({
+      name: `${NS}_client_recover`,
+      help: 'Count of recover operations with success/fail resolution.',
+      labelNames: ['recovered', 'channel_namespace', 'has_recovered_publications'],
+      registers: [r],
+    });
+    const connLabelValues = (e: ConnectEvent | DisconnectEvent) => ({ transport: e.transport, accept_protocol: ACCEPT_PROTOCOL, client_name: e.name, client_version: e.version });
+    this.on(node.events, 'connect', (e: ConnectEvent) => {
+      accepted.inc(connLabelValues(e));
+      inflight.inc(connLabelValues(e));
+    });
+    this.on(node.events, 'disconnect', (e: DisconnectEvent) => {
+      if (e.announced) inflight.dec(connLabelValues(e));
+      if (e.code !== 3000) serverDisconnects.inc({ code: String(e.code) });
+    });
+    this.on(node.events, 'subscribe', (e: SubscribeEvent) => {
+      subsAccepted.inc({ client_name: e.clientName, channel_namespace: '' });
+      subsInflight.inc({ client_name: e.clientName, channel_namespace: '' });
+      if (e.recover) {
+        recover.inc({ recovered: e.recover.recovered ? 'yes' : 'no', channel_namespace: '', has_recovered_publications: e.recover.hasPublications ? 'yes' : 'no' });
+      }
+    });
+    this.on(node.events, 'unsubscribe', (e: UnsubscribeEvent) => {
+      if (e.announced) subsInflight.dec({ client_name: e.clientName, channel_namespace: '' });
+      if (e.serverCode !== undefined) serverUnsubscribes.inc({ code: String(e.serverCode), channel_namespace: '' });
+    });
+
+    // Client commands.
+    const cmdLabels = ['method', 'channel_namespace'] as const;
+    const cmdSummary = summaries
+      ? new Summary({ name: `${NS}_client_command_duration_seconds`, help: 'Client command duration summary.', labelNames: cmdLabels, registers: [r], ...SUMMARY })
+      : undefined;
+    const cmdHistogram = new Histogram({
+      name: `${NS}_client_command_duration_seconds_histogram`,
+      help: 'Client command duration histogram.',
+      labelNames: cmdLabels,
+      buckets: FINE_BUCKETS,
+      registers: [r],
+    });
+    const replyErrors = new Counter({
+      name: `${NS}_client_num_reply_errors`,
+      help: 'Number of errors in replies sent to clients.',
+      labelNames: ['method', 'code', 'channel_namespace'],
+      registers: [r],
+    });
+    this.on(node.events, 'command', (e: CommandEvent) => {
+      const labels = { method: e.method, channel_namespace: '' };
+      cmdSummary?.observe(labels, e.durationMs / 1000);
+      cmdHistogram.observe(labels, e.durationMs / 1000);
+      if (e.error !== undefined) replyErrors.inc({ method: e.method, code: String(e.error), channel_namespace: '' });
+    });
+
+    const broadcast = new Histogram({
+      name: `${NS}_node_broadcast_duration_seconds`,
+      help: 'Broadcast duration in seconds',
+      labelNames: ['type', 'channel_namespace'],
+      buckets: BROADCAST_BUCKETS,
+      registers: [r],
+    });
+    this.on(node.events, 'publication', (e: PublicationEvent) => broadcast.observe({ type: 'publication', channel_namespace: '' }, e.broadcastMs / 1000));
+  }
+
+  /** Counts server API calls of this executor (duration summary and histogram, errors). */
+  observeApi(executor: ApiExecutor): void {
+    const r = this.registry;
+    const labels = ['protocol', 'method'] as const;
+    const name = `${NS}_api_command_duration_seconds`;
+    const summary =
+      (r.getSingleMetric(name) as Summary<'protocol' | 'method'> | undefined) ??
+      new Summary({ name, help: 'Duration of API per command.', labelNames: labels, registers: [r], ...SUMMARY });
+    const histogram =
+      (r.getSingleMetric(`${name}_histogram`) as Histogram<'protocol' | 'method'> | undefined) ??
+      new Histogram({ name: `${name}_histogram`, help: 'Histogram of duration of API per command.', labelNames: labels, buckets: DEF_BUCKETS, registers: [r] });
+    const errors =
+      (r.getSingleMetric(`${NS}_api_command_errors_total`) as Counter<'protocol' | 'method' | 'error'> | undefined) ??
+      new Counter({ name: `${NS}_api_command_errors_total`, help: 'Total errors in API commands.', labelNames: ['protocol', 'method', 'error'], registers: [r] });
+    this.on(executor.events, 'call', (e: ApiCallEvent) => {
+      const l = { protocol: e.protocol, method: e.method };
+      summary.observe(l, e.durationMs / 1000);
+      histogram.observe(l, e.durationMs / 1000);
+      if (e.error !== undefined) errors.inc({ ...l, error: String(e.error) });
+    });
+  }
+
+  /** The exposition text, as served at the metrics endpoint. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** A route answering GET/HEAD at `path` with the exposition text. */
+  route(path: string): Route {
+    return (req, res) => {
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      if ((q < 0 ? url : url.slice(0, q)) !== path) return false;
+      this.text().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body) });
+          res.end(req.method === 'HEAD' ? undefined : body);
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`error gathering metrics: ${String(err)}\n`);
+        },
+      );
+      return true;
+    };
+  }
+
+  /** Detaches every listener; the registry keeps its last values. */
+  close(): void {
+    for (const [target, event, fn] of this.listeners.splice(0)) target.off(event, fn);
+  }
+
+  private on<E>(target: EventEmitter, event: string, fn: (e: E) => void): void {
+    target.on(event, fn);
+    this.listeners.push([target, event, fn as (...args: any[]) => void]);
+  }
+
+  /** Gauges sampled from the hub at scrape time, the node count and the build gauge. */
+  private nodeGauges(version: string): void {
+    const r = this.registry;
+    const hub = this.node.hub;
+    const sampled = (name: string, help: string, read: () => number): void => {
+      const g: Gauge = new Gauge({ name: `${NS}_node_${name}`, help, registers: [r], collect: () => g.set(read()) });
+    };
+    sampled('num_clients', 'Number of clients connected.', () => hub.numClients);
+    sampled('num_users', 'Number of unique users connected.', () => hub.numUsers);
+    sampled('num_subscriptions', 'Number of subscriptions.', () => hub.numSubscriptions);
+    sampled('num_channels', 'Number of channels with one or more subscribers.', () => hub.numChannels);
+    const nodes: Gauge = new Gauge({
+      name: `${NS}_node_num_nodes`,
+      help: 'Number of nodes in the cluster.',
+      registers: [r],
+      collect: async () => nodes.set((await this.node.info()).nodes.length),
+    });
+    new Gauge({ name: `${NS}_node_build`, help: 'Node build info.', labelNames: ['version'], registers: [r] }).set({ version }, 1);
+  }
+
+  /** Node ↔ broker message counters, sampled from the node's traffic counters. */
+  private brokerCounters(): void {
+    const traffic = this.node.traffic;
+    for (const [dir, help, values] of [
+      ['sent', 'Number of messages sent by node to broker.', traffic.brokerSent],
+      ['received', 'Number of messages received from broker.', traffic.brokerReceived],
+    ] as const) {
+      const c: Counter<'type' | 'channel_namespace'> = this.sampledCounter({
+        name: `${NS}_node_messages_${dir}_count`,
+        help,
+        labelNames: ['type', 'channel_namespace'],
+        collect: () => {
+          for (const type of BROKER_TYPES) this.catchUp(c, `${dir}/${type}`, { type, channel_namespace: '' }, values[type]);
+        },
+      });
+    }
+  }
+
+  /** Transport message counts and sizes by frame type, sampled from the traffic counters. */
+  private transportCounters(): void {
+    const traffic = this.node.traffic;
+    const labelNames = ['transport', 'frame_type', 'channel_namespace'] as const;
+    const what = 'client connections over specific transport';
+    // The first counter's collect samples every cell once per scrape and feeds all four.
+    const sent = this.sampledCounter({ name: `${NS}_transport_messages_sent`, help: `Number of messages sent to ${what}.`, labelNames, collect: () => sample() });
+    const sentSize = this.sampledCounter({ name: `${NS}_transport_messages_sent_size`, help: `Size in bytes of messages sent to ${what}.`, labelNames });
+    const received = this.sampledCounter({ name: `${NS}_transport_messages_received`, help: `Number of messages received from ${what}.`, labelNames });
+    const receivedSize = this.sampledCounter({ name: `${NS}_transport_messages_received_size`, help: `Size in bytes of messages received from ${what}.`, labelNames });
+    const sample = (): void => {
+      for (const cell of traffic.cells()) {
+        const labels = { transport: cell.transport, frame_type: cell.frameType, channel_namespace: '' };
+        const key = `${cell.direction}/${cell.transport}/${cell.frameType}`;
+        this.catchUp(cell.direction === 'sent' ? sent : received, `${key}/n`, labels, cell.count);
+        this.catchUp(cell.direction === 'sent' ? sentSize : receivedSize, `${key}/b`, labels, cell.bytes);
+      }
+    };
+  }
+
+  private sampledCounter<T extends string>(cfg: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
+    return new Counter({ ...cfg, registers: [this.registry] });
+  }
+
+  /** Brings a counter up to a sampled running total (counters only go up). */
+  private catchUp<T extends string>(c: Counter<T>, key: string, labels: Partial<Record<T, string>>, total: number): void {
+    const last = this.lastSeen.get(key) ?? 0;
+    if (total > last || !this.lastSeen.has(key)) c.inc(labels, Math.max(0, total - last));
+    this.lastSeen.set(key, Math.max(total, last));
+  }
+}

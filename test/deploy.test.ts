@@ -1,0 +1,147 @@
+/**
+ * What can be checked of the deployment files without docker or helm: the Dockerfile's stages,
+ * user, port and entrypoint, that everything it copies exists and is not dockerignored, that
+ * the Helm chart's YAML parses, that templates reference only values that exist, that their
+ * blocks balance, and that the chart's Gyre config loads cleanly.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parse as parseYaml } from 'yaml';
+import { loadValues } from '../src/config/testing.js';
+import { notSupportedWarnings } from '../src/config/index.js';
+import { repoRoot } from './helpers/server-process.js';
+
+const chartDir = join(repoRoot, 'deploy', 'helm', 'gyre');
+const read = (...p: string[]): string => readFileSync(join(repoRoot, ...p), 'utf8');
+
+interface Stage {
+  from: string;
+  name: string;
+  lines: string[];
+}
+
+/** Dockerfile instructions (continuation lines joined, comments dropped), grouped by stage. */
+function dockerStages(text: string): Stage[] {
+  const joined = text.replace(/\\\n/g, ' ');
+  const stages: Stage[] = [];
+  for (const raw of joined.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const from = /^FROM\s+(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (from) stages.push({ from: from[1] as string, name: from[2] ?? String(stages.length), lines: [] });
+    else stages[stages.length - 1]?.lines.push(line);
+  }
+  return stages;
+}
+
+describe('Dockerfile', () => {
+  const stages = dockerStages(read('Dockerfile'));
+  const build = stages[0] as Stage;
+  const runtime = stages[stages.length - 1] as Stage;
+  const ignored = read('.dockerignore').split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+
+  it('has a build stage and a slim runtime stage on Node 20', () => {
+    assert.ok(stages.length >= 2, 'multi-stage');
+    for (const s of stages) assert.match(s.from, /^node:20-(alpine|slim)$/);
+    assert.ok(build.lines.some((l) => /^RUN npm ci\b/.test(l)), 'build stage runs npm ci');
+    assert.ok(build.lines.some((l) => /^RUN npm run build\b/.test(l)), 'build stage builds');
+    assert.ok(runtime.lines.some((l) => /^RUN npm ci\b.*--omit=dev/.test(l)), 'runtime installs production dependencies only');
+  });
+
+  it('runs as a non-root user, exposes 8000 and starts bin/gyre.js', () => {
+    const user = runtime.lines.filter((l) => /^USER\s/i.test(l)).pop();
+    assert.ok(user, 'USER in the runtime stage');
+    assert.doesNotMatch(user, /^USER\s+(root|0)(:|$)/i);
+    assert.ok(runtime.lines.includes('EXPOSE 8000'));
+    const entry = runtime.lines.find((l) => l.startsWith('ENTRYPOINT'));
+    assert.deepEqual(JSON.parse((entry ?? '').replace(/^ENTRYPOINT\s+/, '')), ['node', 'bin/gyre.js']);
+  });
+
+  it('copies only paths that exist and are not dockerignored', () => {
+    for (const stage of stages) {
+      for (const line of stage.lines.filter((l) => /^COPY\s/i.test(l))) {
+        const parts = line.split(/\s+/).slice(1);
+        const fromStage = parts.find((p) => p.startsWith('--from='))?.slice('--from='.length);
+        const args = parts.filter((p) => !p.startsWith('--'));
+        for (const src of args.slice(0, -1)) {
+          if (fromStage) {
+            const origin = stages.find((s) => s.name === fromStage);
+            assert.ok(origin, `${line}: stage ${fromStage} exists`);
+            // Paths copied from the build stage are what `npm run build` produces here too.
+            const rel = src.replace(/^\/src\//, '');
+            assert.ok(existsSync(join(repoRoot, rel)), `${line}: ${rel} is produced by the build`);
+          } else {
+            assert.ok(existsSync(join(repoRoot, src)), `${line}: ${src} exists`);
+            assert.ok(!ignored.includes(src.replace(/\/$/, '')), `${line}: ${src} is not dockerignored`);
+          }
+        }
+      }
+    }
+    assert.ok(ignored.includes('node_modules') && ignored.includes('dist'), 'the context leaves out local builds');
+  });
+
+  it('the build stage gets everything tsconfig and the build scripts read', () => {
+    const copied = build.lines.filter((l) => /^COPY\s/i.test(l)).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    const tsconfig = JSON.parse(read('tsconfig.json')) as { include: string[] };
+    for (const pattern of tsconfig.include) assert.ok(copied.includes(pattern.split('/')[0] as string), `${pattern} is copied`);
+    for (const needed of ['package.json', 'package-lock.json', 'web', 'scripts', 'bin']) assert.ok(copied.includes(needed), `${needed} is copied`);
+  });
+});
+
+describe('Helm chart', () => {
+  const chart = parseYaml(readFileSync(join(chartDir, 'Chart.yaml'), 'utf8')) as Record<string, unknown>;
+  const values = parseYaml(readFileSync(join(chartDir, 'values.yaml'), 'utf8')) as Record<string, any>;
+  const templates = readdirSync(join(chartDir, 'templates')).map((name) => ({ name, text: readFileSync(join(chartDir, 'templates', name), 'utf8') }));
+
+  it('has a valid Chart.yaml and the expected templates', () => {
+    assert.equal(chart.apiVersion, 'v2');
+    assert.equal(chart.name, 'gyre');
+    assert.match(String(chart.version), /^\d+\.\d+\.\d+$/);
+    const pkg = JSON.parse(read('package.json')) as { version: string };
+    assert.equal(chart.appVersion, pkg.version);
+    for (const t of ['deployment.yaml', 'service.yaml', 'configmap.yaml', 'ingress.yaml', '_helpers.tpl']) assert.ok(templates.some((x) => x.name === t), t);
+  });
+
+  it('templates reference only values that exist in values.yaml', () => {
+    let refs = 0;
+    for (const { name, text } of templates) {
+      for (const m of text.matchAll(/\.Values((?:\.[A-Za-z_]\w*)+)/g)) {
+        refs++;
+        const path = (m[1] as string).slice(1).split('.');
+        let node: any = values;
+        for (const key of path) {
+          assert.ok(node !== null && typeof node === 'object' && key in node, `${name}: .Values.${path.join('.')} is not in values.yaml`);
+          node = node[key];
+        }
+      }
+    }
+    assert.ok(refs > 20, `found ${refs} value references`);
+  });
+
+  it('template blocks balance', () => {
+    for (const { name, text } of templates) {
+      const opens = [...text.matchAll(/\{\{-?\s*(if|with|range|define)\b/g)].length;
+      const ends = [...text.matchAll(/\{\{-?\s*end\s*-?\}\}/g)].length;
+      assert.equal(opens, ends, `${name}: ${opens} blocks opened, ${ends} ended`);
+    }
+  });
+
+  it('probes /health on the internal port the config really uses', () => {
+    const deployment = templates.find((t) => t.name === 'deployment.yaml')?.text ?? '';
+    assert.match(deployment, /if \.Values\.config\.health\.enabled/);
+    assert.match(deployment, /readinessProbe:\s+httpGet:\s+path: \/health\s+port: internal/);
+    assert.equal(values.config.health.enabled, true);
+    assert.equal(Number(values.config.http_server.internal_port), values.service.internalPort);
+    assert.equal(Number(values.podAnnotations['prometheus.io/port']), values.service.internalPort);
+    assert.ok(values.terminationGracePeriodSeconds > 30, 'grace period outlasts shutdown.timeout');
+  });
+
+  it("the chart's config loads in Gyre without unknown keys or unsupported features", () => {
+    const loaded = loadValues(values.config);
+    assert.deepEqual(loaded.unknownKeys, []);
+    assert.deepEqual(notSupportedWarnings(loaded.config), []);
+    assert.equal(loaded.config.shutdown.timeout, 30_000);
+  });
+});
