@@ -39,6 +39,8 @@ export interface ClientStats {
   order_errors: number;
   write_errors: number;
   other_msgs: number;
+  /** WebSocket data messages received (Gyre joins the items of one flush into one message). */
+  messages: number;
   close_code: number;
   setup_us: number;
   conn_p50_ms: number;

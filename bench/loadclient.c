@@ -100,6 +100,7 @@ typedef struct {
   uint64_t received;
   uint64_t ready, failed;
   uint64_t closed, pings, order_err, write_err, other_msgs;
+  uint64_t messages; /* WebSocket data messages (a server may carry several replies in one) */
   int64_t first_us, last_us;
   hist_t lat;
   uint32_t *conn_hist; /* connect+subscribe time, ms */
@@ -512,6 +513,7 @@ static void handle_sio_message(worker_t *w, conn_t *c, const uint8_t *p, size_t 
 }
 
 static void handle_message(worker_t *w, conn_t *c, const uint8_t *p, size_t n, int64_t now) {
+  bump(&w->messages);
   if (g_protocol == P_PROTOBUF) {
     handle_pb_message(w, c, p, n, now);
     return;
@@ -749,7 +751,7 @@ static void start_connect(worker_t *w, int idx) {
 
 static void worker_reset(worker_t *w) {
   __atomic_store_n(&w->received, 0, __ATOMIC_RELAXED);
-  w->closed = w->pings = w->order_err = w->write_err = w->other_msgs = 0;
+  w->closed = w->pings = w->order_err = w->write_err = w->other_msgs = w->messages = 0;
   w->first_us = w->last_us = 0;
   hist_reset(&w->lat);
   w->last_close_code = 0;
@@ -844,7 +846,7 @@ static void print_stats(const char *tag) {
   printf("%s {\"received\":%llu,\"samples\":%llu,\"first_us\":%lld,\"last_us\":%lld,"
          "\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,\"p999_us\":%llu,\"max_us\":%llu,\"mean_us\":%.1f,"
          "\"ready\":%llu,\"failed\":%llu,\"closed\":%llu,\"pings\":%llu,\"order_errors\":%llu,"
-         "\"write_errors\":%llu,\"other_msgs\":%llu,\"close_code\":%d,\"setup_us\":%lld,"
+         "\"write_errors\":%llu,\"other_msgs\":%llu,\"messages\":%llu,\"close_code\":%d,\"setup_us\":%lld,"
          "\"conn_p50_ms\":%llu,\"conn_p99_ms\":%llu,\"conn_max_ms\":%llu,\"error\":\"%s\"}\n",
          tag, (unsigned long long)received, (unsigned long long)total, (long long)first, (long long)last,
          (unsigned long long)percentile(fine, coarse, total, 0.50),
@@ -854,7 +856,8 @@ static void print_stats(const char *tag) {
          total ? (double)lat_sum / (double)total : 0.0, (unsigned long long)SUM(ready),
          (unsigned long long)SUM(failed), (unsigned long long)SUM(closed), (unsigned long long)SUM(pings),
          (unsigned long long)SUM(order_err), (unsigned long long)SUM(write_err),
-         (unsigned long long)SUM(other_msgs), close_code, (long long)(g_setup_end_us - g_setup_start_us),
+         (unsigned long long)SUM(other_msgs), (unsigned long long)SUM(messages), close_code,
+         (long long)(g_setup_end_us - g_setup_start_us),
          (unsigned long long)conn_p50, (unsigned long long)conn_p99, (unsigned long long)conn_max, err);
   fflush(stdout);
 }

@@ -150,7 +150,7 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         if (!complete) notes.push(`incomplete: ${stats.received}/${expected} delivered`);
         if (stats.closed > 0) notes.push(`${stats.closed} connections closed during the window (close code ${stats.close_code}${stats.error ? `, ${stats.error}` : ''})`);
         if (ctx.verbose) {
-          notes.push(`pings ${stats.pings}, out-of-order ${stats.order_errors} (expected when inflight > 1), other ${stats.other_msgs}, p99.9 ${fmt(stats.p999_us / 1000)} ms, max ${fmt(stats.max_us / 1000)} ms, RSS ${rssBefore}→${rssAfter} KB, publish p99 ${fmt((ps?.p99_us ?? NaN) / 1000)} ms`);
+          notes.push(`deliveries per WebSocket message ${fmt(stats.received / Math.max(1, stats.messages))}, pings ${stats.pings}, out-of-order ${stats.order_errors} (expected when inflight > 1), other ${stats.other_msgs}, p99.9 ${fmt(stats.p999_us / 1000)} ms, max ${fmt(stats.max_us / 1000)} ms, RSS ${rssBefore}→${rssAfter} KB, publish p99 ${fmt((ps?.p99_us ?? NaN) / 1000)} ms`);
         }
         const deliveries = stats.received;
         const windowUs = stats.last_us > 0 ? stats.last_us - t0 : wallUs;

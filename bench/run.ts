@@ -49,8 +49,9 @@ function usage(): string {
     .join('\n');
   return `usage: npm run bench -- [options]
   --scenario NAME[,NAME]  scenarios to run (default: the set marked *)
-  --server KIND[,KIND]    only these servers (gyre, reference, plain-ws, gyre-history,
-                          gyre-redis, gyre-redis-2node, gyre-workers, socketio)
+  --server KIND[,KIND]    run these servers instead of the scenario's (the first is the
+                          subject of the ratios): gyre, reference, plain-ws, gyre-history,
+                          gyre-redis, gyre-redis-2node, gyre-workers, socketio
   --runs N                runs per server (default: per scenario)
   --connections N         subscribed connections (capped by the fd limit)
   --messages N            publications in the measured window
@@ -128,7 +129,9 @@ function parseOptions(argv: string[]): Options | undefined {
     scenarios.push(sc);
   }
   const server = flags.get('server');
-  const serverFilter = server === undefined || server === 'all' ? undefined : new Set(server.split(',') as ServerKind[]);
+  const kinds: ServerKind[] = ['gyre', 'gyre-history', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio'];
+  const serverFilter = server === undefined ? undefined : new Set(server.split(',').filter(Boolean) as ServerKind[]);
+  for (const k of serverFilter ?? []) if (!kinds.includes(k)) throw new Error(`unknown server ${k}; one of ${kinds.join(', ')}`);
   const runs = num('runs');
   return {
     scenarios,
@@ -176,7 +179,8 @@ async function main(): Promise<number> {
   const outcomes: ScenarioOutcome[] = [];
   const started = Date.now();
   for (const sc of opts.scenarios) {
-    const servers = sc.servers.filter((k) => opts.serverFilter === undefined || opts.serverFilter.has(k));
+    // --server replaces the scenario's servers (in the order given; the first is the subject).
+    const servers = opts.serverFilter === undefined ? sc.servers : [...opts.serverFilter];
     if (servers.length === 0) continue;
     const runs = opts.runs ?? sc.runs;
     console.log('');

@@ -185,11 +185,11 @@ const SCENARIOS: Scenario[] = [
   {
     ...fanout({ name: 'idle-19k', description: '', servers: [] }),
     name: 'idle-19k',
-    description: '19,000 subscribed connections left idle for 30 s (Gyre pings every 25 s): RSS per connection, idle CPU',
+    description: '19,000 subscribed connections left idle for 50 s (two 25 s ping intervals: every connection gets exactly two pings): RSS per connection, idle CPU',
     kind: 'idle',
     servers: ['gyre', 'reference'],
     connections: 19_000,
-    idleSeconds: 30,
+    idleSeconds: 50,
     runs: 1,
     metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'pingsPerConn'],
     targets: [
@@ -251,7 +251,7 @@ const SCENARIOS: Scenario[] = [
   fanout({
     name: 'fanout-workers',
     description: '10,000 connections, flood; Gyre with one worker per core (node:cluster, Redis engine) vs one process (memory, and Redis)',
-    servers: ['gyre-workers', 'gyre', 'gyre-redis'],
+    servers: ['gyre-workers', 'gyre', 'gyre-redis', 'gyre-redis-2node'],
     connections: 10_000,
     messages: 300,
     warmupMessages: 40,

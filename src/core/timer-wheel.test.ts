@@ -41,3 +41,63 @@ test('a throwing callback does not stop the others', () => {
   assert.equal(ran, true);
   wheel.close();
 });
+
+test('a reusable timer re-armed before it fires moves to the new deadline and fires once', () => {
+  let now = 0;
+  const wheel = new TimerWheel(100, () => now);
+  let runs = 0;
+  const t = wheel.timer(() => runs++);
+  assert.equal(t.done, true, 'a new timer is not armed');
+  wheel.arm(t, 500);
+  wheel.arm(t, 200); // earlier
+  wheel.arm(t, 500); // back to the first slot: the stale copy there must not fire twice
+  now = 300;
+  wheel.tick();
+  assert.equal(runs, 0, 'moved away from 200 ms');
+  now = 600;
+  wheel.tick();
+  assert.equal(runs, 1);
+  assert.equal(t.done, true);
+  now = 2000;
+  wheel.tick();
+  assert.equal(runs, 1, 'fires once per arm');
+  wheel.close();
+});
+
+test('a timer re-armed from its own callback fires again, and a cancelled one never', () => {
+  let now = 0;
+  const wheel = new TimerWheel(100, () => now);
+  let runs = 0;
+  const t = wheel.timer(() => {
+    runs++;
+    if (runs < 3) wheel.arm(t, 100);
+  });
+  wheel.arm(t, 100);
+  for (let i = 1; i <= 10; i++) {
+    now = i * 100;
+    wheel.tick();
+  }
+  assert.equal(runs, 3);
+  const c = wheel.timer(() => assert.fail('cancelled'));
+  wheel.arm(c, 100);
+  wheel.cancel(c);
+  now += 1000;
+  wheel.tick();
+  wheel.close();
+});
+
+test('a timer armed with no delay from a callback during a late tick still fires', () => {
+  let now = 0;
+  const wheel = new TimerWheel(100, () => now);
+  const fired: string[] = [];
+  wheel.schedule(100, () => {
+    fired.push('a');
+    wheel.schedule(0, () => fired.push('b'));
+  });
+  now = 1000; // the tick runs late: several slots at once
+  wheel.tick();
+  now = 1100;
+  wheel.tick();
+  assert.deepEqual(fired, ['a', 'b']);
+  wheel.close();
+});

@@ -2,6 +2,8 @@
  * One shared scheduler for every per-connection timer (pings, pong checks, expiry,
  * presence refresh). Deadlines are rounded up to the wheel's resolution; a single
  * unref'd interval drives all of them, so idle connections cost no native timers.
+ * A recurring timer can be created once with timer() and re-armed with arm(), which
+ * allocates nothing: an idle connection then makes no garbage per ping.
  */
 export interface TimerHandle {
   /** Set when cancelled or fired; a cancelled handle is skipped cheaply. */
@@ -10,6 +12,8 @@ export interface TimerHandle {
 
 interface Entry extends TimerHandle {
   fn: () => void;
+  /** The slot the entry is armed for; a copy left in an earlier slot's list is stale. */
+  slot: number;
 }
 
 export class TimerWheel {
@@ -27,17 +31,35 @@ export class TimerWheel {
 
   /** Runs fn once, no earlier than delayMs from now (within one resolution step). */
   schedule(delayMs: number, fn: () => void): TimerHandle {
-    const entry: Entry = { done: false, fn };
+    const entry: Entry = { done: true, fn, slot: 0 };
+    this.arm(entry, delayMs);
+    return entry;
+  }
+
+  /** A reusable timer running fn, not armed yet (done). Arm it with arm(). */
+  timer(fn: () => void): TimerHandle {
+    const entry: Entry = { done: true, fn, slot: 0 };
+    return entry;
+  }
+
+  /**
+   * (Re)arms a timer from timer() or schedule() to fire once, no earlier than delayMs
+   * from now; an armed timer moves to the new deadline.
+   */
+  arm(handle: TimerHandle, delayMs: number): void {
+    const entry = handle as Entry;
     const slot = Math.max(Math.ceil((this.now() + Math.max(0, delayMs)) / this.resolutionMs), this.lastSlot + 1);
+    if (!entry.done && entry.slot === slot) return;
+    if (entry.done) this.count++;
+    entry.done = false;
+    entry.slot = slot;
     let list = this.slots.get(slot);
     if (!list) {
       list = [];
       this.slots.set(slot, list);
     }
     list.push(entry);
-    this.count++;
     if (!this.interval) this.start();
-    return entry;
   }
 
   /** Cancels a pending timer; safe to call twice or after it fired. */
@@ -52,11 +74,14 @@ export class TimerWheel {
   tick(): void {
     const current = Math.floor(this.now() / this.resolutionMs);
     for (let s = this.lastSlot + 1; s <= current; s++) {
+      // Timers armed by the callbacks below land after this slot, never in a passed one.
+      this.lastSlot = s;
       const list = this.slots.get(s);
       if (!list) continue;
       this.slots.delete(s);
       for (const e of list) {
-        if (e.done) continue;
+        // Skips cancelled entries and stale copies of entries re-armed for another slot.
+        if (e.done || e.slot !== s) continue;
         e.done = true;
         this.count--;
         try {
@@ -70,7 +95,7 @@ export class TimerWheel {
     if (this.count === 0 && this.slots.size === 0) this.stop();
   }
 
-  /** Stops the driving interval; pending timers stay and resume on the next schedule(). */
+  /** Stops the driving interval; pending timers stay and resume on the next arm(). */
   stop(): void {
     if (this.interval) {
       clearInterval(this.interval);
@@ -81,6 +106,7 @@ export class TimerWheel {
   /** Drops every pending timer. */
   close(): void {
     this.stop();
+    for (const list of this.slots.values()) for (const e of list) e.done = true;
     this.slots.clear();
     this.count = 0;
   }

@@ -36,12 +36,22 @@ const OPEN = 1;
 interface FrameCache {
   items: Uint8Array[] | undefined;
   frame: Buffer;
+  /** The last frame of one tiny item (a ping, mostly), reused when the next has the same bytes. */
+  tinyPayload: Uint8Array;
+  tinyFrame: Buffer;
 }
 
-const frameCaches: [text: FrameCache, binary: FrameCache] = [
-  { items: undefined, frame: Buffer.alloc(0) },
-  { items: undefined, frame: Buffer.alloc(0) },
-];
+const emptyCache = (): FrameCache => ({ items: undefined, frame: Buffer.alloc(0), tinyPayload: new Uint8Array(0), tinyFrame: Buffer.alloc(0) });
+const frameCaches: [text: FrameCache, binary: FrameCache] = [emptyCache(), emptyCache()];
+
+/** Items up to this size are matched by content (pings are encoded afresh per connection). */
+const TINY_ITEM = 16;
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 /** One unmasked, unfragmented server frame: FIN + opcode, payload length, payload. */
 export function buildFrame(payload: Uint8Array, binary: boolean): Buffer {
@@ -77,7 +87,17 @@ function framedItems(items: Uint8Array[], binary: boolean, codec: Codec): Buffer
     }
     if (same) return cache.frame;
   }
-  const frame = buildFrame(items.length === 1 ? items[0]! : codec.joinFrame(items), binary);
+  let frame: Buffer;
+  const single = items.length === 1 ? items[0]! : undefined;
+  if (single !== undefined && single.length <= TINY_ITEM) {
+    if (!sameBytes(single, cache.tinyPayload)) {
+      cache.tinyPayload = single;
+      cache.tinyFrame = buildFrame(single, binary);
+    }
+    frame = cache.tinyFrame;
+  } else {
+    frame = buildFrame(single ?? codec.joinFrame(items), binary);
+  }
   cache.items = items;
   cache.frame = frame;
   return frame;

@@ -80,6 +80,8 @@ export class ClientSession implements HubClient, ClientRef {
   /** Channels with a subscribe command in flight (before the subscription entry exists). */
   readonly pending = new Map<string, Promise<void>>();
   private chain: Promise<void> = Promise.resolve();
+  /** Frames handed to the command chain and not finished yet. */
+  private queued = 0;
   private afterReply: (() => void)[] = [];
   private staleTimer: TimerHandle | undefined;
   private pingTimer: TimerHandle | undefined;
@@ -112,6 +114,13 @@ export class ClientSession implements HubClient, ClientRef {
   /** Feeds one transport frame (a batch of commands). */
   handleFrame(frame: Uint8Array): void {
     if (this.state === 'closed') return;
+    // A pong (one empty command) with no command queued ahead of it needs none of the command
+    // machinery: the same effect, without the promises (idle connections answer a ping every 25 s).
+    if (this.queued === 0 && this.state === 'connected' && !this.unusable && isPongFrame(this.protocol, frame)) {
+      this.countReceived(PONG_COMMANDS, frame.length);
+      this.handlePong();
+      return;
+    }
     let commands: Command[];
     try {
       commands = this.codec.decodeCommands(frame, this.node.maxCommandBytes);
@@ -121,25 +130,31 @@ export class ClientSession implements HubClient, ClientRef {
       return;
     }
     this.countReceived(commands, frame.length);
+    this.queued++;
     this.chain = this.chain.then(() => this.runCommands(commands));
   }
 
   /** Runs commands that did not come from a frame (unidirectional connect). */
   runCommand(cmd: Command): Promise<void> {
+    this.queued++;
     this.chain = this.chain.then(() => this.runCommands([cmd]));
     return this.chain;
   }
 
   private async runCommands(commands: Command[]): Promise<void> {
-    for (const cmd of commands) {
-      if (this.state === 'closed' || this.unusable) return;
-      try {
-        await this.runCommand1(cmd);
-      } catch (err) {
-        this.node.logger.error({ client: this.id, err }, 'command handling failed');
-        this.close(Disconnects.serverError);
-        return;
+    try {
+      for (const cmd of commands) {
+        if (this.state === 'closed' || this.unusable) return;
+        try {
+          await this.runCommand1(cmd);
+        } catch (err) {
+          this.node.logger.error({ client: this.id, err }, 'command handling failed');
+          this.close(Disconnects.serverError);
+          return;
+        }
       }
+    } finally {
+      this.queued--;
     }
   }
 
@@ -404,9 +419,12 @@ export class ClientSession implements HubClient, ClientRef {
     const rules = this.node.rules;
     if (this.pingEnabled()) {
       const first = rules.pingIntervalMs / 2 + Math.random() * (rules.pingIntervalMs / 2);
-      this.pingTimer = this.node.wheel.schedule(first, () => this.sendPing());
+      // Recurring timers are created once and re-armed: an idle connection allocates nothing per ping.
+      this.pingTimer = this.node.wheel.timer(() => this.sendPing());
+      this.node.wheel.arm(this.pingTimer, first);
     }
-    this.presenceTimer = this.node.wheel.schedule(rules.presenceUpdateIntervalMs, () => this.presenceTick());
+    this.presenceTimer = this.node.wheel.timer(() => this.presenceTick());
+    this.node.wheel.arm(this.presenceTimer, rules.presenceUpdateIntervalMs);
     this.scheduleExpiry();
   }
 
@@ -424,19 +442,19 @@ export class ClientSession implements HubClient, ClientRef {
     this.writeReply(this.transport.unidirectional ? { push: {} } : {});
     if (this.pongExpected()) {
       this.pingOutstanding = true;
-      this.node.wheel.cancel(this.pongTimer);
-      this.pongTimer = this.node.wheel.schedule(rules.pongTimeoutMs, () => {
+      this.pongTimer ??= this.node.wheel.timer(() => {
         if (this.pingOutstanding) this.close(Disconnects.noPong);
       });
+      this.node.wheel.arm(this.pongTimer, rules.pongTimeoutMs);
     }
-    this.pingTimer = this.node.wheel.schedule(rules.pingIntervalMs, () => this.sendPing());
+    this.pingTimer ??= this.node.wheel.timer(() => this.sendPing());
+    this.node.wheel.arm(this.pingTimer, rules.pingIntervalMs);
   }
 
   private handlePong(): void {
     // A pong with no ping outstanding is tolerated: the reference is stricter, clients never rely on it.
     this.pingOutstanding = false;
     this.node.wheel.cancel(this.pongTimer);
-    this.pongTimer = undefined;
   }
 
   /** (Re)arms the connection expiry check for the current expireAt. */
@@ -471,7 +489,8 @@ export class ClientSession implements HubClient, ClientRef {
         });
       }
     }
-    this.presenceTimer = node.wheel.schedule(node.rules.presenceUpdateIntervalMs, () => this.presenceTick());
+    this.presenceTimer ??= node.wheel.timer(() => this.presenceTick());
+    node.wheel.arm(this.presenceTimer, node.rules.presenceUpdateIntervalMs);
   }
 
   // ---- closing ----
@@ -513,6 +532,15 @@ export class ClientSession implements HubClient, ClientRef {
   transportClosed(): void {
     this.close(Disconnects.connectionClosed);
   }
+}
+
+/** What a pong frame decodes to: one empty command. */
+const PONG_COMMANDS: Command[] = [{}];
+
+/** True for a frame holding exactly one empty command, as clients answer pings: `{}` or one zero byte. */
+function isPongFrame(protocol: ProtocolType, frame: Uint8Array): boolean {
+  if (protocol === 'json') return frame.length === 2 && frame[0] === 0x7b && frame[1] === 0x7d;
+  return frame.length === 1 && frame[0] === 0;
 }
 
 function hasRequest(cmd: Command): boolean {
