@@ -147,6 +147,16 @@ describe('nats specifics', () => {
       await rec.waitFor(() => rec.pubs(ch).length === 1, 2000, 'the first delivery');
       server.proc.kill('SIGKILL');
       await server.exited;
+      // While the server is down a publish is an error, never a silent success.
+      let rejected = false;
+      for (let i = 0; i < 50 && !rejected; i++) {
+        rejected = await broker.publish(ch, bytes('during'), {}).then(
+          () => false,
+          () => true,
+        );
+        if (!rejected) await sleep(20);
+      }
+      assert.ok(rejected, 'publish rejects while NATS is down');
       server = start();
       await waitUp();
       // Publish until one arrives: the client reconnects and resubscribes on its own.

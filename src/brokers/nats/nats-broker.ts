@@ -53,6 +53,7 @@ export class NatsBroker implements Broker, Controller {
   private readonly idempotent = new Map<string, { position: StreamPosition; expiresAt: number }>();
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  private online = false;
 
   constructor(private readonly opts: NatsBrokerOptions = {}) {
     this.prefix = opts.prefix || 'centrifugo';
@@ -121,6 +122,8 @@ export class NatsBroker implements Broker, Controller {
           throw new BrokerError('broker_closed', 'nats broker is closed');
         }
         this.nc = nc;
+        this.online = true;
+        void this.watchStatus(nc);
         return nc;
       },
       (err: unknown) => {
@@ -161,9 +164,30 @@ export class NatsBroker implements Broker, Controller {
     sub.unsubscribe();
   }
 
-  /** Fans one publication out; never saved. An idempotent repeat (same node) resolves suppressed. */
+  /** Tracks whether the server connection is up, so publishes during an outage fail instead of queueing. */
+  private async watchStatus(nc: NatsConnection): Promise<void> {
+    try {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') {
+          if (this.online) this.opts.logger?.warn({}, 'nats connection lost, reconnecting');
+          this.online = false;
+        } else if (s.type === 'reconnect') {
+          this.online = true;
+          this.opts.logger?.info({}, 'nats connection restored');
+        }
+      }
+    } catch {
+      // The status iterator ends with the connection.
+    }
+  }
+
+  /**
+   * Fans one publication out; never saved. An idempotent repeat (same node) resolves suppressed.
+   * While the server is unreachable it rejects with `backend_error` rather than buffering.
+   */
   async publish(channel: string, data: Uint8Array, opts: PublishOptions): Promise<PublishResult> {
     const nc = this.connection();
+    if (!this.online) throw new BrokerError('backend_error', 'nats is disconnected');
     if (hasWildcard(channel)) throw new BrokerError('bad_channel', `cannot publish to channel "${channel}" with NATS wildcards`);
     const now = this.clock.now();
     const key = opts.idempotencyKey ? `${channel}\u0000${opts.idempotencyKey}` : undefined;
