@@ -641,11 +641,17 @@ static void on_readable(worker_t *w, conn_t *c) {
   uint8_t *buf = w->rbuf;
   ssize_t n = read(c->fd, buf + len, w->rcap - len);
   if (n == 0) {
+    if (c->state != ST_READY)
+      note_error(w, c->state == ST_HANDSHAKE ? "server closed during the handshake" : "server closed before the subscribe reply", NULL, 0);
     conn_dead(w, c);
     return;
   }
   if (n < 0) {
-    if (errno != EAGAIN && errno != EINTR) conn_dead(w, c);
+    if (errno != EAGAIN && errno != EINTR) {
+      if (c->state != ST_READY && !w->first_error[0])
+        snprintf(w->first_error, sizeof(w->first_error), "read (state %d): %s", c->state, strerror(errno));
+      conn_dead(w, c);
+    }
     return;
   }
   len += (size_t)n;
@@ -710,6 +716,7 @@ static void on_connected(worker_t *w, conn_t *c) {
   int pi = (int)(c->gidx % (uint32_t)g_nports);
   ssize_t n = write(c->fd, g_upgrade[pi], g_upgrade_len[pi]);
   if (n != (ssize_t)g_upgrade_len[pi]) {
+    if (!w->first_error[0]) snprintf(w->first_error, sizeof(w->first_error), "upgrade request write: %s", n < 0 ? strerror(errno) : "short write");
     conn_dead(w, c);
     return;
   }

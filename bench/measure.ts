@@ -199,7 +199,8 @@ async function runIdle(sc: Scenario, kind: ServerKind, run: number, ctx: RunCont
       await client.reset();
       const cpu0 = totalCpuUs(pids);
       const t0 = nowUs();
-      await sleep(sc.idleSeconds * 1000);
+      const idleSeconds = sc.idleSecondsBy?.[kind] ?? sc.idleSeconds;
+      await sleep(idleSeconds * 1000);
       const cpu = totalCpuUs(pids) - cpu0;
       const secs = (nowUs() - t0) / 1e6;
       const rssEnd = totalRssKb(pids);
@@ -212,7 +213,7 @@ async function runIdle(sc: Scenario, kind: ServerKind, run: number, ctx: RunCont
         idleCpuPerConnSec: cpu / n / secs,
         pingsPerConn: stats ? stats.pings / n : NaN,
       };
-      const summary = `${n} connections; RSS ${fmt(values.rssPerConn)} KB/conn after connect, ${fmt(values.rssPerConnIdle)} after ${sc.idleSeconds} s idle; idle CPU ${fmt(values.idleCpuPerConnSec, 3)} µs per connection per second; ${fmt(values.pingsPerConn)} pings/conn`;
+      const summary = `${n} connections; RSS ${fmt(values.rssPerConn)} KB/conn after connect, ${fmt(values.rssPerConnIdle)} after ${idleSeconds} s idle; idle CPU ${fmt(values.idleCpuPerConnSec, 3)} µs per connection per second; ${fmt(values.pingsPerConn)} pings/conn`;
       return { kind, run, values, notes, summary };
     } finally {
       await client.stop();

@@ -51,7 +51,7 @@ function usage(): string {
   --scenario NAME[,NAME]  scenarios to run (default: the set marked *)
   --server KIND[,KIND]    run these servers instead of the scenario's (the first is the
                           subject of the ratios): gyre, reference, plain-ws, gyre-history,
-                          gyre-redis, gyre-redis-2node, gyre-workers, socketio
+                          gyre-redis, gyre-redis-2node, gyre-workers, socketio, gyre-base
   --runs N                runs per server (default: per scenario)
   --connections N         subscribed connections (capped by the fd limit)
   --messages N            publications in the measured window
@@ -66,7 +66,8 @@ function usage(): string {
   --verbose               extra per-run details
   --list                  this text
 environment: BENCH_GYRE_NODE_ARGS adds Node flags to Gyre processes (e.g. "--cpu-prof
-  --cpu-prof-dir=/tmp/prof"); BENCH_WORKERS sets the worker count of gyre-workers.
+  --cpu-prof-dir=/tmp/prof"); BENCH_WORKERS sets the worker count of gyre-workers;
+  BENCH_GYRE_BASE=/path/to/other/checkout (built) is the Gyre run as gyre-base.
 scenarios (* = default set):
 ${names}`;
 }
@@ -117,7 +118,8 @@ function parseOptions(argv: string[]): Options | undefined {
     sc.inflight = Math.max(1, num('inflight') ?? sc.inflight);
     sc.payloadBytes = num('payload') ?? sc.payloadBytes;
     sc.maxPending = Math.max(1, num('max-pending') ?? sc.maxPending);
-    sc.idleSeconds = num('idle-seconds') ?? sc.idleSeconds;
+    const idle = num('idle-seconds');
+    if (idle !== undefined) { sc.idleSeconds = idle; sc.idleSecondsBy = undefined; }
     const rate = num('rate');
     if (rate !== undefined && rate > 0) { sc.mode = 'rate'; sc.rate = rate; }
     if (sc.messages < 1) throw new Error('--messages must be at least 1');
@@ -129,7 +131,7 @@ function parseOptions(argv: string[]): Options | undefined {
     scenarios.push(sc);
   }
   const server = flags.get('server');
-  const kinds: ServerKind[] = ['gyre', 'gyre-history', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio'];
+  const kinds: ServerKind[] = ['gyre', 'gyre-base', 'gyre-history', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio'];
   const serverFilter = server === undefined ? undefined : new Set(server.split(',').filter(Boolean) as ServerKind[]);
   for (const k of serverFilter ?? []) if (!kinds.includes(k)) throw new Error(`unknown server ${k}; one of ${kinds.join(', ')}`);
   const runs = num('runs');

@@ -19,6 +19,8 @@ export type ServerKind =
   | 'gyre-redis-2node'
   /** Gyre with one worker per core (node:cluster, one port), joined by the Redis engine. */
   | 'gyre-workers'
+  /** Gyre from another checkout (BENCH_GYRE_BASE=/path/to/built/tree), memory engine: A/B comparisons. */
+  | 'gyre-base'
   /** Pre-framed, write-coalescing `ws` server (bench/reference-server.ts). */
   | 'reference'
   /** `ws.send` per subscriber (bench/plain-ws-server.ts). */
@@ -106,6 +108,8 @@ export interface Scenario {
   maxPending: number;
   /** Idle scenarios: length of the measured idle window. */
   idleSeconds: number;
+  /** Per-server override of `idleSeconds` (a server without keepalive needs no long window). */
+  idleSecondsBy?: Partial<Record<ServerKind, number>>;
   /** Runs per server by default (medians are taken over runs). */
   runs: number;
   /** Figures shown in the table, in order. */
@@ -144,7 +148,7 @@ const SCENARIOS: Scenario[] = [
     servers: ['gyre', 'reference', 'plain-ws'],
     connections: 10_000,
     messages: 300,
-    messagesBy: { 'plain-ws': 60 },
+    messagesBy: { 'plain-ws': 30 },
     warmupMessages: 40,
     targets: [
       { metric: 'cpuPerDelivery', vs: 'reference', op: '<=', value: 1.2, label: '≤ 1.2× reference' },
@@ -158,8 +162,9 @@ const SCENARIOS: Scenario[] = [
     connections: 10_000,
     protocol: 'protobuf',
     messages: 300,
-    messagesBy: { 'plain-ws': 60 },
+    messagesBy: { 'plain-ws': 30 },
     warmupMessages: 40,
+    runs: 2,
     targets: [
       { metric: 'cpuPerDelivery', vs: 'reference', op: '<=', value: 1.2, label: '≤ 1.2× reference' },
       { metric: 'cpuPerDelivery', vs: 'plain-ws', op: '<=', value: 1 / 6, label: '≤ 1/6 plain ws' },
@@ -177,7 +182,7 @@ const SCENARIOS: Scenario[] = [
     mode: 'rate',
     rate: 2000,
     inflight: 32,
-    runs: 3,
+    runs: 2,
     metrics: ['p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'delivered'],
     targets: [],
   }),
@@ -190,6 +195,7 @@ const SCENARIOS: Scenario[] = [
     servers: ['gyre', 'reference'],
     connections: 19_000,
     idleSeconds: 50,
+    idleSecondsBy: { reference: 10 },
     runs: 1,
     metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'pingsPerConn'],
     targets: [
@@ -218,6 +224,7 @@ const SCENARIOS: Scenario[] = [
     connections: 5000,
     messages: 300,
     warmupMessages: 40,
+    runs: 2,
     metrics: ['cpuPerDelivery', 'deliveriesPerSec', 'p99', 'serverCpuPct', 'delivered'],
     targets: [],
   }),
@@ -232,7 +239,7 @@ const SCENARIOS: Scenario[] = [
     messages: 20_000,
     warmupMessages: 3000,
     inflight: 16,
-    runs: 3,
+    runs: 2,
     metrics: ['requestsPerSec', 'requestP50', 'requestP99', 'cpuPerRequest', 'serverCpuPct', 'publisherCpuPct', 'delivered'],
     targets: [],
   },
@@ -244,6 +251,7 @@ const SCENARIOS: Scenario[] = [
     connections: 10_000,
     messages: 300,
     warmupMessages: 40,
+    runs: 2,
     metrics: ['deliveriesPerSec', 'p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'redisCpuPct', 'clientCpuPct', 'delivered'],
     targets: [{ metric: 'deliveriesPerSec', vs: 'gyre', op: '>=', value: 0.7, label: '≥ 0.7× memory' }],
   }),

@@ -192,15 +192,22 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
         break;
       }
       case 'gyre':
+      case 'gyre-base':
       case 'gyre-history':
       case 'gyre-redis':
       case 'gyre-redis-2node': {
         const nodes = kind === 'gyre-redis-2node' ? 2 : 1;
+        let bin = gyreBin;
+        if (kind === 'gyre-base') {
+          const base = process.env.BENCH_GYRE_BASE;
+          if (!base) throw new Error('gyre-base exited during startup: set BENCH_GYRE_BASE to a built Gyre checkout');
+          bin = path.resolve(base, 'bin', 'gyre.js');
+        }
         for (let i = 0; i < nodes; i++) {
           const port = await freePort();
           const file = path.join(dir, `gyre-${port}.json`);
           writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix), null, 2));
-          await launch([...gyreNodeArgs(), gyreBin, '--config', file], port);
+          await launch([...gyreNodeArgs(), bin, '--config', file], port);
         }
         break;
       }

@@ -19,14 +19,22 @@ interface Entry extends TimerHandle {
 export class TimerWheel {
   private readonly slots = new Map<number, Entry[]>();
   private interval: NodeJS.Timeout | undefined;
-  private lastSlot: number;
+  /** Slots are counted from the wheel's creation, so slot numbers stay small integers (no boxed doubles). */
+  private readonly origin: number;
+  private lastSlot = 0;
   private count = 0;
 
   constructor(
     private readonly resolutionMs = 100,
     private readonly now: () => number = Date.now,
   ) {
-    this.lastSlot = Math.floor(this.now() / resolutionMs);
+    this.origin = Math.floor(this.now() / resolutionMs);
+  }
+
+  /** The slot of a point in time. */
+  private slotAt(timeMs: number, ceil: boolean): number {
+    const t = timeMs / this.resolutionMs;
+    return (ceil ? Math.ceil(t) : Math.floor(t)) - this.origin;
   }
 
   /** Runs fn once, no earlier than delayMs from now (within one resolution step). */
@@ -48,7 +56,7 @@ export class TimerWheel {
    */
   arm(handle: TimerHandle, delayMs: number): void {
     const entry = handle as Entry;
-    const slot = Math.max(Math.ceil((this.now() + Math.max(0, delayMs)) / this.resolutionMs), this.lastSlot + 1);
+    const slot = Math.max(this.slotAt(this.now() + Math.max(0, delayMs), true), this.lastSlot + 1);
     if (!entry.done && entry.slot === slot) return;
     if (entry.done) this.count++;
     entry.done = false;
@@ -72,7 +80,7 @@ export class TimerWheel {
 
   /** Fires every due entry; exposed so tests with a fake clock can drive the wheel. */
   tick(): void {
-    const current = Math.floor(this.now() / this.resolutionMs);
+    const current = this.slotAt(this.now(), false);
     for (let s = this.lastSlot + 1; s <= current; s++) {
       // Timers armed by the callbacks below land after this slot, never in a passed one.
       this.lastSlot = s;
@@ -112,7 +120,7 @@ export class TimerWheel {
   }
 
   private start(): void {
-    this.lastSlot = Math.max(this.lastSlot, Math.floor(this.now() / this.resolutionMs) - 1);
+    this.lastSlot = Math.max(this.lastSlot, this.slotAt(this.now(), false) - 1);
     this.interval = setInterval(() => this.tick(), this.resolutionMs);
     this.interval.unref();
   }

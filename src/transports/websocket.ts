@@ -32,6 +32,7 @@ const OPEN = 1;
  * The last WebSocket frame built for each opcode (text, binary) and the items it carries.
  * A publication fanned out in one event-loop turn leaves every subscriber's writer with
  * the same items, so their frame is built once and the same bytes go to every socket.
+ * Items are compared by identity: encoded items are never modified once queued.
  */
 interface FrameCache {
   items: Uint8Array[] | undefined;
@@ -91,7 +92,7 @@ function framedItems(items: Uint8Array[], binary: boolean, codec: Codec): Buffer
   const single = items.length === 1 ? items[0]! : undefined;
   if (single !== undefined && single.length <= TINY_ITEM) {
     if (!sameBytes(single, cache.tinyPayload)) {
-      cache.tinyPayload = single;
+      cache.tinyPayload = Uint8Array.from(single);
       cache.tinyFrame = buildFrame(single, binary);
     }
     frame = cache.tinyFrame;
@@ -104,13 +105,30 @@ function framedItems(items: Uint8Array[], binary: boolean, codec: Codec): Buffer
 }
 
 class WebSocketTransport implements Transport {
-  readonly name = 'websocket';
-  readonly unidirectional = false;
-  readonly emulation = false;
-  readonly disconnectPush = false;
-  readonly appLevelPing: boolean;
-  private readonly binary: boolean;
-  private readonly codec: Codec;
+  // Constant and derived properties are getters: one of these lives per connection, so
+  // every field counts.
+  get name(): string {
+    return 'websocket';
+  }
+  get unidirectional(): boolean {
+    return false;
+  }
+  get emulation(): boolean {
+    return false;
+  }
+  get disconnectPush(): boolean {
+    return false;
+  }
+  /** App-level pings unless the connection asked for WebSocket ping frames. */
+  get appLevelPing(): boolean {
+    return this.pinger === undefined;
+  }
+  private get binary(): boolean {
+    return this.protocol === 'protobuf';
+  }
+  private get codec(): Codec {
+    return codecFor(this.protocol);
+  }
   /** The TCP socket, for writing prebuilt frames; undefined when an extension (compression) is in use. */
   private readonly socket: Socket | undefined;
   private closed = false;
@@ -120,13 +138,9 @@ class WebSocketTransport implements Transport {
   constructor(
     private readonly ws: WebSocket,
     readonly protocol: ProtocolType,
-    framePingPong: boolean,
-    /** Set for `cf_ws_frame_ping_pong` connections: the pinger to leave on close. */
+    /** Set for `cf_ws_frame_ping_pong` connections: the pinger that sends them WebSocket pings. */
     readonly pinger: FramePinger | undefined,
   ) {
-    this.appLevelPing = !framePingPong;
-    this.binary = protocol === 'protobuf';
-    this.codec = codecFor(protocol);
     // Without extensions a frame is just header + payload, so it can be built once and
     // written straight to the socket. ws has no public accessor for its socket.
     this.socket = ws.extensions === '' ? (ws as unknown as { _socket: Socket })._socket : undefined;
@@ -299,7 +313,7 @@ export class WebSocketHandler {
   }
 
   private accept(ws: GyreWebSocket, req: IncomingMessage, protocol: ProtocolType, framePingPong: boolean): void {
-    const transport = new WebSocketTransport(ws, protocol, framePingPong, framePingPong ? this.pinger : undefined);
+    const transport = new WebSocketTransport(ws, protocol, framePingPong ? this.pinger : undefined);
     ws.transport = transport;
     transport.client = this.node.createClient(transport, new UpgradeRequest(req));
     if (framePingPong) this.pinger.add(ws);
