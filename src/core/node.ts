@@ -340,7 +340,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     await Promise.all(
       this.select(req).map(async (c) => {
         if (c.subs.has(req.channel) || c.state !== 'connected') return;
-        if (c.subs.size + c.pending.size >= this.rules.channelLimit) {
+        if (c.subs.size + (c.pending?.size ?? 0) >= this.rules.channelLimit) {
           c.close(Disconnects.channelLimit);
           return;
         }

@@ -46,7 +46,7 @@ test('a reusable timer re-armed before it fires moves to the new deadline and fi
   let now = 0;
   const wheel = new TimerWheel(100, () => now);
   let runs = 0;
-  const t = wheel.timer(() => runs++);
+  const t = wheel.timer(() => runs++, undefined);
   assert.equal(t.done, true, 'a new timer is not armed');
   wheel.arm(t, 500);
   wheel.arm(t, 200); // earlier
@@ -68,17 +68,17 @@ test('a timer re-armed from its own callback fires again, and a cancelled one ne
   let now = 0;
   const wheel = new TimerWheel(100, () => now);
   let runs = 0;
-  const t = wheel.timer(() => {
-    runs++;
+  const t = wheel.timer((step: number) => {
+    runs += step;
     if (runs < 3) wheel.arm(t, 100);
-  });
+  }, 1);
   wheel.arm(t, 100);
   for (let i = 1; i <= 10; i++) {
     now = i * 100;
     wheel.tick();
   }
   assert.equal(runs, 3);
-  const c = wheel.timer(() => assert.fail('cancelled'));
+  const c = wheel.timer(() => assert.fail('cancelled'), undefined);
   wheel.arm(c, 100);
   wheel.cancel(c);
   now += 1000;

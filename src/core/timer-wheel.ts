@@ -11,7 +11,9 @@ export interface TimerHandle {
 }
 
 interface Entry extends TimerHandle {
-  fn: () => void;
+  fn: (arg: unknown) => void;
+  /** Passed to fn, so one module-level function can serve every connection (no closure each). */
+  arg: unknown;
   /** The slot the entry is armed for; a copy left in an earlier slot's list is stale. */
   slot: number;
 }
@@ -39,14 +41,17 @@ export class TimerWheel {
 
   /** Runs fn once, no earlier than delayMs from now (within one resolution step). */
   schedule(delayMs: number, fn: () => void): TimerHandle {
-    const entry: Entry = { done: true, fn, slot: 0 };
+    const entry: Entry = { done: true, fn, arg: undefined, slot: 0 };
     this.arm(entry, delayMs);
     return entry;
   }
 
-  /** A reusable timer running fn, not armed yet (done). Arm it with arm(). */
-  timer(fn: () => void): TimerHandle {
-    const entry: Entry = { done: true, fn, slot: 0 };
+  /**
+   * A reusable timer running fn(arg), not armed yet (done). Arm it with arm(). Passing the
+   * owner as `arg` to a shared function keeps a per-connection timer to one small object.
+   */
+  timer<T>(fn: (arg: T) => void, arg: T): TimerHandle {
+    const entry: Entry = { done: true, fn: fn as (arg: unknown) => void, arg, slot: 0 };
     return entry;
   }
 
@@ -93,7 +98,7 @@ export class TimerWheel {
         e.done = true;
         this.count--;
         try {
-          e.fn();
+          e.fn(e.arg);
         } catch {
           // A failing timer callback must not stop the others; callers handle their own errors.
         }

@@ -52,6 +52,22 @@ export class TrafficCounters {
   /** Messages this node received from the broker. */
   readonly brokerReceived = zero();
   private readonly series = new Map<string, TrafficCell>();
+  private readonly groups = new Map<string, Partial<Record<FrameType, TrafficCell>>>();
+
+  /**
+   * The cells of one direction and transport by frame type, filled in on use by cellOf().
+   * One record is shared by every connection of that transport, so a connection holds no
+   * counter objects of its own.
+   */
+  group(direction: TrafficDirection, transport: string): Partial<Record<FrameType, TrafficCell>> {
+    const key = `${direction}\n${transport}`;
+    let g = this.groups.get(key);
+    if (!g) {
+      g = {};
+      this.groups.set(key, g);
+    }
+    return g;
+  }
 
   /** The counter cell of one series, created on first use; callers may keep it and increment it. */
   cell(direction: TrafficDirection, transport: string, frameType: FrameType): TrafficCell {

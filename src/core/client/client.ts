@@ -75,21 +75,25 @@ export class ClientSession implements HubClient, ClientRef {
   /** Connection expiry, Unix seconds; 0 = never. */
   expireAt = 0;
   /** Channels granted by the connection token, for the refresh comparison. */
-  tokenChannels: string[] = [];
+  tokenChannels: readonly string[] = NO_CHANNELS;
   readonly subs = new Map<string, Subscription>();
-  /** Channels with a subscribe command in flight (before the subscription entry exists). */
-  readonly pending = new Map<string, Promise<void>>();
-  private chain: Promise<void> = Promise.resolve();
+  /**
+   * Channels with a subscribe command in flight (before the subscription entry exists).
+   * Created on the first subscribe: most of a connection's life it would sit empty.
+   */
+  pending: Map<string, Promise<void>> | undefined = undefined;
+  /** The tail of the command chain; back to the shared settled promise whenever it drains. */
+  private chain: Promise<void> = SETTLED;
   /** Frames handed to the command chain and not finished yet. */
   private queued = 0;
-  private afterReply: (() => void)[] = [];
+  private afterReply: (() => void)[] | undefined = undefined;
   private staleTimer: TimerHandle | undefined;
   private pingTimer: TimerHandle | undefined;
   private pongTimer: TimerHandle | undefined;
   private expireTimer: TimerHandle | undefined;
   private presenceTimer: TimerHandle | undefined;
   private pingOutstanding = false;
-  /** Traffic counter cells by frame type, looked up once per type. */
+  /** Traffic counter cells by frame type: records shared by all connections of the transport. */
   private sentCells: Partial<Record<FrameType, TrafficCell>> | undefined;
   private receivedCells: Partial<Record<FrameType, TrafficCell>> | undefined;
   /** The push_publication cell, kept apart: it is the per-delivery hot path. */
@@ -106,9 +110,25 @@ export class ClientSession implements HubClient, ClientRef {
     this.transportName = transport.name;
     this.sessionId = transport.emulation || transport.unidirectional ? randomUUID() : '';
     this.writer = new ConnectionWriter(transport, node.rules.queueMaxSize, this);
-    this.staleTimer = node.wheel.schedule(node.rules.staleCloseDelayMs, () => {
-      if (this.state !== 'connected' || this.unusable) this.close(Disconnects.stale);
-    });
+    this.staleTimer = node.wheel.timer(ClientSession.staleCheck, this);
+    node.wheel.arm(this.staleTimer, node.rules.staleCloseDelayMs);
+  }
+
+  // Timer callbacks: shared functions that get the session as argument (no closure per connection).
+  private static staleCheck(c: ClientSession): void {
+    if (c.state !== 'connected' || c.unusable) c.close(Disconnects.stale);
+  }
+
+  private static pingDue(c: ClientSession): void {
+    c.sendPing();
+  }
+
+  private static pongCheck(c: ClientSession): void {
+    if (c.pingOutstanding) c.close(Disconnects.noPong);
+  }
+
+  private static presenceDue(c: ClientSession): void {
+    c.presenceTick();
   }
 
   /** Feeds one transport frame (a batch of commands). */
@@ -154,7 +174,8 @@ export class ClientSession implements HubClient, ClientRef {
         }
       }
     } finally {
-      this.queued--;
+      // Drained: drop the reference to the last settled link so an idle connection holds none.
+      if (--this.queued === 0) this.chain = SETTLED;
     }
   }
 
@@ -224,14 +245,14 @@ export class ClientSession implements HubClient, ClientRef {
 
   /** Registers work that must happen right after the current command's reply is queued. */
   onAfterReply(fn: () => void): void {
-    this.afterReply.push(fn);
+    (this.afterReply ??= []).push(fn);
   }
 
   /** Runs the work registered with onAfterReply; call right after the reply (or connect push) is queued. */
   runAfterReply(): void {
     const fns = this.afterReply;
-    if (fns.length === 0) return;
-    this.afterReply = [];
+    if (fns === undefined) return;
+    this.afterReply = undefined;
     for (const fn of fns) fn();
   }
 
@@ -263,7 +284,7 @@ export class ClientSession implements HubClient, ClientRef {
 
   /** Counts one outgoing frame (per-connection cell cache, so a delivery costs two property writes). */
   private countSent(type: FrameType, bytes: number): void {
-    const cells = (this.sentCells ??= {});
+    const cells = (this.sentCells ??= this.node.traffic.group('sent', this.transportName));
     const cell = (cells[type] ??= this.node.traffic.cell('sent', this.transportName, type));
     cell.count++;
     cell.bytes += bytes;
@@ -274,7 +295,7 @@ export class ClientSession implements HubClient, ClientRef {
     const n = commands.length;
     if (n === 0) return;
     const each = Math.floor(frameBytes / n);
-    const cells = (this.receivedCells ??= {});
+    const cells = (this.receivedCells ??= this.node.traffic.group('received', this.transportName));
     for (let i = 0; i < n; i++) {
       const type = commandFrameType(commands[i] as Command);
       const cell = (cells[type] ??= this.node.traffic.cell('received', this.transportName, type));
@@ -420,12 +441,22 @@ export class ClientSession implements HubClient, ClientRef {
     if (this.pingEnabled()) {
       const first = rules.pingIntervalMs / 2 + Math.random() * (rules.pingIntervalMs / 2);
       // Recurring timers are created once and re-armed: an idle connection allocates nothing per ping.
-      this.pingTimer = this.node.wheel.timer(() => this.sendPing());
+      this.pingTimer = this.node.wheel.timer(ClientSession.pingDue, this);
       this.node.wheel.arm(this.pingTimer, first);
     }
-    this.presenceTimer = this.node.wheel.timer(() => this.presenceTick());
-    this.node.wheel.arm(this.presenceTimer, rules.presenceUpdateIntervalMs);
+    for (const sub of this.subs.values()) this.watchSubscription(sub);
     this.scheduleExpiry();
+  }
+
+  /**
+   * Starts the periodic subscription check (presence refresh, subscription expiry) when
+   * `sub` needs it. Connections whose subscriptions need neither have no such timer.
+   */
+  watchSubscription(sub: Subscription): void {
+    if (this.state !== 'connected' || !needsTick(sub)) return;
+    if (this.presenceTimer !== undefined && !this.presenceTimer.done) return;
+    this.presenceTimer ??= this.node.wheel.timer(ClientSession.presenceDue, this);
+    this.node.wheel.arm(this.presenceTimer, this.node.rules.presenceUpdateIntervalMs);
   }
 
   pingEnabled(): boolean {
@@ -442,12 +473,10 @@ export class ClientSession implements HubClient, ClientRef {
     this.writeReply(this.transport.unidirectional ? { push: {} } : {});
     if (this.pongExpected()) {
       this.pingOutstanding = true;
-      this.pongTimer ??= this.node.wheel.timer(() => {
-        if (this.pingOutstanding) this.close(Disconnects.noPong);
-      });
+      this.pongTimer ??= this.node.wheel.timer(ClientSession.pongCheck, this);
       this.node.wheel.arm(this.pongTimer, rules.pongTimeoutMs);
     }
-    this.pingTimer ??= this.node.wheel.timer(() => this.sendPing());
+    this.pingTimer ??= this.node.wheel.timer(ClientSession.pingDue, this);
     this.node.wheel.arm(this.pingTimer, rules.pingIntervalMs);
   }
 
@@ -473,7 +502,11 @@ export class ClientSession implements HubClient, ClientRef {
     if (this.state !== 'connected') return;
     const node = this.node;
     const nowSec = node.clock.now() / 1000;
-    for (const sub of [...this.subs.values()]) {
+    let again = false;
+    // Map iteration tolerates the deletes serverUnsubscribe makes.
+    for (const sub of this.subs.values()) {
+      if (!needsTick(sub)) continue;
+      again = true;
       if (sub.state !== 'subscribed') continue;
       if (sub.expireAt > 0 && nowSec > sub.expireAt + node.rules.expiredSubCloseDelayMs / 1000) {
         if (sub.serverSide) {
@@ -489,7 +522,8 @@ export class ClientSession implements HubClient, ClientRef {
         });
       }
     }
-    this.presenceTimer ??= node.wheel.timer(() => this.presenceTick());
+    if (!again || this.state !== 'connected') return;
+    this.presenceTimer ??= node.wheel.timer(ClientSession.presenceDue, this);
     node.wheel.arm(this.presenceTimer, node.rules.presenceUpdateIntervalMs);
   }
 
@@ -532,6 +566,16 @@ export class ClientSession implements HubClient, ClientRef {
   transportClosed(): void {
     this.close(Disconnects.connectionClosed);
   }
+}
+
+/** The chain tail of a connection with no command in flight. */
+const SETTLED: Promise<void> = Promise.resolve();
+
+const NO_CHANNELS: readonly string[] = Object.freeze([]);
+
+/** Whether a subscription needs the periodic check: presence to refresh or an expiry to enforce. */
+function needsTick(sub: Subscription): boolean {
+  return sub.emitPresence || sub.expireAt > 0;
 }
 
 /** What a pong frame decodes to: one empty command. */

@@ -32,6 +32,7 @@ export async function handleSubRefresh(c: ClientSession, cmd: Command): Promise<
   if (expireAt > 0 && expireAt < nowSec) throw Errors.expired;
   sub.expireAt = expireAt;
   sub.clientSideRefresh = expireAt > 0;
+  c.watchSubscription(sub);
   if (expireAt > 0) return { sub_refresh: { expires: true, ttl: Math.max(1, Math.min(Math.ceil(expireAt - nowSec), 31_536_000)) } };
   return { sub_refresh: {} };
 }

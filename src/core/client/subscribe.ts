@@ -41,11 +41,12 @@ export async function handleSubscribe(c: ClientSession, cmd: Command): Promise<R
   if (req.delta && req.delta !== 'fossil') throw Disconnects.badRequest;
   const node = c.node;
   if (Buffer.byteLength(channel) > node.resolver.maxLength) throw Errors.badRequest;
-  if (c.subs.has(channel) || c.pending.has(channel)) throw Errors.alreadySubscribed;
-  if (c.subs.size + c.pending.size >= node.rules.channelLimit) throw Errors.limitExceeded;
+  if (c.subs.has(channel) || c.pending?.has(channel)) throw Errors.alreadySubscribed;
+  if (c.subs.size + (c.pending?.size ?? 0) >= node.rules.channelLimit) throw Errors.limitExceeded;
 
   let release!: () => void;
-  c.pending.set(channel, new Promise<void>((r) => (release = r)));
+  const pending = (c.pending ??= new Map());
+  pending.set(channel, new Promise<void>((r) => (release = r)));
   try {
     const plan = await authorizeSubscribe(c, channel, req);
     const { result, sub } = await subscribeCore(c, plan);
@@ -58,7 +59,8 @@ export async function handleSubscribe(c: ClientSession, cmd: Command): Promise<R
     });
     return { subscribe: result };
   } finally {
-    c.pending.delete(channel);
+    pending.delete(channel);
+    if (pending.size === 0 && c.pending === pending) c.pending = undefined;
     release();
   }
 }
@@ -238,6 +240,7 @@ export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Prom
   };
   c.subs.set(channel, sub);
   node.hub.addSub(c, sub);
+  c.watchSubscription(sub);
   // If the connection closes while we wait, close() has already removed the entry and released
   // everything registered so far; `gone()` detects that so nothing is registered after it.
   const gone = (): boolean => c.subs.get(channel) !== sub;

@@ -8,7 +8,7 @@ const waitLimitMs = 5000;
 export async function handleUnsubscribe(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const channel = cmd.unsubscribe?.channel ?? '';
   if (channel === '') throw Disconnects.badRequest;
-  const inflight = c.pending.get(channel);
+  const inflight = c.pending?.get(channel);
   if (inflight) {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
