@@ -320,7 +320,7 @@ export function runMiniServer(args: ServerArgs, strategy: FanoutStrategy): void 
     });
   });
 
-  server.listen({ port: args.port, host: args.host }, () => {
+  server.listen({ port: args.port, host: args.host, backlog: 4096 }, () => {
     const addr = server.address();
     const actual = typeof addr === 'object' && addr !== null ? addr.port : args.port;
     process.stdout.write(`LISTENING ${actual}\n`);

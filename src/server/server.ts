@@ -278,10 +278,17 @@ function pathOf(req: IncomingMessage): string {
   return q < 0 ? url : url.slice(0, q);
 }
 
+/**
+ * Listen backlog: a burst of reconnecting clients (a deploy, a network blip) overflows
+ * Node's default of 511 and the kernel then drops or resets handshakes. The kernel caps
+ * it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listenOn(server: http.Server, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host: host || undefined, port }, () => {
+    server.listen({ host: host || undefined, port, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       const addr = server.address();
       resolve(typeof addr === 'object' && addr ? addr.port : port);
