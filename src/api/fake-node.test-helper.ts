@@ -19,7 +19,7 @@ import type {
 } from '../core/node-api.js';
 import type { ClientInfo } from '../protocol/index.js';
 import { ApiExecutor } from './executor.js';
-import { createApiHandler, type ApiHandlerOptions } from './http-handler.js';
+import { ApiEndpoint, apiHandlerOf, type ApiHandlerOptions } from './http-handler.js';
 
 export interface Call {
   method: string;
@@ -142,6 +142,12 @@ export interface TestResponse {
 
 export const TEST_KEY = 'secret-key';
 
+/** Called with every test server before it listens (another binding can install itself on it). */
+let serverHook: ((server: Server, endpoint: ApiEndpoint) => void) | undefined;
+export function setTestServerHook(hook: typeof serverHook): void {
+  serverHook = hook;
+}
+
 /** Starts a server with the API handler over a FakeNode; paths outside the API answer 418. */
 export async function startTestApi(handlerOpts: Partial<ApiHandlerOptions> = {}): Promise<TestApi> {
   const node = new FakeNode();
@@ -151,13 +157,15 @@ export async function startTestApi(handlerOpts: Partial<ApiHandlerOptions> = {})
     error: (obj: object, msg?: string) => logs.push({ level: 'error', obj, msg }),
   };
   const exec = new ApiExecutor(node, { logger });
-  const handler = createApiHandler(exec, { key: TEST_KEY, insecure: false, ...handlerOpts });
+  const endpoint = new ApiEndpoint(exec, { key: TEST_KEY, insecure: false, ...handlerOpts });
+  const handler = apiHandlerOf(endpoint);
   const server: Server = createServer((req, res) => {
     if (!handler(req, res)) {
       res.writeHead(418);
       res.end('not api');
     }
   });
+  serverHook?.(server, endpoint);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

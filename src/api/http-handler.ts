@@ -33,32 +33,104 @@ export interface ApiHandlerOptions {
 
 type Route = { kind: 'legacy' } | { kind: 'method'; name: string } | { kind: 'unknown' };
 
+/** A complete answer to one API request, independent of the HTTP implementation that sends it. */
+export interface ApiAnswer {
+  status: number;
+  /** `json`, `text` (plain text like Go's http.Error) or `empty` (no body). */
+  type: 'json' | 'text' | 'empty';
+  body: string;
+}
+
+/** Looks up one request header by its lower-case name. */
+export type HeaderLookup = (name: string) => string | undefined;
+
+/**
+ * The API's routing, key check and method calls, shared by the node:http binding below and
+ * by the server's keep-alive fast path (server/fast-api.ts).
+ */
+export class ApiEndpoint {
+  readonly prefix: string;
+  readonly legacyPath: string;
+  readonly maxBody: number;
+  private readonly keyDigest: Buffer | undefined;
+
+  constructor(
+    readonly exec: ApiExecutor,
+    readonly opts: ApiHandlerOptions,
+  ) {
+    this.prefix = (opts.prefix ?? '/api').replace(/\/+$/, '');
+    this.legacyPath = this.prefix === '' ? '/' : this.prefix;
+    this.maxBody = opts.maxBodyBytes ?? DEFAULT_API_MAX_BODY_BYTES;
+    this.keyDigest = opts.key === '' ? undefined : digest(opts.key);
+  }
+
+  route(path: string): Route | undefined {
+    if (path === this.legacyPath) return { kind: 'legacy' };
+    const name = this.methodOf(path);
+    if (name !== undefined) return { kind: 'method', name };
+    if (!path.startsWith(this.prefix + '/')) return undefined;
+    // With an empty prefix the API owns only its own paths, not the whole server.
+    return this.prefix === '' ? undefined : { kind: 'unknown' };
+  }
+
+  /** The method a path names (`<prefix>/<method>`), or undefined. */
+  methodOf(path: string): string | undefined {
+    if (path.length <= this.prefix.length + 1 || !path.startsWith(this.prefix) || path.charCodeAt(this.prefix.length) !== 0x2f) return undefined;
+    const name = path.slice(this.prefix.length + 1);
+    return this.exec.has(name) ? name : undefined;
+  }
+
+  /** Whether the request carries the API key (or the API is insecure). */
+  authorized(header: HeaderLookup, query: string): boolean {
+    return this.opts.insecure || authorized(header, query, this.keyDigest);
+  }
+
+  /** Whether error replies use HTTP statuses (`transport` error mode) for this request. */
+  transportMode(header: HeaderLookup): boolean {
+    return this.opts.errorMode === 'transport' || header('x-centrifugo-error-mode') === 'transport';
+  }
+
+  /** Runs one method call (`<prefix>/<method>` or batch) on a read body. */
+  async callMethod(name: string, body: Buffer, transportMode: boolean): Promise<ApiAnswer> {
+    let params: unknown;
+    try {
+      params = JSON.parse(body.toString('utf8'));
+    } catch {
+      return text(400, 'Bad Request');
+    }
+    const call = this.exec.prepare(name, params);
+    if (call.kind === 'unknown_method') return text(404, '404 page not found');
+    if (call.kind === 'bad_request') return text(400, 'Bad Request');
+    const reply = await call.run();
+    if (name === 'batch') {
+      // The batch response is `{"replies":[...]}` itself, with no result envelope, and is never in transport mode.
+      return json(200, encodeJson('result' in reply ? reply.result : reply));
+    }
+    if ('error' in reply && transportMode) return json(apiErrorHttpStatus(reply.error.code), encodeJson(reply.error));
+    return json(200, encodeJson(reply));
+  }
+}
+
+const text = (status: number, body: string): ApiAnswer => ({ status, type: 'text', body });
+const json = (status: number, body: string): ApiAnswer => ({ status, type: 'json', body });
+
 /**
  * Builds the request handler. It returns false, without touching the response, when the path
  * is not the API's (so the caller can route elsewhere); otherwise it answers the request.
  */
 export function createApiHandler(exec: ApiExecutor, opts: ApiHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  const prefix = (opts.prefix ?? '/api').replace(/\/+$/, '');
-  const legacyPath = prefix === '' ? '/' : prefix;
-  const maxBody = opts.maxBodyBytes ?? DEFAULT_API_MAX_BODY_BYTES;
-  const keyDigest = opts.key === '' ? undefined : digest(opts.key);
-  const logger = opts.logger;
+  return apiHandlerOf(new ApiEndpoint(exec, opts));
+}
 
-  const route = (path: string): Route | undefined => {
-    if (path === legacyPath) return { kind: 'legacy' };
-    if (!path.startsWith(prefix + '/')) return undefined;
-    const name = path.slice(prefix.length + 1);
-    if (exec.has(name)) return { kind: 'method', name };
-    // With an empty prefix the API owns only its own paths, not the whole server.
-    return prefix === '' ? undefined : { kind: 'unknown' };
-  };
-
+/** The node:http request handler of an endpoint (see createApiHandler). */
+export function apiHandlerOf(endpoint: ApiEndpoint): (req: IncomingMessage, res: ServerResponse) => boolean {
+  const logger = endpoint.opts.logger;
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q + 1);
-    const r = route(path);
+    const r = endpoint.route(path);
     if (!r) return false;
     serve(req, res, r, query).catch((err: unknown) => {
       logger?.error({ err, path }, 'server API request failed');
@@ -71,10 +143,11 @@ export function createApiHandler(exec: ApiExecutor, opts: ApiHandlerOptions): (r
   async function serve(req: IncomingMessage, res: ServerResponse, r: Route, query: string): Promise<void> {
     if (r.kind === 'unknown') return sendText(res, 404, '404 page not found');
     if (req.method !== 'POST') return sendEmpty(res, 405);
-    if (!opts.insecure && !authorized(req, query, keyDigest)) return sendEmpty(res, 401);
-    if (r.kind === 'legacy' && opts.shuttingDown?.()) return sendEmpty(res, 503);
+    const header: HeaderLookup = (name) => headerValue(req, name);
+    if (!endpoint.authorized(header, query)) return sendEmpty(res, 401);
+    if (r.kind === 'legacy' && endpoint.opts.shuttingDown?.()) return sendEmpty(res, 503);
 
-    const body = await readBody(req, maxBody);
+    const body = await readBody(req, endpoint.maxBody);
     if (body === 'too_large') {
       res.setHeader('Connection', 'close');
       return sendText(res, 413, 'Request Entity Too Large');
@@ -89,31 +162,12 @@ export function createApiHandler(exec: ApiExecutor, opts: ApiHandlerOptions): (r
         if (err instanceof JsonStreamError) return sendText(res, 400, 'Bad Request');
         throw err;
       }
-      return sendJson(res, 200, await runLegacyCommands(exec, commands));
+      return sendJson(res, 200, await runLegacyCommands(endpoint.exec, commands));
     }
-
-    let params: unknown;
-    try {
-      params = JSON.parse(body.toString('utf8'));
-    } catch {
-      return sendText(res, 400, 'Bad Request');
-    }
-    const call = exec.prepare(r.name, params);
-    if (call.kind === 'unknown_method') return sendText(res, 404, '404 page not found');
-    if (call.kind === 'bad_request') return sendText(res, 400, 'Bad Request');
-    const reply = await call.run();
-    if (r.name === 'batch') {
-      // The batch response is `{"replies":[...]}` itself, with no result envelope, and is never in transport mode.
-      return sendJson(res, 200, encodeJson('result' in reply ? reply.result : reply));
-    }
-    if ('error' in reply && transportMode(req)) {
-      return sendJson(res, apiErrorHttpStatus(reply.error.code), encodeJson(reply.error));
-    }
-    return sendJson(res, 200, encodeJson(reply));
-  }
-
-  function transportMode(req: IncomingMessage): boolean {
-    return opts.errorMode === 'transport' || req.headers['x-centrifugo-error-mode'] === 'transport';
+    const answer = await endpoint.callMethod(r.name, body, endpoint.transportMode(header));
+    if (answer.type === 'json') return sendJson(res, answer.status, answer.body);
+    if (answer.type === 'text') return sendText(res, answer.status, answer.body);
+    return sendEmpty(res, answer.status);
   }
 }
 
@@ -130,14 +184,14 @@ function keyMatches(candidate: string, keyDigest: Buffer): boolean {
  * API key check: `X-API-Key` when present, else `Authorization: apikey <key>` (scheme
  * case-insensitive, exactly two parts); when neither is valid, the `api_key` query parameter.
  */
-function authorized(req: IncomingMessage, query: string, keyDigest: Buffer | undefined): boolean {
+function authorized(header: HeaderLookup, query: string, keyDigest: Buffer | undefined): boolean {
   if (!keyDigest) return false;
   let ok = false;
-  const xKey = headerValue(req, 'x-api-key');
+  const xKey = header('x-api-key');
   if (xKey) {
     ok = keyMatches(xKey, keyDigest);
   } else {
-    const auth = headerValue(req, 'authorization');
+    const auth = header('authorization');
     if (auth) {
       const parts = auth.trim().split(/\s+/);
       if (parts.length === 2 && (parts[0] as string).toLowerCase() === 'apikey') ok = keyMatches(parts[1] as string, keyDigest);

@@ -79,6 +79,11 @@ export class OpsRoutes {
     this.logger.info({ endpoint: process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT || process.env.OTEL_EXPORTER_OTLP_ENDPOINT || 'http://localhost:4318' }, 'OpenTelemetry API tracing enabled');
   }
 
+  /** Whether every HTTP request must pass through node:http (request log or API tracing is on). */
+  get perRequestHooks(): boolean {
+    return this.debug || !!(this.config.opentelemetry?.enabled && this.config.opentelemetry.api);
+  }
+
   /** Request log at debug level, like Centrifugo's: method, path, status, client address, duration. */
   observeRequest(req: IncomingMessage, res: ServerResponse): void {
     if (!this.debug) return;

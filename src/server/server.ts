@@ -5,7 +5,7 @@
  */
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ApiExecutor, createApiHandler } from '../api/index.js';
+import { ApiEndpoint, ApiExecutor, apiHandlerOf } from '../api/index.js';
 import { JwtVerifier, type TokenConfig } from '../auth/index.js';
 import { compileGoRegex } from '../config/index.js';
 import type { ChannelRules } from '../core/channels.js';
@@ -17,6 +17,7 @@ import { WebSocketHandler } from '../transports/websocket.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
 import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
+import { FastApiPath } from './fast-api.js';
 import { OriginCheck } from './origin.js';
 import { gyreVersion } from './version.js';
 
@@ -71,6 +72,9 @@ export class GyreServer {
     previous: ((req: IncomingMessage, res: ServerResponse) => void)[];
   }[] = [];
   private closed = false;
+  /** The API endpoint and which listener serves it, for the keep-alive fast path. */
+  private apiEndpoint: { endpoint: ApiEndpoint; external: boolean } | undefined;
+  private readonly fastPaths: FastApiPath[] = [];
 
   constructor(
     private readonly config: ServerConfig,
@@ -113,12 +117,15 @@ export class GyreServer {
     this.ops = new OpsRoutes(this.node, config, executor, this.logger);
     if (!api.disabled) {
       const prefix = api.handler_prefix || '/api';
-      const route = createApiHandler(executor, {
+      const endpoint = new ApiEndpoint(executor, {
         key: api.key ?? '',
         insecure: !!api.insecure,
         errorMode: api.error_mode === 'transport' ? 'transport' : '',
         prefix,
+        logger: this.logger,
       });
+      this.apiEndpoint = { endpoint, external: !!api.external };
+      const route = apiHandlerOf(endpoint);
       (api.external ? this.externalRoutes : this.internalRoutes).push(this.ops.traceApi(route, prefix));
     }
     if (config.health?.enabled) {
@@ -151,15 +158,24 @@ export class GyreServer {
     const external = http.createServer((req, res) => this.handleRequest(req, res, separate ? 'external' : 'both'));
     external.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
     this.servers.push(external);
+    const api = this.apiEndpoint;
     const port = await listenOn(external, hs.address ?? '', Number(hs.port ?? 8000));
     let internalPort = port;
+    if (api && (!separate || api.external)) this.installFastApi(external, api.endpoint);
     if (separate) {
       const internal = http.createServer((req, res) => this.handleRequest(req, res, 'internal'));
       this.servers.push(internal);
+      if (api && !api.external) this.installFastApi(internal, api.endpoint);
       internalPort = await listenOn(internal, hs.internal_address || hs.address || '', Number(hs.internal_port));
     }
     this.logger.info({ port, internalPort, version: gyreVersion }, 'Gyre is serving');
     return { port, internalPort };
+  }
+
+  /** Serves keep-alive API calls on this listener without node:http's per-request machinery. */
+  private installFastApi(server: http.Server, endpoint: ApiEndpoint): void {
+    if (process.env.GYRE_API_FAST_PATH === '0') return;
+    this.fastPaths.push(new FastApiPath(server, endpoint, this.logger, { bypass: () => this.ops.perRequestHooks }));
   }
 
   /**
@@ -254,6 +270,7 @@ export class GyreServer {
       for (const l of a.previous) a.server.on('request', l);
     }
     const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    for (const f of this.fastPaths) f.close();
     await this.node.shutdown();
     this.ws?.close();
     this.transports.close();
@@ -262,6 +279,9 @@ export class GyreServer {
       s.closeIdleConnections();
       setTimeout(() => s.closeAllConnections(), 1000).unref();
     }
+    setTimeout(() => {
+      for (const f of this.fastPaths) f.closeAll();
+    }, 1000).unref();
     await Promise.all(stopped);
     await this.ops.close();
   }

@@ -1,0 +1,121 @@
+// The keep-alive API fast path: the whole node:http API binding suite runs again with the
+// fast path installed in front of the test server (every answer must be the same), then
+// tests of what only the fast path does (pipelining, handing connections to node:http).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { Server } from 'node:http';
+import { setTestServerHook, startTestApi, TEST_KEY, type TestApi } from '../api/fake-node.test-helper.js';
+import { FastApiPath } from './fast-api.js';
+
+const paths: FastApiPath[] = [];
+const silent = { trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+setTestServerHook((server: Server, endpoint) => {
+  paths.push(new FastApiPath(server, endpoint, silent, { keepAliveMs: 300 }));
+});
+
+// The binding's own suite, now answered through the fast path wherever it applies.
+await import('../api/http-handler.test.js');
+
+describe('fast path', () => {
+  let api: TestApi;
+  let fast: FastApiPath;
+  let port: number;
+  before(async () => {
+    api = await startTestApi();
+    fast = paths[paths.length - 1]!;
+    port = Number(new URL(api.base).port);
+  });
+  after(() => api.close());
+
+  /** Sends raw bytes (optionally in pieces), collects everything until the server closes or `ms` passes. */
+  async function exchange(pieces: string[], ms = 1000, pauseMs = 0): Promise<{ text: string; closed: boolean }> {
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    let closed = false;
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    const done = new Promise<void>((resolve) => socket.on('close', () => ((closed = true), resolve())));
+    await new Promise<void>((resolve) => socket.on('connect', resolve));
+    for (const p of pieces) {
+      socket.write(p);
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+    }
+    await Promise.race([done, new Promise((r) => setTimeout(r, ms))]);
+    socket.destroy();
+    return { text, closed };
+  }
+
+  const publish = (body: string, extra = ''): string =>
+    `POST /api/publish HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nContent-Type: application/json\r\n${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+  const statuses = (text: string): string[] => [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1]!);
+
+  it('answers pipelined requests in order, then hands the connection to node:http for another shape', async () => {
+    const before = fast.served;
+    const a = publish('{"channel":"a","data":{"n":1}}');
+    const b = publish('{"channel":"b","data":{"n":2}}');
+    const get = 'GET /elsewhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n';
+    const { text, closed } = await exchange([a + b + get]);
+    assert.deepEqual(statuses(text), ['200', '200', '418']);
+    assert.equal(fast.served - before, 2, 'the two API calls were served by the fast path');
+    assert.ok(text.includes('not api'));
+    assert.ok(closed);
+    const published = api.node.calls.filter((c) => c.method === 'publish').map((c) => (c.arg as { channel: string }).channel);
+    assert.deepEqual(published.slice(-2), ['a', 'b']);
+  });
+
+  it('serves a request that arrives byte by byte', async () => {
+    const before = fast.served;
+    const req = publish('{"channel":"slow","data":{}}', 'Connection: close\r\n');
+    const { text, closed } = await exchange([...req], 2000, 1);
+    assert.deepEqual(statuses(text), ['200']);
+    assert.match(text, /\r\nConnection: close\r\n/);
+    assert.match(text, /\r\n\r\n\{"result":\{.*\}\}$/);
+    assert.ok(closed, 'Connection: close ends the connection');
+    assert.equal(fast.served - before, 1);
+  });
+
+  it('leaves chunked bodies, HTTP/1.0, Expect and malformed heads to node:http', async () => {
+    const before = fast.served;
+    const chunked = `POST /api/info HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n`;
+    assert.deepEqual(statuses((await exchange([chunked])).text), ['200']);
+    const http10 = `POST /api/info HTTP/1.0\r\nX-API-Key: ${TEST_KEY}\r\nContent-Length: 2\r\n\r\n{}`;
+    assert.match((await exchange([http10])).text, /^HTTP\/1\.1 200 /);
+    const bad = `POST /api/info HTTP/1.1\r\nHost: t\r\nBad Header\r\nContent-Length: 2\r\n\r\n{}`;
+    assert.deepEqual(statuses((await exchange([bad])).text), ['400']);
+    const smuggle = `POST /api/info HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}`;
+    assert.deepEqual(statuses((await exchange([smuggle])).text), ['400']);
+    assert.equal(fast.served, before, 'none of these went through the fast path');
+  });
+
+  it('answers 401 without a key and keeps the connection', async () => {
+    const noKey = `POST /api/info HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}`;
+    const { text } = await exchange([noKey + publish('{"channel":"k","data":{}}', 'Connection: close\r\n')]);
+    assert.deepEqual(statuses(text), ['401', '200']);
+  });
+
+  it('closes idle keep-alive connections after the keep-alive time', async () => {
+    const { text, closed } = await exchange([publish('{"channel":"idle","data":{}}')], 3000);
+    assert.deepEqual(statuses(text), ['200']);
+    assert.match(text, /Keep-Alive: timeout=1/);
+    assert.ok(closed, 'closed by the server after 300 ms idle');
+  });
+
+  it('close() ends idle connections and hands new ones to node:http', async () => {
+    const other = await startTestApi();
+    const path = paths[paths.length - 1]!;
+    const otherPort = Number(new URL(other.base).port);
+    const socket = net.connect(otherPort, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.on('connect', resolve));
+    socket.write(publish('{"channel":"c","data":{}}'));
+    await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+    assert.equal(path.size, 1);
+    const closed = new Promise<void>((resolve) => socket.on('close', resolve));
+    path.close();
+    await closed;
+    assert.equal(path.size, 0);
+    const served = path.served;
+    assert.equal((await other.post('/api/info', {})).status, 200);
+    assert.equal(path.served, served, 'answered by node:http after close()');
+    await other.close();
+  });
+});
