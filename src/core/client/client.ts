@@ -470,7 +470,8 @@ export class ClientSession implements HubClient, ClientRef {
   private sendPing(): void {
     if (this.state !== 'connected') return;
     const rules = this.node.rules;
-    this.writeReply(this.transport.unidirectional ? { push: {} } : {});
+    if (this.transport.unidirectional) this.writeReply({ push: {} });
+    else if (this.writer.enqueue(PING_ITEMS[this.protocol])) this.countSent('server_ping', PING_ITEMS[this.protocol].length);
     if (this.pongExpected()) {
       this.pingOutstanding = true;
       this.pongTimer ??= this.node.wheel.timer(ClientSession.pongCheck, this);
@@ -567,6 +568,12 @@ export class ClientSession implements HubClient, ClientRef {
     this.close(Disconnects.connectionClosed);
   }
 }
+
+/** A ping (an empty reply) per protocol, encoded once: items are never modified once queued. */
+const PING_ITEMS: Record<ProtocolType, Uint8Array> = {
+  json: codecFor('json').encodeReply({}),
+  protobuf: codecFor('protobuf').encodeReply({}),
+};
 
 /** The chain tail of a connection with no command in flight. */
 const SETTLED: Promise<void> = Promise.resolve();
