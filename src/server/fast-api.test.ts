@@ -100,6 +100,22 @@ describe('fast path', () => {
     assert.ok(closed, 'closed by the server after 300 ms idle');
   });
 
+  it('a connection silent for the keep-alive time goes to node:http, which then serves it', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve) => socket.on('connect', resolve));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(fast.size, 1);
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal(fast.size, 0, 'handed over');
+    assert.ok(!socket.destroyed);
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.on('close', resolve));
+    socket.write('GET /elsewhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
+    await closed;
+    assert.deepEqual(statuses(text), ['418']);
+  });
+
   it('close() ends idle connections and hands new ones to node:http', async () => {
     const other = await startTestApi();
     const path = paths[paths.length - 1]!;

@@ -40,6 +40,10 @@ interface FastConn {
   buf: Buffer | undefined;
   /** A request is being answered: later bytes wait in buf (responses stay in order). */
   busy: boolean;
+  /** When bytes last came in or an answer went out (ms). */
+  last: number;
+  /** Whether a request was answered here yet. */
+  answered: boolean;
 }
 
 const kConn = Symbol('gyre.fastApiConn');
@@ -63,6 +67,7 @@ export class FastApiPath {
   private readonly keepAliveMs: number;
   /** Requests answered here (not by node:http). */
   served = 0;
+  private sweeper: NodeJS.Timeout | undefined;
 
   /**
    * Installs the fast path on `server`: its own connection listener (node:http's) is kept
@@ -94,13 +99,14 @@ export class FastApiPath {
       this.handoff(socket);
       return;
     }
-    const conn: FastConn = { socket, path: this, buf: undefined, busy: false };
+    const conn: FastConn = { socket, path: this, buf: undefined, busy: false, last: Date.now(), answered: false };
     socket[kConn] = conn;
     this.conns.add(conn);
     socket.setNoDelay(true);
-    socket.setTimeout(this.keepAliveMs);
+    // No socket timer: most connections (WebSocket upgrades) leave on their first bytes, and
+    // a timer would leave its object on every socket. One sweep covers the connections here.
+    this.sweeper ??= setInterval(() => this.sweep(), Math.max(50, Math.floor(this.keepAliveMs / 4))).unref();
     socket.on('data', onData);
-    socket.on('timeout', onTimeout);
     socket.on('error', onError);
     socket.on('close', onClose);
     socket.on('end', onEnd);
@@ -196,6 +202,8 @@ export class FastApiPath {
     // Also close once the client has half-closed: it sends no further request.
     const done = close || this.closing || socket.readableEnded;
     this.served++;
+    conn.answered = true;
+    conn.last = Date.now();
     socket.write(encodeResponse(answer, done, this.keepAliveMs));
     if (done) {
       conn.buf = undefined;
@@ -209,15 +217,34 @@ export class FastApiPath {
     const socket = conn.socket as FastSocket;
     this.forget(conn);
     socket.removeListener('data', onData);
-    socket.removeListener('timeout', onTimeout);
     socket.removeListener('error', onError);
     socket.removeListener('close', onClose);
     socket.removeListener('end', onEnd);
-    socket.setTimeout(0);
     const rest = conn.buf;
     conn.buf = undefined;
     if (rest !== undefined) socket.unshift(rest);
     this.handoff(socket);
+  }
+
+  /**
+   * Connections quiet for the keep-alive time: an idle kept-alive one is closed (as node:http
+   * does); one that has not completed a request yet goes to node:http, whose header and
+   * request timeouts then apply.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    for (const conn of [...this.conns]) {
+      if (conn.busy || now - conn.last < this.keepAliveMs) continue;
+      if (!conn.answered || conn.buf !== undefined) this.release(conn);
+      else {
+        this.forget(conn);
+        conn.socket.destroy();
+      }
+    }
+    if (this.conns.size === 0 && this.sweeper !== undefined) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
   }
 
   forget(conn: FastConn): void {
@@ -231,6 +258,8 @@ export class FastApiPath {
    */
   close(): void {
     this.closing = true;
+    if (this.sweeper !== undefined) clearInterval(this.sweeper);
+    this.sweeper = undefined;
     for (const conn of [...this.conns]) {
       if (!conn.busy && conn.buf === undefined) {
         this.forget(conn);
@@ -261,16 +290,11 @@ function onData(this: Socket, chunk: Buffer): void {
   const conn = (this as FastSocket)[kConn];
   if (conn === undefined) return;
   conn.buf = conn.buf === undefined ? chunk : Buffer.concat([conn.buf, chunk]);
+  conn.last = Date.now();
   conn.path.pump(conn);
 }
 
-function onTimeout(this: Socket): void {
-  const conn = (this as FastSocket)[kConn];
-  // A request being answered keeps its connection; an idle or stalled one is closed.
-  if (conn !== undefined && conn.busy) return;
-  if (conn !== undefined) conn.path.forget(conn);
-  this.destroy();
-}
+
 
 function onError(this: Socket): void {
   // Resets from clients are routine; 'close' follows.
