@@ -2,7 +2,7 @@
 // storm, api). Each run starts the server fresh, measures, and stops everything.
 
 import { LoadClient, Publisher, type ClientStats } from './clients.js';
-import { processCpuUs, totalCpuUs, totalRssKb } from './proc.js';
+import { processCpuUs, totalCpuUs, totalRssKb, totalSystemCpuUs } from './proc.js';
 import type { MetricKey, Scenario, ServerKind } from './scenarios.js';
 import { sleep, startServer, tail, type ServerHandle } from './targets.js';
 
@@ -198,10 +198,12 @@ async function runIdle(sc: Scenario, kind: ServerKind, run: number, ctx: RunCont
       const rssReady = totalRssKb(pids);
       await client.reset();
       const cpu0 = totalCpuUs(pids);
+      const sys0 = totalSystemCpuUs(pids);
       const t0 = nowUs();
       const idleSeconds = sc.idleSecondsBy?.[kind] ?? sc.idleSeconds;
       await sleep(idleSeconds * 1000);
       const cpu = totalCpuUs(pids) - cpu0;
+      const sys = totalSystemCpuUs(pids) - sys0;
       const secs = (nowUs() - t0) / 1e6;
       const rssEnd = totalRssKb(pids);
       const stats = await client.report();
@@ -211,9 +213,10 @@ async function runIdle(sc: Scenario, kind: ServerKind, run: number, ctx: RunCont
         rssPerConn: (rssReady - rssBefore) / n,
         rssPerConnIdle: (rssEnd - rssBefore) / n,
         idleCpuPerConnSec: cpu / n / secs,
+        idleSysCpuPerConnSec: sys / n / secs,
         pingsPerConn: stats ? stats.pings / n : NaN,
       };
-      const summary = `${n} connections; RSS ${fmt(values.rssPerConn)} KB/conn after connect, ${fmt(values.rssPerConnIdle)} after ${idleSeconds} s idle; idle CPU ${fmt(values.idleCpuPerConnSec, 3)} µs per connection per second; ${fmt(values.pingsPerConn)} pings/conn`;
+      const summary = `${n} connections; RSS ${fmt(values.rssPerConn)} KB/conn after connect, ${fmt(values.rssPerConnIdle)} after ${idleSeconds} s idle; idle CPU ${fmt(values.idleCpuPerConnSec, 3)} µs per connection per second (kernel ${fmt(values.idleSysCpuPerConnSec, 3)}); ${fmt(values.pingsPerConn)} pings/conn`;
       return { kind, run, values, notes, summary };
     } finally {
       await client.stop();

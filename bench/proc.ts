@@ -17,15 +17,20 @@ export function clockTicks(): number {
   return clkTck;
 }
 
-/** User+system CPU time consumed so far by a process, in microseconds. */
-export function processCpuUs(pid: number): number {
+/** User and system CPU time consumed so far by a process, in microseconds. */
+export function processCpuSplitUs(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // The command name (field 2) is parenthesised and may contain spaces.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state); utime is field 14, stime field 15.
-  const utime = Number(rest[11]);
-  const stime = Number(rest[12]);
-  return ((utime + stime) * 1e6) / clockTicks();
+  const tick = 1e6 / clockTicks();
+  return { user: Number(rest[11]) * tick, system: Number(rest[12]) * tick };
+}
+
+/** User+system CPU time consumed so far by a process, in microseconds. */
+export function processCpuUs(pid: number): number {
+  const t = processCpuSplitUs(pid);
+  return t.user + t.system;
 }
 
 /** Resident set size of a process, in KiB. */
@@ -109,6 +114,15 @@ export function totalCpuUs(pids: readonly number[]): number {
   let sum = 0;
   for (const p of pids) {
     try { sum += processCpuUs(p); } catch { /* gone */ }
+  }
+  return sum;
+}
+
+/** Sum of the system (kernel) part of processCpuUs over processes. */
+export function totalSystemCpuUs(pids: readonly number[]): number {
+  let sum = 0;
+  for (const p of pids) {
+    try { sum += processCpuSplitUs(p).system; } catch { /* gone */ }
   }
   return sum;
 }

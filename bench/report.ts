@@ -24,6 +24,7 @@ export const METRICS: Record<MetricKey, MetricDef> = {
   delivered: { label: 'delivered (%)', digits: 1 },
   rssPerConnIdle: { label: 'RSS per connection after idle (KB)', digits: 2 },
   idleCpuPerConnSec: { label: 'idle CPU per connection per second (µs)', digits: 3 },
+  idleSysCpuPerConnSec: { label: '… of which kernel (µs)', digits: 3 },
   pingsPerConn: { label: 'pings received per connection', digits: 2 },
   connectsPerSec: { label: 'connects+subscribes/s', digits: 0, count: true },
   connectP50: { label: 'connect+subscribe p50 (ms)', digits: 0 },
@@ -68,7 +69,11 @@ export function medians(o: ScenarioOutcome): Map<ServerKind, Partial<Record<Metr
 }
 
 function checkTarget(t: Target, subject: number, baseline: number | undefined): { text: string; ok: boolean | undefined } {
-  const v = t.vs !== undefined ? (baseline !== undefined && baseline !== 0 ? subject / baseline : NaN) : subject;
+  let v = subject;
+  if (t.vs !== undefined) {
+    if (baseline === undefined) v = NaN;
+    else v = t.difference ? subject - baseline : baseline !== 0 ? subject / baseline : NaN;
+  }
   if (!Number.isFinite(v)) return { text: `${t.label}: n/a`, ok: undefined };
   const ok = t.op === '<=' ? v <= t.value + 1e-9 : v >= t.value - 1e-9;
   return { text: `${t.label}: ${ok ? 'met' : 'MISSED'}`, ok };

@@ -58,6 +58,7 @@ export type MetricKey =
   | 'delivered'
   | 'rssPerConnIdle'
   | 'idleCpuPerConnSec'
+  | 'idleSysCpuPerConnSec'
   | 'pingsPerConn'
   | 'connectsPerSec'
   | 'connectP50'
@@ -72,8 +73,10 @@ export type MetricKey =
 /** A goal for one figure: absolute, or as a ratio to a baseline server of the scenario. */
 export interface Target {
   metric: MetricKey;
-  /** Compare subject/vs; absent: compare the subject's value itself. */
+  /** Compare subject/vs (or subject − vs with `difference`); absent: compare the subject's value itself. */
   vs?: ServerKind;
+  /** Compare the difference subject − vs instead of the ratio. */
+  difference?: boolean;
   op: '<=' | '>=';
   value: number;
   /** How the goal is shown, e.g. "≤ 1.2× reference". */
@@ -184,7 +187,7 @@ const SCENARIOS: Scenario[] = [
     inflight: 32,
     runs: 2,
     metrics: ['p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'delivered'],
-    targets: [],
+    targets: [{ metric: 'p99', vs: 'reference', difference: true, op: '<=', value: 1, label: '≤ reference + 1 ms' }],
   }),
   // --- part 3: idle memory and keepalive CPU
   {
@@ -197,7 +200,7 @@ const SCENARIOS: Scenario[] = [
     idleSeconds: 50,
     idleSecondsBy: { reference: 10 },
     runs: 1,
-    metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'pingsPerConn'],
+    metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'idleSysCpuPerConnSec', 'pingsPerConn'],
     targets: [
       { metric: 'rssPerConn', op: '<=', value: 6, label: '≤ 6 KB' },
       { metric: 'idleCpuPerConnSec', op: '<=', value: 1, label: '≤ 1 µs' },
@@ -226,7 +229,7 @@ const SCENARIOS: Scenario[] = [
     warmupMessages: 40,
     runs: 2,
     metrics: ['cpuPerDelivery', 'deliveriesPerSec', 'p99', 'serverCpuPct', 'delivered'],
-    targets: [],
+    targets: [{ metric: 'cpuPerDelivery', vs: 'gyre', op: '<=', value: 1.25, label: '≤ 1.25× without' }],
   }),
   // --- part 6: HTTP API publish throughput
   {
@@ -241,7 +244,7 @@ const SCENARIOS: Scenario[] = [
     inflight: 16,
     runs: 2,
     metrics: ['requestsPerSec', 'requestP50', 'requestP99', 'cpuPerRequest', 'serverCpuPct', 'publisherCpuPct', 'delivered'],
-    targets: [],
+    targets: [{ metric: 'requestsPerSec', vs: 'socketio', op: '>=', value: 2, label: '≥ 2× Socket.IO' }],
   },
   // --- issue "Scale out": two nodes on Redis
   fanout({

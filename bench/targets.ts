@@ -5,7 +5,7 @@
 // whose CPU time and RSS count as "the server".
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -114,7 +114,12 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv = process.env): Pro
   track(child);
   child.stdin?.on('error', () => { /* server gone */ });
   let out = '';
-  const keep = (c: Buffer): void => { out = (out + c.toString('utf8')).slice(-4000); };
+  const log = process.env.BENCH_SERVER_LOG;
+  const keep = (c: Buffer): void => {
+    out = (out + c.toString('utf8')).slice(-4000);
+    // BENCH_SERVER_LOG=path keeps every server's whole output (e.g. with --trace-gc).
+    if (log) appendFileSync(log, c);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   return { child, output: () => out.trim() };
