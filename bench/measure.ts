@@ -273,10 +273,12 @@ async function runApi(sc: Scenario, kind: ServerKind, run: number, ctx: RunConte
       client.send(`EXPECT ${expected}`);
       const pids = server.pids();
       const cpu0 = totalCpuUs(pids);
+      const sys0 = totalSystemCpuUs(pids);
       const pubCpu0 = processCpuUs(pub.pid);
       const t0 = nowUs();
       const ps = await pub.publish(sc.messages, sc.warmupMessages, 300_000);
       const cpu = totalCpuUs(pids) - cpu0;
+      const sys = totalSystemCpuUs(pids) - sys0;
       const pubCpu = processCpuUs(pub.pid) - pubCpu0;
       const wallUs = nowUs() - t0;
       if (ps === undefined) throw new Error('publisher did not report');
@@ -288,11 +290,12 @@ async function runApi(sc: Scenario, kind: ServerKind, run: number, ctx: RunConte
         requestP50: ps.p50_us / 1000,
         requestP99: ps.p99_us / 1000,
         cpuPerRequest: ps.requests > 0 ? cpu / ps.requests : NaN,
+        sysCpuPerRequest: ps.requests > 0 ? sys / ps.requests : NaN,
         serverCpuPct: (cpu / wallUs) * 100,
         publisherCpuPct: (pubCpu / wallUs) * 100,
         delivered: stats ? (stats.received / expected) * 100 : NaN,
       };
-      const summary = `${fmtCount(ps.requests)} publish requests in ${fmt(ps.elapsed_us / 1e6)} s = ${fmtCount(values.requestsPerSec)}/s; latency p50/p99 ${fmt(values.requestP50, 3)}/${fmt(values.requestP99, 3)} ms; server CPU ${fmt(values.cpuPerRequest, 1)} µs/request (${fmt(values.serverCpuPct, 0)} %); publisher ${fmt(values.publisherCpuPct, 0)} %`;
+      const summary = `${fmtCount(ps.requests)} publish requests in ${fmt(ps.elapsed_us / 1e6)} s = ${fmtCount(values.requestsPerSec)}/s; latency p50/p99 ${fmt(values.requestP50, 3)}/${fmt(values.requestP99, 3)} ms; server CPU ${fmt(values.cpuPerRequest, 1)} µs/request (kernel ${fmt(values.sysCpuPerRequest, 1)}) (${fmt(values.serverCpuPct, 0)} %); publisher ${fmt(values.publisherCpuPct, 0)} %`;
       return { kind, run, values, notes, summary };
     } finally {
       await pub.stop();

@@ -35,6 +35,7 @@ export const METRICS: Record<MetricKey, MetricDef> = {
   requestP50: { label: 'publish latency p50 (ms)', digits: 3 },
   requestP99: { label: 'publish latency p99 (ms)', digits: 3 },
   cpuPerRequest: { label: 'server CPU per request (µs)', digits: 1 },
+  sysCpuPerRequest: { label: '… of which kernel (µs)', digits: 1 },
 };
 
 export function median(values: number[]): number {

@@ -59,6 +59,7 @@ export type MetricKey =
   | 'rssPerConnIdle'
   | 'idleCpuPerConnSec'
   | 'idleSysCpuPerConnSec'
+  | 'sysCpuPerRequest'
   | 'pingsPerConn'
   | 'connectsPerSec'
   | 'connectP50'
@@ -243,7 +244,7 @@ const SCENARIOS: Scenario[] = [
     warmupMessages: 3000,
     inflight: 16,
     runs: 2,
-    metrics: ['requestsPerSec', 'requestP50', 'requestP99', 'cpuPerRequest', 'serverCpuPct', 'publisherCpuPct', 'delivered'],
+    metrics: ['requestsPerSec', 'requestP50', 'requestP99', 'cpuPerRequest', 'sysCpuPerRequest', 'serverCpuPct', 'publisherCpuPct', 'delivered'],
     targets: [{ metric: 'requestsPerSec', vs: 'socketio', op: '>=', value: 2, label: '≥ 2× Socket.IO' }],
   },
   // --- issue "Scale out": two nodes on Redis
