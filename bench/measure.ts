@@ -205,6 +205,21 @@ async function runIdle(sc: Scenario, kind: ServerKind, run: number, ctx: RunCont
       const cpu = totalCpuUs(pids) - cpu0;
       const sys = totalSystemCpuUs(pids) - sys0;
       const secs = (nowUs() - t0) / 1e6;
+      // A second window: the first one also holds the one-time clean-up after the connection
+      // burst (V8's memory reducer compacts the heap a few seconds after allocation stops).
+      const steadySeconds = sc.steadySecondsBy?.[kind] ?? sc.steadySeconds ?? 0;
+      let steadyCpu = NaN;
+      let steadySys = NaN;
+      let steadySecs = NaN;
+      if (steadySeconds > 0) {
+        const c1 = totalCpuUs(pids);
+        const s1 = totalSystemCpuUs(pids);
+        const t1 = nowUs();
+        await sleep(steadySeconds * 1000);
+        steadyCpu = totalCpuUs(pids) - c1;
+        steadySys = totalSystemCpuUs(pids) - s1;
+        steadySecs = (nowUs() - t1) / 1e6;
+      }
       const rssEnd = totalRssKb(pids);
       const stats = await client.report();
       if (stats && stats.closed > 0) notes.push(`${stats.closed} connections closed while idle (close code ${stats.close_code})`);
@@ -214,9 +229,11 @@ async function runIdle(sc: Scenario, kind: ServerKind, run: number, ctx: RunCont
         rssPerConnIdle: (rssEnd - rssBefore) / n,
         idleCpuPerConnSec: cpu / n / secs,
         idleSysCpuPerConnSec: sys / n / secs,
+        steadyCpuPerConnSec: steadyCpu / n / steadySecs,
+        steadySysCpuPerConnSec: steadySys / n / steadySecs,
         pingsPerConn: stats ? stats.pings / n : NaN,
       };
-      const summary = `${n} connections; RSS ${fmt(values.rssPerConn)} KB/conn after connect, ${fmt(values.rssPerConnIdle)} after ${idleSeconds} s idle; idle CPU ${fmt(values.idleCpuPerConnSec, 3)} µs per connection per second (kernel ${fmt(values.idleSysCpuPerConnSec, 3)}); ${fmt(values.pingsPerConn)} pings/conn`;
+      const summary = `${n} connections; RSS ${fmt(values.rssPerConn)} KB/conn after connect, ${fmt(values.rssPerConnIdle)} after ${idleSeconds + steadySeconds} s idle; idle CPU ${fmt(values.idleCpuPerConnSec, 3)} µs per connection per second (kernel ${fmt(values.idleSysCpuPerConnSec, 3)}), then ${fmt(values.steadyCpuPerConnSec, 3)} (kernel ${fmt(values.steadySysCpuPerConnSec, 3)}) over the next ${steadySeconds} s; ${fmt(values.pingsPerConn)} pings/conn`;
       return { kind, run, values, notes, summary };
     } finally {
       await client.stop();

@@ -59,6 +59,8 @@ export type MetricKey =
   | 'rssPerConnIdle'
   | 'idleCpuPerConnSec'
   | 'idleSysCpuPerConnSec'
+  | 'steadyCpuPerConnSec'
+  | 'steadySysCpuPerConnSec'
   | 'sysCpuPerRequest'
   | 'pingsPerConn'
   | 'connectsPerSec'
@@ -114,6 +116,9 @@ export interface Scenario {
   idleSeconds: number;
   /** Per-server override of `idleSeconds` (a server without keepalive needs no long window). */
   idleSecondsBy?: Partial<Record<ServerKind, number>>;
+  /** Idle scenarios: a second window right after the first, for the steady state. */
+  steadySeconds?: number;
+  steadySecondsBy?: Partial<Record<ServerKind, number>>;
   /** Runs per server by default (medians are taken over runs). */
   runs: number;
   /** Figures shown in the table, in order. */
@@ -194,17 +199,21 @@ const SCENARIOS: Scenario[] = [
   {
     ...fanout({ name: 'idle-19k', description: '', servers: [] }),
     name: 'idle-19k',
-    description: '19,000 subscribed connections left idle for 50 s (two 25 s ping intervals: every connection gets exactly two pings): RSS per connection, idle CPU',
+    description:
+      '19,000 subscribed connections left idle for 50 s, then 50 s more (every connection gets exactly two pings per window): RSS per connection, idle CPU in the first window (with the clean-up after the connection burst) and in the second (steady state)',
     kind: 'idle',
     servers: ['gyre', 'reference'],
     connections: 19_000,
     idleSeconds: 50,
-    idleSecondsBy: { reference: 10 },
+    // The reference sends no pings; its windows only need to cover its own post-burst clean-up.
+    idleSecondsBy: { reference: 30 },
+    steadySeconds: 50,
+    steadySecondsBy: { reference: 30 },
     runs: 1,
-    metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'idleSysCpuPerConnSec', 'pingsPerConn'],
+    metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'idleSysCpuPerConnSec', 'steadyCpuPerConnSec', 'steadySysCpuPerConnSec', 'pingsPerConn'],
     targets: [
       { metric: 'rssPerConn', op: '<=', value: 6, label: '≤ 6 KB' },
-      { metric: 'idleCpuPerConnSec', op: '<=', value: 1, label: '≤ 1 µs' },
+      { metric: 'steadyCpuPerConnSec', op: '<=', value: 1, label: '≤ 1 µs' },
     ],
   },
   // --- part 4: connection storm
