@@ -11,6 +11,9 @@
  * chunked body, anything malformed) hands the connection, with the bytes read so far, to the
  * http.Server, which then owns it for good. Answers are byte-compatible with the node:http
  * binding's (status, Content-Type, Content-Length, Date, keep-alive headers).
+ *
+ * For plain-TCP listeners only: on a TLS server the connection event carries encrypted
+ * bytes, and the TLS layer must see them first.
  */
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
