@@ -256,6 +256,20 @@ const SCENARIOS: Scenario[] = [
     metrics: ['requestsPerSec', 'requestP50', 'requestP99', 'cpuPerRequest', 'sysCpuPerRequest', 'serverCpuPct', 'publisherCpuPct', 'delivered'],
     targets: [{ metric: 'requestsPerSec', vs: 'socketio', op: '>=', value: 2, label: '≥ 2× Socket.IO' }],
   },
+  {
+    ...fanout({ name: 'api-publish-100', description: '', servers: [] }),
+    name: 'api-publish-100',
+    description: 'the same with 100 subscribers on the channel: the publish path plus a small fan-out per request',
+    kind: 'api',
+    servers: ['gyre', 'socketio'],
+    connections: 100,
+    messages: 20_000,
+    warmupMessages: 3000,
+    inflight: 16,
+    runs: 2,
+    metrics: ['requestsPerSec', 'requestP50', 'requestP99', 'cpuPerRequest', 'sysCpuPerRequest', 'serverCpuPct', 'publisherCpuPct', 'delivered'],
+    targets: [],
+  },
   // --- issue "Scale out": two nodes on Redis
   fanout({
     name: 'fanout-redis-2node',
@@ -314,6 +328,7 @@ export const DEFAULT_SET = [
   'storm-10k',
   'history',
   'api-publish',
+  'api-publish-100',
   'fanout-redis-2node',
 ];
 
