@@ -18,7 +18,7 @@ import { connectUnidirectional, uniConnectDisconnect, type UniDisconnectTransfor
 import { transportRequest } from './http-common.js';
 import { connectParam } from './sse.js';
 import { parseConnectRequest } from './uni-stream.js';
-import { FramePinger } from './websocket.js';
+import { FramePinger } from './frame-pinger.js';
 
 export interface UniWebSocketOptions {
   /** Largest client message in bytes (`uni_websocket.message_size_limit`, default 65536). */

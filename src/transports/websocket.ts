@@ -9,13 +9,15 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { codecFor, jsonCodec, protobufCodec, type Codec } from '../protocol/codec.js';
+import { jsonCodec, protobufCodec } from '../protocol/codec.js';
 import type { Disconnect } from '../protocol/codes.js';
 import type { ProtocolType } from '../protocol/types.js';
 import type { Node } from '../core/node.js';
 import type { ClientSession } from '../core/client/client.js';
 import type { Transport, TransportRequest } from '../core/transport.js';
+import { FramePinger, type PingTarget } from './frame-pinger.js';
+import { sessionHeaders } from './upgrade-request.js';
+import { DeflateWebSockets } from './websocket-deflate.js';
 import {
   closeFrame,
   framedItems,
@@ -38,238 +40,8 @@ export interface WebSocketOptions {
   pongTimeoutMs?: number;
 }
 
+/** How long a closing connection waits for the peer's close frame before dropping the socket. */
 const closeWaitMs = 5000;
-
-/** ws readyState of an open connection. */
-const OPEN = 1;
-
-class WebSocketTransport implements Transport {
-  // Constant and derived properties are getters: one of these lives per connection, so
-  // every field counts.
-  get name(): string {
-    return 'websocket';
-  }
-  get unidirectional(): boolean {
-    return false;
-  }
-  get emulation(): boolean {
-    return false;
-  }
-  get disconnectPush(): boolean {
-    return false;
-  }
-  /** App-level pings unless the connection asked for WebSocket ping frames. */
-  get appLevelPing(): boolean {
-    return this.pinger === undefined;
-  }
-  private get binary(): boolean {
-    return this.protocol === 'protobuf';
-  }
-  private get codec(): Codec {
-    return codecFor(this.protocol);
-  }
-  /** The TCP socket, for writing prebuilt frames; undefined when an extension (compression) is in use. */
-  private readonly socket: Socket | undefined;
-  private closed = false;
-  /** The session fed by this socket; set right after the session is created. */
-  client: ClientSession | undefined = undefined;
-
-  constructor(
-    private readonly ws: WebSocket,
-    readonly protocol: ProtocolType,
-    /** Set for `cf_ws_frame_ping_pong` connections: the pinger that sends them WebSocket pings. */
-    readonly pinger: FramePinger | undefined,
-  ) {
-    // Without extensions a frame is just header + payload, so it can be built once and
-    // written straight to the socket. ws has no public accessor for its socket.
-    this.socket = ws.extensions === '' ? (ws as unknown as { _socket: Socket })._socket : undefined;
-  }
-
-  writeItems(items: Uint8Array[]): void {
-    if (this.closed) return;
-    if (this.socket !== undefined && this.ws.readyState === OPEN) {
-      this.socket.write(framedItems(items, this.binary, this.codec));
-      return;
-    }
-    // Compressed connections, and the closing handshake (ws keeps its after-close accounting).
-    this.ws.send(items.length === 1 ? items[0]! : this.codec.joinFrame(items), { binary: this.binary });
-  }
-
-  bufferedBytes(): number {
-    // Frames written directly bypass ws's sender, whose own backlog then stays empty.
-    return this.socket !== undefined && this.ws.readyState === OPEN ? this.socket.writableLength : this.ws.bufferedAmount;
-  }
-
-  close(d: Disconnect): void {
-    if (this.closed) return;
-    this.closed = true;
-    const ws = this.ws;
-    try {
-      ws.close(d.code, truncateReason(d.reason));
-    } catch {
-      // A code the WebSocket protocol cannot carry: drop the connection instead.
-      ws.terminate();
-      return;
-    }
-    setTimeout(() => ws.terminate(), closeWaitMs).unref();
-  }
-
-  markClosed(): void {
-    this.closed = true;
-  }
-}
-
-/** A connection the FramePinger keeps alive. */
-export interface PingTarget {
-  /** Whether anything (a pong, a message) arrived since the last ping; the pinger clears it when pinging. */
-  alive: boolean;
-  /** Sends a WebSocket ping frame (nothing once the connection is closing). */
-  sendPing(): void;
-  /** Drops the connection without a closing handshake. */
-  terminate(): void;
-}
-
-/** A ws WebSocket (compressed and unidirectional connections) as a ping target. */
-class WsPingTarget implements PingTarget {
-  alive = true;
-  constructor(private readonly ws: WebSocket) {}
-  readonly mark = (): void => {
-    this.alive = true;
-  };
-  sendPing(): void {
-    this.ws.ping();
-  }
-  terminate(): void {
-    this.ws.terminate();
-  }
-}
-
-/**
- * Keeps connections alive with WebSocket ping frames on one shared interval: a connection
- * that neither answered the previous ping nor sent anything since is terminated. Takes
- * lean connections (which track their own liveness) and ws WebSockets.
- */
-export class FramePinger {
-  private readonly targets = new Map<WebSocket | PingTarget, PingTarget>();
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly intervalMs: number) {}
-
-  add(conn: WebSocket | PingTarget): void {
-    let target: PingTarget;
-    if (conn instanceof WebSocket) {
-      const t = new WsPingTarget(conn);
-      conn.on('pong', t.mark);
-      conn.on('message', t.mark);
-      target = t;
-    } else {
-      target = conn;
-      target.alive = true;
-    }
-    this.targets.set(conn, target);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.tick(), this.intervalMs);
-      this.timer.unref();
-    }
-  }
-
-  remove(conn: WebSocket | PingTarget): void {
-    this.targets.delete(conn);
-    if (this.targets.size === 0 && this.timer) {
-      clearInterval(this.timer);
-      this.timer = undefined;
-    }
-  }
-
-  private tick(): void {
-    for (const t of this.targets.values()) {
-      if (!t.alive) {
-        t.terminate();
-        continue;
-      }
-      t.alive = false;
-      t.sendPing();
-    }
-  }
-
-  close(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    this.targets.clear();
-  }
-}
-/** ws's WebSocket with a slot for its transport, so that event listeners can be shared functions. */
-class GyreWebSocket extends WebSocket {
-  transport: WebSocketTransport | undefined = undefined;
-}
-
-function onSocketMessage(this: WebSocket, data: RawData): void {
-  (this as GyreWebSocket).transport?.client?.handleFrame(toBytes(data));
-}
-
-function onSocketClose(this: WebSocket): void {
-  const transport = (this as GyreWebSocket).transport;
-  if (!transport) return;
-  transport.markClosed();
-  transport.pinger?.remove(this);
-  transport.client?.transportClosed();
-}
-
-function onSocketError(this: WebSocket, err: Error): void {
-  const client = (this as GyreWebSocket).transport?.client;
-  client?.node.logger.debug({ client: client.id, err: err.message }, 'websocket error');
-}
-
-/** Request headers that only serve the handshake itself; sessions do not keep them. */
-const handshakeHeaders = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']);
-/** Headers whose values most connections share; their values are kept once (see sessionHeaders). */
-const sharedValueHeaders = new Set(['host', 'origin', 'user-agent', 'sec-websocket-protocol', 'accept-encoding', 'accept-language', 'cache-control', 'pragma']);
-const internedValues = new Map<string, string>();
-const maxInterned = 1024;
-
-/**
- * The upgrade request's headers as a session keeps them for its lifetime: without the
- * handshake-only ones, and with common values (Host, Origin, User-Agent, ...) shared between
- * connections instead of a fresh string each, since every byte here is paid per connection.
- */
-function sessionHeaders(h: IncomingHttpHeaders): IncomingHttpHeaders {
-  const out: IncomingHttpHeaders = {};
-  for (const name in h) {
-    if (handshakeHeaders.has(name)) continue;
-    let v = h[name];
-    if (typeof v === 'string' && sharedValueHeaders.has(name)) {
-      const kept = internedValues.get(v);
-      if (kept !== undefined) v = kept;
-      else if (internedValues.size < maxInterned && v.length <= 512) internedValues.set(v, v);
-    }
-    out[name] = v;
-  }
-  return out;
-}
-
-/**
- * The upgrade request as the session sees it. The peer address is read from the socket on
- * first use and kept: reading it makes Node cache an address object on the socket, which
- * most connections never need.
- */
-class UpgradeRequest implements TransportRequest {
-  readonly headers: IncomingHttpHeaders;
-  private socket: Socket | undefined;
-  private address: string | undefined;
-
-  constructor(req: IncomingMessage) {
-    this.headers = sessionHeaders(req.headers);
-    this.socket = req.socket;
-  }
-
-  get remoteAddress(): string | undefined {
-    if (this.socket !== undefined) {
-      this.address = this.socket.remoteAddress;
-      this.socket = undefined;
-    }
-    return this.address;
-  }
-}
 
 /** Connection flags of a lean WebSocket, kept in one number. */
 const PROTOBUF = 1;
@@ -497,7 +269,7 @@ function queryOf(url: string | undefined): URLSearchParams | undefined {
  */
 export class WebSocketHandler {
   /** ws, for compressed connections only. */
-  private readonly wss: WebSocketServer | undefined;
+  private readonly deflate: DeflateWebSockets | undefined;
   readonly pinger: FramePinger;
   readonly maxMessageBytes: number;
 
@@ -506,21 +278,8 @@ export class WebSocketHandler {
     opts: WebSocketOptions = {},
   ) {
     this.maxMessageBytes = opts.messageSizeLimit || 65536;
-    this.wss = opts.compression
-      ? new WebSocketServer({
-          noServer: true,
-          maxPayload: this.maxMessageBytes,
-          perMessageDeflate: { threshold: 0 },
-          clientTracking: false,
-          WebSocket: GyreWebSocket,
-          handleProtocols: (protocols) => {
-            if (protocols.has('centrifuge-protobuf')) return 'centrifuge-protobuf';
-            if (protocols.has('centrifuge-json')) return 'centrifuge-json';
-            return false;
-          },
-        })
-      : undefined;
     this.pinger = new FramePinger(opts.pingIntervalMs || 25_000);
+    this.deflate = opts.compression ? new DeflateWebSockets(node, this.maxMessageBytes, this.pinger) : undefined;
   }
 
   /**
@@ -540,8 +299,8 @@ export class WebSocketHandler {
     const format = query?.get('cf_protocol') ?? query?.get('format');
     const protocol: ProtocolType = subprotocol === 'centrifuge-protobuf' || format === 'protobuf' ? 'protobuf' : 'json';
     const framePingPong = query?.get('cf_ws_frame_ping_pong') === 'true';
-    if (this.wss !== undefined && offersDeflate(h['sec-websocket-extensions'])) {
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws as GyreWebSocket, req, protocol, framePingPong));
+    if (this.deflate !== undefined && offersDeflate(h['sec-websocket-extensions'])) {
+      this.deflate.handleUpgrade(req, socket, head, protocol, framePingPong);
       return;
     }
     const s = socket as LeanSocket;
@@ -571,25 +330,8 @@ export class WebSocketHandler {
     if (head.length > 0) readFrames(conn, head);
   }
 
-  private accept(ws: GyreWebSocket, req: IncomingMessage, protocol: ProtocolType, framePingPong: boolean): void {
-    const transport = new WebSocketTransport(ws, protocol, framePingPong ? this.pinger : undefined);
-    ws.transport = transport;
-    transport.client = this.node.createClient(transport, new UpgradeRequest(req));
-    if (framePingPong) this.pinger.add(ws);
-    // Shared listener functions (no closures per connection): they find the session through the socket.
-    ws.on('message', onSocketMessage);
-    ws.on('close', onSocketClose);
-    ws.on('error', onSocketError);
-  }
-
   close(): void {
     this.pinger.close();
-    this.wss?.close();
+    this.deflate?.close();
   }
-}
-
-function toBytes(data: RawData): Uint8Array {
-  if (Array.isArray(data)) return Buffer.concat(data);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return data;
 }
