@@ -47,6 +47,8 @@ interface FastConn {
   last: number;
   /** Whether a request was answered here yet. */
   answered: boolean;
+  /** Reading is paused until the client reads the answers already written ('drain'). */
+  waitingDrain: boolean;
 }
 
 const kConn = Symbol('gyre.fastApiConn');
@@ -102,7 +104,7 @@ export class FastApiPath {
       this.handoff(socket);
       return;
     }
-    const conn: FastConn = { socket, path: this, buf: undefined, busy: false, last: Date.now(), answered: false };
+    const conn: FastConn = { socket, path: this, buf: undefined, busy: false, last: Date.now(), answered: false, waitingDrain: false };
     socket[kConn] = conn;
     this.conns.add(conn);
     socket.setNoDelay(true);
@@ -118,6 +120,15 @@ export class FastApiPath {
   /** Consumes as many complete requests as buffered; called on data and after each answer. */
   pump(conn: FastConn): void {
     while (!conn.busy && conn.buf !== undefined && !conn.socket.destroyed) {
+      if (conn.socket.writableNeedDrain) {
+        // The client sends requests but does not read the answers: read no more until it does.
+        if (!conn.waitingDrain) {
+          conn.waitingDrain = true;
+          conn.socket.pause();
+          conn.socket.once('drain', onDrain);
+        }
+        return;
+      }
       const buf = conn.buf;
       const head = this.parseHead(buf);
       if (head === 'more') return;
@@ -223,6 +234,11 @@ export class FastApiPath {
     socket.removeListener('error', onError);
     socket.removeListener('close', onClose);
     socket.removeListener('end', onEnd);
+    if (conn.waitingDrain) {
+      conn.waitingDrain = false;
+      socket.removeListener('drain', onDrain);
+      socket.resume();
+    }
     const rest = conn.buf;
     conn.buf = undefined;
     if (rest !== undefined) socket.unshift(rest);
@@ -301,6 +317,14 @@ function onData(this: Socket, chunk: Buffer): void {
 
 function onError(this: Socket): void {
   // Resets from clients are routine; 'close' follows.
+}
+
+function onDrain(this: Socket): void {
+  const conn = (this as FastSocket)[kConn];
+  if (conn === undefined || !conn.waitingDrain) return;
+  conn.waitingDrain = false;
+  this.resume();
+  conn.path.pump(conn);
 }
 
 function onEnd(this: Socket): void {
