@@ -117,6 +117,8 @@ describe('fast path', () => {
     assert.match((await exchange([http10])).text, /^HTTP\/1\.1 200 /);
     const bad = `POST /api/info HTTP/1.1\r\nHost: t\r\nBad Header\r\nContent-Length: 2\r\n\r\n{}`;
     assert.deepEqual(statuses((await exchange([bad])).text), ['400']);
+    const noHost = `POST /api/info HTTP/1.1\r\nX-API-Key: ${TEST_KEY}\r\nContent-Length: 2\r\n\r\n{}`;
+    assert.deepEqual(statuses((await exchange([noHost])).text), ['400']);
     const smuggle = `POST /api/info HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}`;
     assert.deepEqual(statuses((await exchange([smuggle])).text), ['400']);
     assert.equal(fast.served, before, 'none of these went through the fast path');

@@ -178,6 +178,8 @@ export class FastApiPath {
       if (headers.has(key) || key === 'transfer-encoding' || key === 'expect' || key === 'upgrade') return 'other';
       headers.set(key, value);
     }
+    // node:http answers an HTTP/1.1 request without Host with 400; so does this path, through it.
+    if (!headers.has('host')) return 'other';
     const cl = headers.get('content-length');
     if (cl === undefined || !DIGITS.test(cl)) return 'other';
     const contentLength = Number(cl);
