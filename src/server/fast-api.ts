@@ -255,7 +255,8 @@ export class FastApiPath {
   private sweep(): void {
     const now = Date.now();
     for (const conn of [...this.conns]) {
-      if (conn.busy || now - conn.last < this.keepAliveMs) continue;
+      // Answering, or waiting for the client to read its answers: not idle (as in node:http).
+      if (conn.busy || conn.waitingDrain || now - conn.last < this.keepAliveMs) continue;
       if (!conn.answered || conn.buf !== undefined) this.release(conn);
       else {
         this.forget(conn);
