@@ -4,8 +4,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { Server } from 'node:http';
+import http, { type Server } from 'node:http';
 import { setTestServerHook, startTestApi, TEST_KEY, type TestApi } from '../api/fake-node.test-helper.js';
+import type { ApiEndpoint } from '../api/http-handler.js';
 import { FastApiPath } from './fast-api.js';
 
 const paths: FastApiPath[] = [];
@@ -157,6 +158,13 @@ describe('fast path', () => {
     socket.write('GET /elsewhere HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n');
     await closed;
     assert.deepEqual(statuses(text), ['418']);
+  });
+
+  it('refuses to install on a server whose connection listeners are not node:http\'s alone', () => {
+    const server = http.createServer();
+    server.on('connection', () => {});
+    // The endpoint is never reached: the constructor checks the listeners first.
+    assert.throws(() => new FastApiPath(server, {} as ApiEndpoint, silent), /2 connection listeners/);
   });
 
   it('close() ends idle connections and hands new ones to node:http', async () => {

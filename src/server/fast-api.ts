@@ -86,9 +86,10 @@ export class FastApiPath {
   ) {
     this.bypass = opts.bypass ?? (() => false);
     this.keepAliveMs = opts.keepAliveMs ?? KEEP_ALIVE_MS;
+    // node:http's own listener must be the only one, or which one to keep would be a guess.
     const listeners = server.listeners('connection') as ((socket: Socket) => void)[];
-    const original = listeners[listeners.length - 1];
-    if (original === undefined) throw new Error('the HTTP server has no connection listener');
+    const original = listeners[0];
+    if (original === undefined || listeners.length !== 1) throw new Error(`the HTTP server has ${listeners.length} connection listeners, not node:http's alone`);
     server.removeListener('connection', original);
     this.handoff = (socket) => original.call(server, socket);
     server.on('connection', (socket: Socket) => this.accept(socket));

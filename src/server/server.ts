@@ -175,7 +175,11 @@ export class GyreServer {
   /** Serves keep-alive API calls on this listener without node:http's per-request machinery. */
   private installFastApi(server: http.Server, endpoint: ApiEndpoint): void {
     if (process.env.GYRE_API_FAST_PATH === '0') return;
-    this.fastPaths.push(new FastApiPath(server, endpoint, this.logger, { bypass: () => this.ops.perRequestHooks }));
+    try {
+      this.fastPaths.push(new FastApiPath(server, endpoint, this.logger, { bypass: () => this.ops.perRequestHooks }));
+    } catch (err) {
+      this.logger.warn({ err }, 'server API fast path not installed; node:http serves every request');
+    }
   }
 
   /**
