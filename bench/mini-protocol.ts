@@ -231,6 +231,33 @@ export interface ServerArgs {
   watchStdin: boolean;
 }
 
+/**
+ * The comparison servers' publish endpoint, `POST /api/publish` (or `/publish`) with
+ * `{"channel": …, "data": …}`: parses the body, hands channel and data to `publish` and
+ * answers `{"result":{}}` (400 for a body that is not JSON or has no channel). Returns
+ * false, touching nothing, for other requests.
+ */
+export function servePublish(req: http.IncomingMessage, res: http.ServerResponse, publish: (channel: string, data: unknown) => void): boolean {
+  if (req.method !== 'POST' || (req.url !== '/publish' && req.url !== '/api/publish')) return false;
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    let body: { channel?: unknown; data?: unknown } | undefined;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
+    } catch {
+      body = undefined;
+    }
+    if (typeof body?.channel !== 'string' || body.channel === '') {
+      res.writeHead(400, { 'Content-Length': '46' }).end('{"error":{"code":107,"message":"bad request"}}');
+      return;
+    }
+    publish(body.channel, body.data);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '13' }).end('{"result":{}}');
+  });
+  return true;
+}
+
 export function parseServerArgs(argv: string[]): ServerArgs {
   const args: ServerArgs = { port: 0, host: '127.0.0.1', watchStdin: false };
   for (let i = 0; i < argv.length; i++) {
@@ -263,23 +290,7 @@ export function runMiniServer(args: ServerArgs, strategy: FanoutStrategy): void 
   });
 
   const server = http.createServer((req, res) => {
-    if (req.method === 'POST' && (req.url === '/publish' || req.url === '/api/publish')) {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        let body: { channel?: unknown; data?: unknown };
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
-        } catch {
-          res.writeHead(400, { 'Content-Length': '46' }).end('{"error":{"code":107,"message":"bad request"}}');
-          return;
-        }
-        const channel = typeof body.channel === 'string' ? body.channel : '';
-        strategy.publish(channel, JSON.stringify(body.data ?? null));
-        res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '13' }).end('{"result":{}}');
-      });
-      return;
-    }
+    if (servePublish(req, res, (channel, data) => strategy.publish(channel, JSON.stringify(data ?? null)))) return;
     res.writeHead(404, { 'Content-Length': '0' }).end();
   });
   server.keepAliveTimeout = 60_000;

@@ -10,7 +10,7 @@
 
 import http from 'node:http';
 import { Server } from 'socket.io';
-import { parseServerArgs } from './mini-protocol.js';
+import { parseServerArgs, servePublish } from './mini-protocol.js';
 
 const args = parseServerArgs(process.argv.slice(2));
 if (args.watchStdin) {
@@ -30,26 +30,7 @@ io.on('connection', (socket) => {
 // Registered after Socket.IO attached itself: it handles /socket.io/ and passes other requests on.
 httpServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
   if (req.url?.startsWith('/socket.io/')) return;
-  if (req.method === 'POST' && (req.url === '/publish' || req.url === '/api/publish')) {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      let body: { channel?: unknown; data?: unknown };
-      try {
-        body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as typeof body;
-      } catch {
-        res.writeHead(400, { 'Content-Length': '46' }).end('{"error":{"code":107,"message":"bad request"}}');
-        return;
-      }
-      if (typeof body.channel !== 'string' || body.channel === '') {
-        res.writeHead(400, { 'Content-Length': '46' }).end('{"error":{"code":107,"message":"bad request"}}');
-        return;
-      }
-      io.to(body.channel).emit('pub', body.data);
-      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': '13' }).end('{"result":{}}');
-    });
-    return;
-  }
+  if (servePublish(req, res, (channel, data) => io.to(channel).emit('pub', data))) return;
   res.writeHead(404, { 'Content-Length': '0' }).end();
 });
 httpServer.keepAliveTimeout = 60_000;

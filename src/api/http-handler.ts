@@ -115,14 +115,10 @@ const text = (status: number, body: string): ApiAnswer => ({ status, type: 'text
 const json = (status: number, body: string): ApiAnswer => ({ status, type: 'json', body });
 
 /**
- * Builds the request handler. It returns false, without touching the response, when the path
- * is not the API's (so the caller can route elsewhere); otherwise it answers the request.
+ * The node:http request handler of an endpoint. It returns false, without touching the
+ * response, when the path is not the API's (so the caller can route elsewhere); otherwise
+ * it answers the request.
  */
-export function createApiHandler(exec: ApiExecutor, opts: ApiHandlerOptions): (req: IncomingMessage, res: ServerResponse) => boolean {
-  return apiHandlerOf(new ApiEndpoint(exec, opts));
-}
-
-/** The node:http request handler of an endpoint (see createApiHandler). */
 export function apiHandlerOf(endpoint: ApiEndpoint): (req: IncomingMessage, res: ServerResponse) => boolean {
   const logger = endpoint.opts.logger;
   return (req, res) => {

@@ -1,6 +1,6 @@
 /** Server API: the method executor, its HTTP binding and the pieces other bindings (GRPC, admin) reuse. */
 export { ApiExecutor, type ApiReply, type ApiExecutorOptions, type ApiCallEvent, type PreparedApiCall } from './executor.js';
-export { ApiEndpoint, apiHandlerOf, createApiHandler, DEFAULT_API_MAX_BODY_BYTES, type ApiAnswer, type ApiHandlerOptions, type HeaderLookup } from './http-handler.js';
+export { ApiEndpoint, apiHandlerOf, DEFAULT_API_MAX_BODY_BYTES, type ApiAnswer, type ApiHandlerOptions, type HeaderLookup } from './http-handler.js';
 export { ApiError, ApiErrors, apiErrorHttpStatus, toApiError, type ApiErrorBody } from './errors.js';
 export { RawJson, encodeJson, rawJsonFromBytes } from './raw-json.js';
 export { parseLegacyCommands, runLegacyCommands, encodeLegacyReply, type LegacyCommand } from './legacy.js';

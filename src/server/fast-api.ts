@@ -359,7 +359,7 @@ function httpDate(): string {
 }
 
 /** The whole response as one buffer, with the headers node:http's binding sends for the same answer. */
-export function encodeResponse(answer: ApiAnswer, close: boolean, keepAliveMs = KEEP_ALIVE_MS): Buffer {
+function encodeResponse(answer: ApiAnswer, close: boolean, keepAliveMs = KEEP_ALIVE_MS): Buffer {
   let type = '';
   let body = answer.body;
   if (answer.type === 'json') type = 'Content-Type: application/json\r\n';

@@ -15,6 +15,7 @@ import type { ClientSession } from '../core/client/client.js';
 import type { Transport } from '../core/transport.js';
 import type { FramePinger } from './frame-pinger.js';
 import { UpgradeRequest } from './upgrade-request.js';
+import { BidiWebSocketTransport } from './websocket-base.js';
 import { framedItems, truncateReason } from './ws-frames.js';
 
 const closeWaitMs = 5000;
@@ -22,21 +23,8 @@ const closeWaitMs = 5000;
 /** ws readyState of an open connection. */
 const OPEN = 1;
 
-class WebSocketTransport implements Transport {
-  // Constant and derived properties are getters: one of these lives per connection, so
-  // every field counts.
-  get name(): string {
-    return 'websocket';
-  }
-  get unidirectional(): boolean {
-    return false;
-  }
-  get emulation(): boolean {
-    return false;
-  }
-  get disconnectPush(): boolean {
-    return false;
-  }
+class WebSocketTransport extends BidiWebSocketTransport implements Transport {
+  // Derived properties are getters: one of these lives per connection, so every field counts.
   /** App-level pings unless the connection asked for WebSocket ping frames. */
   get appLevelPing(): boolean {
     return this.pinger === undefined;
@@ -59,6 +47,7 @@ class WebSocketTransport implements Transport {
     /** Set for `cf_ws_frame_ping_pong` connections: the pinger that sends them WebSocket pings. */
     readonly pinger: FramePinger | undefined,
   ) {
+    super();
     // Without extensions a frame is just header + payload, so it can be built once and
     // written straight to the socket. ws has no public accessor for its socket.
     this.socket = ws.extensions === '' ? (ws as unknown as { _socket: Socket })._socket : undefined;

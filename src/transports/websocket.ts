@@ -17,6 +17,7 @@ import type { ClientSession } from '../core/client/client.js';
 import type { Transport, TransportRequest } from '../core/transport.js';
 import { FramePinger, type PingTarget } from './frame-pinger.js';
 import { sessionHeaders } from './upgrade-request.js';
+import { BidiWebSocketTransport } from './websocket-base.js';
 import { DeflateWebSockets } from './websocket-deflate.js';
 import {
   closeFrame,
@@ -64,19 +65,7 @@ type LeanSocket = Socket & { [kConnection]?: LeanWebSocket };
  * in one object with few fields (constant and derived properties are getters), since one
  * lives per connection. Notifies the session once, when the socket closes.
  */
-class LeanWebSocket implements Transport, TransportRequest, FrameReader, PingTarget {
-  get name(): string {
-    return 'websocket';
-  }
-  get unidirectional(): boolean {
-    return false;
-  }
-  get emulation(): boolean {
-    return false;
-  }
-  get disconnectPush(): boolean {
-    return false;
-  }
+class LeanWebSocket extends BidiWebSocketTransport implements Transport, TransportRequest, FrameReader, PingTarget {
   get appLevelPing(): boolean {
     return (this.flags & FRAME_PING) === 0;
   }
@@ -114,7 +103,9 @@ class LeanWebSocket implements Transport, TransportRequest, FrameReader, PingTar
     /** The upgrade request's headers, as sessionHeaders() keeps them. */
     readonly headers: IncomingHttpHeaders,
     private flags: number,
-  ) {}
+  ) {
+    super();
+  }
 
   writeItems(items: Uint8Array[]): void {
     if ((this.flags & CLOSE_SENT) !== 0) return;

@@ -530,21 +530,27 @@ describe('WebSocket with compression enabled', { timeout: 60_000 }, () => {
   });
 });
 
+/** An embedded Gyre on a free port whose onConnecting hook records the headers of every connection (user id from X-User). */
+async function gyreSeeingHeaders(t: TestContext, config: object): Promise<{ port: number; seen: Record<string, string | string[] | undefined>[] }> {
+  const seen: Record<string, string | string[] | undefined>[] = [];
+  const gyre = await createGyre({
+    config: { http_server: { address: '127.0.0.1', port: 0 }, log: { level: 'error' }, ...config },
+    handlers: {
+      onConnecting: async (ctx) => {
+        seen.push(ctx.headers);
+        return { userId: String(ctx.headers['x-user'] ?? '') };
+      },
+    },
+  });
+  t.after(() => gyre.close());
+  const { port } = await gyre.listen();
+  return { port, seen };
+}
+
 describe('headers a session sees (embedded Gyre, onConnecting)', () => {
   for (const compression of [false, true]) {
     it(`${compression ? 'compressed (ws)' : 'plain'} connections: request headers without the handshake-only ones`, async (t: TestContext) => {
-      const seen: Record<string, string | string[] | undefined>[] = [];
-      const gyre = await createGyre({
-        config: { http_server: { address: '127.0.0.1', port: 0 }, websocket: { compression }, log: { level: 'error' } },
-        handlers: {
-          onConnecting: async (ctx) => {
-            seen.push(ctx.headers);
-            return { userId: String(ctx.headers['x-user'] ?? '') };
-          },
-        },
-      });
-      t.after(() => gyre.close());
-      const { port } = await gyre.listen();
+      const { port, seen } = await gyreSeeingHeaders(t, { websocket: { compression } });
       for (let i = 0; i < 2; i++) {
         const c = await RawClient.open(`ws://127.0.0.1:${port}/connection/websocket`, { protocols: ['centrifuge-json'] });
         assert.equal(c.ws.extensions.includes('permessage-deflate'), compression);
@@ -563,18 +569,7 @@ describe('headers a session sees (embedded Gyre, onConnecting)', () => {
   }
 
   it('custom headers (and header-based user ids) reach the session', async (t: TestContext) => {
-    const seen: Record<string, string | string[] | undefined>[] = [];
-    const gyre = await createGyre({
-      config: { http_server: { address: '127.0.0.1', port: 0 }, client: { allowed_origins: ['http://app.example'] }, log: { level: 'error' } },
-      handlers: {
-        onConnecting: async (ctx) => {
-          seen.push(ctx.headers);
-          return { userId: String(ctx.headers['x-user'] ?? '') };
-        },
-      },
-    });
-    t.after(() => gyre.close());
-    const { port } = await gyre.listen();
+    const { port, seen } = await gyreSeeingHeaders(t, { client: { allowed_origins: ['http://app.example'] } });
     const c = await TcpClient.open(port, { headers: { 'X-User': 'alice', Origin: 'http://app.example', Cookie: 'a=1' } });
     assert.equal(c.response.status, 101);
     c.send(text(JSON.stringify({ id: 1, connect: {} })));
