@@ -101,3 +101,47 @@ test('a timer armed with no delay from a callback during a late tick still fires
   assert.deepEqual(fired, ['a', 'b']);
   wheel.close();
 });
+
+test('a cancelled or re-armed timer leaves its old slot at once, so the wheel holds nothing for it', async () => {
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  let now = 0;
+  const wheel = new TimerWheel(100, () => now);
+  const refs: WeakRef<object>[] = [];
+  (() => {
+    for (let i = 0; i < 100; i++) {
+      const owner = { i };
+      refs.push(new WeakRef(owner));
+      const t = wheel.timer(() => assert.fail('cancelled'), owner);
+      wheel.arm(t, 3_600_000); // an hour ahead, like a token's expiry
+      wheel.arm(t, 7_200_000); // moved: the first slot must not keep a copy
+      wheel.cancel(t);
+    }
+  })();
+  assert.equal(wheel.size, 0);
+  assert.equal((wheel as unknown as { slots: Map<number, unknown> }).slots.size, 0, 'no slot lists left');
+  await new Promise((r) => setImmediate(r));
+  gc();
+  assert.equal(refs.filter((r) => r.deref() !== undefined).length, 0, 'every owner was collected');
+  wheel.close();
+});
+
+test('cancelling entries of the slot being fired, from a callback, skips them', () => {
+  let now = 0;
+  const wheel = new TimerWheel(100, () => now);
+  const fired: string[] = [];
+  let b: ReturnType<TimerWheel['schedule']> | undefined;
+  wheel.schedule(100, () => {
+    fired.push('a');
+    wheel.cancel(b);
+  });
+  b = wheel.schedule(100, () => fired.push('b'));
+  wheel.schedule(100, () => fired.push('c'));
+  now = 100;
+  wheel.tick();
+  assert.deepEqual(fired, ['a', 'c']);
+  assert.equal(wheel.size, 0);
+  wheel.close();
+});

@@ -14,12 +14,26 @@ interface Entry extends TimerHandle {
   fn: (arg: unknown) => void;
   /** Passed to fn, so one module-level function can serve every connection (no closure each). */
   arg: unknown;
-  /** The slot the entry is armed for; a copy left in an earlier slot's list is stale. */
+  /** The slot the entry is armed for (meaningful while armed). */
   slot: number;
+  /** Neighbours in the slot's circular list; undefined while not armed, so nothing refers to a cancelled entry. */
+  prev: Entry | undefined;
+  next: Entry | undefined;
+}
+
+function noop(): void {}
+
+/** A slot's list head: a sentinel of a circular doubly-linked list, so unlinking is O(1). */
+function sentinel(): Entry {
+  const s: Entry = { done: true, fn: noop, arg: undefined, slot: -1, prev: undefined, next: undefined };
+  s.prev = s;
+  s.next = s;
+  return s;
 }
 
 export class TimerWheel {
-  private readonly slots = new Map<number, Entry[]>();
+  /** Slot number -> the sentinel of its list; a slot is dropped as soon as its list is empty. */
+  private readonly slots = new Map<number, Entry>();
   private interval: NodeJS.Timeout | undefined;
   /** Slots are counted from the wheel's creation, so slot numbers stay small integers (no boxed doubles). */
   private readonly origin: number;
@@ -33,6 +47,11 @@ export class TimerWheel {
     this.origin = Math.floor(this.now() / resolutionMs);
   }
 
+  /** Number of armed timers (cancelled and fired ones are not counted, nor held). */
+  get size(): number {
+    return this.count;
+  }
+
   /** The slot of a point in time. */
   private slotAt(timeMs: number, ceil: boolean): number {
     const t = timeMs / this.resolutionMs;
@@ -41,7 +60,7 @@ export class TimerWheel {
 
   /** Runs fn once, no earlier than delayMs from now (within one resolution step). */
   schedule(delayMs: number, fn: () => void): TimerHandle {
-    const entry: Entry = { done: true, fn, arg: undefined, slot: 0 };
+    const entry: Entry = { done: true, fn, arg: undefined, slot: 0, prev: undefined, next: undefined };
     this.arm(entry, delayMs);
     return entry;
   }
@@ -51,7 +70,7 @@ export class TimerWheel {
    * owner as `arg` to a shared function keeps a per-connection timer to one small object.
    */
   timer<T>(fn: (arg: T) => void, arg: T): TimerHandle {
-    const entry: Entry = { done: true, fn: fn as (arg: unknown) => void, arg, slot: 0 };
+    const entry: Entry = { done: true, fn: fn as (arg: unknown) => void, arg, slot: 0, prev: undefined, next: undefined };
     return entry;
   }
 
@@ -62,24 +81,51 @@ export class TimerWheel {
   arm(handle: TimerHandle, delayMs: number): void {
     const entry = handle as Entry;
     const slot = Math.max(this.slotAt(this.now() + Math.max(0, delayMs), true), this.lastSlot + 1);
-    if (!entry.done && entry.slot === slot) return;
-    if (entry.done) this.count++;
+    if (!entry.done) {
+      if (entry.slot === slot) return;
+      this.unlink(entry);
+    } else {
+      this.count++;
+    }
     entry.done = false;
     entry.slot = slot;
-    let list = this.slots.get(slot);
-    if (!list) {
-      list = [];
-      this.slots.set(slot, list);
+    let head = this.slots.get(slot);
+    if (!head) {
+      head = sentinel();
+      this.slots.set(slot, head);
     }
-    list.push(entry);
+    // Appended before the sentinel: entries of one slot fire in the order they were armed.
+    const last = head.prev!;
+    entry.prev = last;
+    entry.next = head;
+    last.next = entry;
+    head.prev = entry;
     if (!this.interval) this.start();
   }
 
-  /** Cancels a pending timer; safe to call twice or after it fired. */
+  /**
+   * Cancels a pending timer; safe to call twice or after it fired. The entry leaves its
+   * slot at once, so the wheel keeps no reference to it (nor to its callback's argument).
+   */
   cancel(handle: TimerHandle | undefined): void {
     if (handle && !handle.done) {
       handle.done = true;
       this.count--;
+      this.unlink(handle as Entry);
+    }
+  }
+
+  /** Takes an armed entry out of its slot's list, dropping the slot when it empties. */
+  private unlink(e: Entry): void {
+    const prev = e.prev!;
+    const next = e.next!;
+    prev.next = next;
+    next.prev = prev;
+    e.prev = undefined;
+    e.next = undefined;
+    if (prev === next && prev.slot === -1) {
+      // Only the sentinel is left; it is the one registered for e's slot unless that slot is being fired.
+      if (this.slots.get(e.slot) === prev) this.slots.delete(e.slot);
     }
   }
 
@@ -89,12 +135,12 @@ export class TimerWheel {
     for (let s = this.lastSlot + 1; s <= current; s++) {
       // Timers armed by the callbacks below land after this slot, never in a passed one.
       this.lastSlot = s;
-      const list = this.slots.get(s);
-      if (!list) continue;
+      const head = this.slots.get(s);
+      if (!head) continue;
       this.slots.delete(s);
-      for (const e of list) {
-        // Skips cancelled entries and stale copies of entries re-armed for another slot.
-        if (e.done || e.slot !== s) continue;
+      // Callbacks may cancel entries still in this list: they unlink themselves, so read head.next afresh.
+      for (let e = head.next!; e !== head; e = head.next!) {
+        this.unlink(e);
         e.done = true;
         this.count--;
         try {
@@ -105,7 +151,7 @@ export class TimerWheel {
       }
     }
     this.lastSlot = Math.max(this.lastSlot, current);
-    if (this.count === 0 && this.slots.size === 0) this.stop();
+    if (this.count === 0) this.stop();
   }
 
   /** Stops the driving interval; pending timers stay and resume on the next arm(). */
@@ -119,7 +165,12 @@ export class TimerWheel {
   /** Drops every pending timer. */
   close(): void {
     this.stop();
-    for (const list of this.slots.values()) for (const e of list) e.done = true;
+    for (const head of this.slots.values()) {
+      for (let e = head.next!; e !== head; e = head.next!) {
+        this.unlink(e);
+        e.done = true;
+      }
+    }
     this.slots.clear();
     this.count = 0;
   }

@@ -86,7 +86,10 @@ class UniWebSocketTransport implements Transport {
       return;
     }
     ws.close(d.code, d.reason);
-    setTimeout(() => ws.terminate(), closeWaitMs).unref();
+    // The timer goes once the socket closes, so a closed connection is not kept for the wait.
+    const timer = setTimeout(() => ws.terminate(), closeWaitMs);
+    timer.unref();
+    ws.once('close', () => clearTimeout(timer));
   }
 
   markClosed(): void {

@@ -79,7 +79,10 @@ class WebSocketTransport extends BidiWebSocketTransport implements Transport {
       ws.terminate();
       return;
     }
-    setTimeout(() => ws.terminate(), closeWaitMs).unref();
+    // The timer goes once the socket closes, so a closed connection is not kept for the wait.
+    const timer = setTimeout(() => ws.terminate(), closeWaitMs);
+    timer.unref();
+    ws.once('close', () => clearTimeout(timer));
   }
 
   markClosed(): void {

@@ -127,7 +127,7 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
       return;
     }
     this.socket.write(closeFrame(d.code, truncateReason(d.reason)));
-    setTimeout(destroySocket, closeWaitMs, this.socket).unref();
+    dropAfterCloseWait(this.socket);
   }
 
   onMessage(data: Buffer): void {
@@ -161,7 +161,7 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
     this.fragments = undefined;
     if (first) {
       this.socket.write(closeFrame(code, reason));
-      setTimeout(destroySocket, closeWaitMs, this.socket).unref();
+      dropAfterCloseWait(this.socket);
     }
     this.socket.end();
   }
@@ -185,6 +185,16 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
 
 function destroySocket(socket: Socket): void {
   socket.destroy();
+}
+
+/**
+ * Drops the socket if the peer has not closed it within the close wait. The timer goes as
+ * soon as the socket closes: it must not keep a closed connection reachable for the wait.
+ */
+function dropAfterCloseWait(socket: Socket): void {
+  const timer = setTimeout(destroySocket, closeWaitMs, socket);
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 function onLeanData(this: LeanSocket, chunk: Buffer): void {

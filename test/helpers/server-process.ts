@@ -60,6 +60,8 @@ export interface GyreProcess {
   /** http://127.0.0.1:port/api */
   readonly apiUrl: string;
   readonly configPath: string;
+  /** The process's working directory (a temporary folder, removed on stop). */
+  readonly dir: string;
   readonly child: ChildProcess;
   /** Everything the process wrote to stdout and stderr so far. */
   output(): string;
@@ -72,6 +74,8 @@ export interface GyreProcess {
 export interface StartOptions {
   /** Extra command-line arguments after `--config <file>`. */
   args?: string[];
+  /** Options for node itself, before the script (e.g. `--heapsnapshot-signal=SIGUSR2`). */
+  nodeArgs?: string[];
   /** Extra environment variables. */
   env?: Record<string, string>;
   /** How long to wait for the port to accept connections. */
@@ -90,7 +94,7 @@ export async function startGyre(config: Record<string, unknown>, opts: StartOpti
   const full = { log: { level: 'info' }, ...config, http_server: httpServer };
   writeFileSync(configPath, JSON.stringify(full, null, 2));
 
-  const child = spawn(process.execPath, [gyreBin, '--config', configPath, '-p', String(port), ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), gyreBin, '--config', configPath, '-p', String(port), ...(opts.args ?? [])], {
     cwd: dir,
     env: cleanEnv(opts.env),
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -138,6 +142,7 @@ export async function startGyre(config: Record<string, unknown>, opts: StartOpti
     wsUrl: `ws://127.0.0.1:${port}/connection/websocket`,
     apiUrl: `http://127.0.0.1:${port}/api`,
     configPath,
+    dir,
     child,
     output: () => log,
     exitCode: () => (exited ? (typeof exit === 'number' ? exit : -1) : null),
