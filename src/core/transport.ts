@@ -24,6 +24,12 @@ export interface Transport {
   writeItems(items: Uint8Array[]): void;
   /** Bytes written but not yet accepted by the kernel; used for the slow-client bound. */
   bufferedBytes(): number;
+  /**
+   * Stops (true) or resumes (false) reading from the peer, for backpressure while the
+   * session's queued commands drain. Optional: transports that cannot stop reading (commands
+   * arriving by separate HTTP requests) leave it out and the session bounds their queue.
+   */
+  pauseReading?(pause: boolean): void;
   /** Closes the transport; for WebSocket a close frame with the code and reason. */
   close(disconnect: Disconnect): void;
 }

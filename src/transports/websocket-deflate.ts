@@ -63,6 +63,12 @@ class WebSocketTransport extends BidiWebSocketTransport implements Transport {
     this.ws.send(items.length === 1 ? items[0]! : this.codec.joinFrame(items), { binary: this.binary });
   }
 
+  /** Backpressure from the session: ws stops reading from the socket while paused. */
+  pauseReading(pause: boolean): void {
+    if (pause) this.ws.pause();
+    else this.ws.resume();
+  }
+
   bufferedBytes(): number {
     // Frames written directly bypass ws's sender, whose own backlog then stays empty.
     return this.socket !== undefined && this.ws.readyState === OPEN ? this.socket.writableLength : this.ws.bufferedAmount;

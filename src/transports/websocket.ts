@@ -174,6 +174,12 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
     this.socket.destroy();
   }
 
+  /** Backpressure from the session: frames stay in the kernel (and TCP's window) while paused. */
+  pauseReading(pause: boolean): void {
+    if (pause) this.socket.pause();
+    else this.socket.resume();
+  }
+
   socketClosed(): void {
     this.flags |= CLOSE_SENT | READ_DONE;
     this.pending = undefined;

@@ -86,6 +86,10 @@ export class ClientSession implements HubClient, ClientRef {
   private chain: Promise<void> = SETTLED;
   /** Frames handed to the command chain and not finished yet. */
   private queued = 0;
+  /** Bytes of those frames: bounded by maxQueuedCommandBytes. */
+  private queuedBytes = 0;
+  /** True while the transport was asked to stop reading (commands are queued past the pause mark). */
+  private readingPaused = false;
   private afterReply: (() => void)[] | undefined = undefined;
   private staleTimer: TimerHandle | undefined;
   private pingTimer: TimerHandle | undefined;
@@ -150,18 +154,37 @@ export class ClientSession implements HubClient, ClientRef {
       return;
     }
     this.countReceived(commands, frame.length);
-    this.queued++;
-    this.chain = this.chain.then(() => this.runCommands(commands));
+    this.enqueueCommands(commands, frame.length);
   }
 
   /** Runs commands that did not come from a frame (unidirectional connect). */
   runCommand(cmd: Command): Promise<void> {
-    this.queued++;
-    this.chain = this.chain.then(() => this.runCommands([cmd]));
+    this.enqueueCommands([cmd], 0);
     return this.chain;
   }
 
-  private async runCommands(commands: Command[]): Promise<void> {
+  /**
+   * Appends commands to the chain, which runs them one at a time. A client sending faster
+   * than its commands complete is held back: the transport stops reading past a few queued
+   * frames, and a transport that cannot stop (emulation requests) is disconnected with
+   * 3013 once its queued commands pass the byte bound.
+   */
+  private enqueueCommands(commands: Command[], bytes: number): void {
+    this.queued++;
+    this.queuedBytes += bytes;
+    if (this.queued >= PAUSE_AT_QUEUED_FRAMES && !this.readingPaused && this.transport.pauseReading) {
+      this.readingPaused = true;
+      this.transport.pauseReading(true);
+    }
+    if (this.queuedBytes > maxQueuedCommandBytes(this.node.maxCommandBytes)) {
+      this.node.logger.debug({ client: this.id, queuedBytes: this.queuedBytes }, 'too many queued commands');
+      this.close(Disconnects.tooManyRequests);
+      return;
+    }
+    this.chain = this.chain.then(() => this.runCommands(commands, bytes));
+  }
+
+  private async runCommands(commands: Command[], bytes: number): Promise<void> {
     try {
       for (const cmd of commands) {
         if (this.state === 'closed' || this.unusable) return;
@@ -174,8 +197,15 @@ export class ClientSession implements HubClient, ClientRef {
         }
       }
     } finally {
+      this.queuedBytes -= bytes;
       // Drained: drop the reference to the last settled link so an idle connection holds none.
-      if (--this.queued === 0) this.chain = SETTLED;
+      if (--this.queued === 0) {
+        this.chain = SETTLED;
+        if (this.readingPaused) {
+          this.readingPaused = false;
+          if (this.state !== 'closed') this.transport.pauseReading?.(false);
+        }
+      }
     }
   }
 
@@ -574,6 +604,18 @@ const PING_ITEMS: Record<ProtocolType, Uint8Array> = {
   json: codecFor('json').encodeReply({}),
   protobuf: codecFor('protobuf').encodeReply({}),
 };
+
+/** Queued frames at which a transport that can is asked to stop reading until the queue drains. */
+const PAUSE_AT_QUEUED_FRAMES = 16;
+
+/**
+ * Bytes of commands a connection may have waiting: room for many full-size frames, so only
+ * a client that keeps sending past its replies (on a transport that cannot stop reading,
+ * or in one huge read) reaches it.
+ */
+function maxQueuedCommandBytes(maxCommandBytes: number): number {
+  return Math.max(1 << 20, 16 * maxCommandBytes);
+}
 
 /** The chain tail of a connection with no command in flight. */
 const SETTLED: Promise<void> = Promise.resolve();
