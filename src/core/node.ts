@@ -45,6 +45,7 @@ import {
   type TokenVerifier,
 } from './ports.js';
 import { TimerWheel } from './timer-wheel.js';
+import { LogLimiter } from './log-limiter.js';
 import { TrafficCounters } from './traffic.js';
 import type { Transport, TransportRequest } from './transport.js';
 
@@ -83,6 +84,8 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly wheel: TimerWheel;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Rate-limited logging for what clients can cause (malformed input, bad tokens). */
+  readonly faults: LogLimiter;
   /** Typed events (NodeEventMap in node-events.ts); core only emits. */
   readonly events = new EventEmitter();
   readonly traffic = new TrafficCounters();
@@ -107,6 +110,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.handlers = deps.handlers ?? {};
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? nullLogger;
+    this.faults = new LogLimiter(this.logger);
     this.maxCommandBytes = deps.maxCommandBytes ?? 65536;
     this.rpcPing = { enabled: !!options.rpc?.ping?.enabled, method: options.rpc?.ping?.method || 'ping' };
     this.wheel = new TimerWheel(100, () => this.clock.now());

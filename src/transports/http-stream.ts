@@ -77,7 +77,7 @@ export function openEmulationStream(node: Node, sessions: EmulationSessions, s: 
     commands = codecFor(s.protocol).decodeCommands(s.frame, node.maxCommandBytes);
   } catch (err) {
     if (!(err instanceof CodecError)) throw err;
-    node.logger.info({ transport: s.name, err: err.message }, 'malformed initial command frame');
+    node.faults.log('info', { transport: s.name, err: err.message }, 'malformed initial command frame');
     respond(s.res, 400, 'Bad Request\n');
     return;
   }

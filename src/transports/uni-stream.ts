@@ -34,7 +34,7 @@ export function parseConnectRequest(node: Node, transport: string, bytes: Uint8A
     return decodeConnectRequestJson(bytes);
   } catch (err) {
     if (!(err instanceof CodecError)) throw err;
-    node.logger.info({ transport, err: err.message }, 'malformed connect request');
+    node.faults.log('info', { transport, err: err.message }, 'malformed connect request');
     return undefined;
   }
 }
@@ -61,7 +61,7 @@ export async function serveUniStream(
     transport.start(req.httpVersionMajor);
     return;
   }
-  node.logger.info({ client: client.id, transport: s.name, code: failure.code }, 'unidirectional connect failed');
+  node.faults.log('info', { client: client.id, transport: s.name, code: failure.code }, 'unidirectional connect failed');
   if (!httpMode) {
     client.close(uniConnectDisconnect(failure, opts.disconnectTransforms));
     return;

@@ -161,7 +161,7 @@ export class UniWebSocketHandler {
   private async connect(client: ClientSession, req: ConnectRequest): Promise<void> {
     const failure = await connectUnidirectional(client, req);
     if (!failure) return;
-    this.node.logger.info({ client: client.id, transport: 'uni_websocket', code: failure.code }, 'unidirectional connect failed');
+    this.node.faults.log('info', { client: client.id, transport: 'uni_websocket', code: failure.code }, 'unidirectional connect failed');
     client.close(uniConnectDisconnect(failure, this.opts.disconnectTransforms));
   }
 

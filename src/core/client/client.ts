@@ -149,7 +149,7 @@ export class ClientSession implements HubClient, ClientRef {
     try {
       commands = this.codec.decodeCommands(frame, this.node.maxCommandBytes);
     } catch (err) {
-      this.node.logger.info({ client: this.id, err: (err as Error).message }, 'malformed frame');
+      this.node.faults.log('info', { client: this.id, err: (err as Error).message }, 'malformed frame');
       this.close(Disconnects.badRequest);
       return;
     }
@@ -191,7 +191,7 @@ export class ClientSession implements HubClient, ClientRef {
         try {
           await this.runCommand1(cmd);
         } catch (err) {
-          this.node.logger.error({ client: this.id, err }, 'command handling failed');
+          this.node.faults.log('error', { client: this.id, err }, 'command handling failed');
           this.close(Disconnects.serverError);
           return;
         }
@@ -244,14 +244,14 @@ export class ClientSession implements HubClient, ClientRef {
       reply = await dispatch[key](this, cmd);
     } catch (err) {
       if (err instanceof Disconnect) {
-        this.node.logger.info({ client: this.id, user: this.userId, command: key, code: err.code, reason: err.reason }, 'disconnect on command');
+        this.node.faults.log('info', { client: this.id, user: this.userId, command: key, code: err.code, reason: err.reason }, 'disconnect on command');
         this.close(err);
         return;
       }
       let perr: ProtocolError;
       if (err instanceof ProtocolError) perr = err;
       else {
-        this.node.logger.error({ client: this.id, command: key, err }, 'command failed');
+        this.node.faults.log('error', { client: this.id, command: key, err }, 'command failed');
         if (key === 'subscribe') {
           this.close(Disconnects.serverError);
           return;
@@ -287,7 +287,7 @@ export class ClientSession implements HubClient, ClientRef {
   }
 
   private protocolViolation(why: string): void {
-    this.node.logger.info({ client: this.id, why }, 'bad request from client');
+    this.node.faults.log('info', { client: this.id, why }, 'bad request from client');
     this.close(Disconnects.badRequest);
   }
 

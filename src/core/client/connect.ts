@@ -171,7 +171,7 @@ async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Cred
     } catch (err) {
       if (err instanceof TokenError) {
         if (err.kind === 'expired') throw Errors.tokenExpired;
-        node.logger.info({ client: c.id, err: err.message }, 'invalid connection token');
+        node.faults.log('info', { client: c.id, err: err.message }, 'invalid connection token');
         throw Disconnects.invalidToken;
       }
       throw err;
@@ -196,6 +196,6 @@ async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Cred
     const user = Array.isArray(v) ? v[0] : v;
     if (user) return { userId: user, expireAt: 0, channels: new Map(), source: 'header' };
   }
-  node.logger.info({ client: c.id }, 'client credentials not found');
+  node.faults.log('info', { client: c.id }, 'client credentials not found');
   throw Disconnects.badRequest;
 }

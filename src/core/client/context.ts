@@ -8,6 +8,7 @@ import type { Broker, Clock, Logger, PresenceManager, PublishOptions, StreamPosi
 import type { ChannelOptions } from '../channel-options.js';
 import type { ApiHistoryResult } from '../node-api.js';
 import type { TimerWheel } from '../timer-wheel.js';
+import type { LogLimiter } from '../log-limiter.js';
 import type { TrafficCounters } from '../traffic.js';
 import type { Disconnect } from '../../protocol/codes.js';
 import type { ClientSession } from './client.js';
@@ -25,6 +26,8 @@ export interface NodeContext {
   readonly wheel: TimerWheel;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Rate-limited logging for what clients can cause. */
+  readonly faults: LogLimiter;
   /** Typed core events (see node-events.ts); metrics and logs subscribe. */
   readonly events: EventEmitter;
   /** Per-message traffic counters (see traffic.ts). */

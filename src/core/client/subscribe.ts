@@ -280,7 +280,7 @@ export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Prom
       await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
     }
     if (err instanceof ProtocolError || err instanceof Disconnect) throw err;
-    node.logger.error({ client: c.id, channel, err }, 'subscribe failed');
+    node.faults.log('error', { client: c.id, channel, err }, 'subscribe failed');
     throw Disconnects.serverError;
   }
 }

@@ -42,7 +42,7 @@ export async function connectUnidirectional(c: ClientSession, req: ConnectReques
     let perr: ProtocolError;
     if (err instanceof ProtocolError) perr = err;
     else {
-      c.node.logger.error({ client: c.id, err }, 'unidirectional connect failed');
+      c.node.faults.log('error', { client: c.id, err }, 'unidirectional connect failed');
       perr = Errors.internal;
     }
     c.unusable = true;
