@@ -49,6 +49,12 @@ export interface ServerOptions {
 
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
 
+/**
+ * A request head must arrive whole within 10 s (node:http's default is 60 s, checked every
+ * 30 s): a client trickling header lines (slowloris) holds its socket for at most about 12 s.
+ */
+const HTTP_SERVER_OPTIONS: http.ServerOptions = { headersTimeout: 10_000, connectionsCheckingInterval: 2_000 };
+
 /** A running Gyre: the node plus its HTTP surface. */
 export class GyreServer {
   readonly node: Node;
@@ -155,7 +161,7 @@ export class GyreServer {
     await this.start();
     const hs = this.config.http_server ?? {};
     const separate = this.separateInternal;
-    const external = http.createServer((req, res) => this.handleRequest(req, res, separate ? 'external' : 'both'));
+    const external = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => this.handleRequest(req, res, separate ? 'external' : 'both'));
     external.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
     this.servers.push(external);
     const api = this.apiEndpoint;
@@ -163,7 +169,7 @@ export class GyreServer {
     let internalPort = port;
     if (api && (!separate || api.external)) this.installFastApi(external, api.endpoint);
     if (separate) {
-      const internal = http.createServer((req, res) => this.handleRequest(req, res, 'internal'));
+      const internal = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => this.handleRequest(req, res, 'internal'));
       this.servers.push(internal);
       if (api && !api.external) this.installFastApi(internal, api.endpoint);
       internalPort = await listenOn(internal, hs.internal_address || hs.address || '', Number(hs.internal_port));
