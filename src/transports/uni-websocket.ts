@@ -19,6 +19,7 @@ import { transportRequest } from './http-common.js';
 import { connectParam } from './sse.js';
 import { parseConnectRequest } from './uni-stream.js';
 import { FramePinger } from './frame-pinger.js';
+import { wsServerBounds } from './ws-frames.js';
 
 export interface UniWebSocketOptions {
   /** Largest client message in bytes (`uni_websocket.message_size_limit`, default 65536). */
@@ -107,6 +108,7 @@ export class UniWebSocketHandler {
     private readonly opts: UniWebSocketOptions = {},
   ) {
     this.wss = new WebSocketServer({
+      ...wsServerBounds,
       noServer: true,
       maxPayload: opts.messageSizeLimit || 65536,
       perMessageDeflate: opts.compression ? { threshold: 0 } : false,

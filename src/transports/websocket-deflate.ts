@@ -16,7 +16,7 @@ import type { Transport } from '../core/transport.js';
 import type { FramePinger } from './frame-pinger.js';
 import { UpgradeRequest } from './upgrade-request.js';
 import { BidiWebSocketTransport } from './websocket-base.js';
-import { framedItems, truncateReason } from './ws-frames.js';
+import { framedItems, truncateReason, wsServerBounds } from './ws-frames.js';
 
 const closeWaitMs = 5000;
 
@@ -128,6 +128,7 @@ export class DeflateWebSockets {
     private readonly pinger: FramePinger,
   ) {
     this.wss = new WebSocketServer({
+      ...wsServerBounds,
       noServer: true,
       maxPayload: maxMessageBytes,
       perMessageDeflate: { threshold: 0 },

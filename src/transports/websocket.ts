@@ -4,15 +4,27 @@
  * writer becomes one WebSocket message. Oversized incoming messages close with 1009.
  * Connections without compression use Gyre's own handshake and frame reader on the TCP
  * socket (ws-frames.ts); permessage-deflate connections go through the `ws` package.
+ *
+ * Bounds on what a peer can make the server hold (each past its bound closes the
+ * connection, and the first of a burst is logged at warn):
+ * - a message: maxMessageBytes (1009) and MAX_MESSAGE_FRAMES frames (1008), in ws-frames.ts;
+ * - pongs: a ping is answered at once while nothing waits in the socket's write buffer;
+ *   behind a backlog (the peer is not reading what it is sent) at most MAX_PENDING_PONGS
+ *   pongs wait, and one more ping disconnects it as a slow client (3008), which also stops
+ *   reading from it: a peer that pings without reading cannot grow the server's memory;
+ * - pushes and replies: the session's writer bounds them (3008, core/writer.ts).
+ * Pings are the only control frames the server answers; a peer's pongs are just noted and
+ * its close frame ends reading, so no other control-frame flood makes the server write.
  */
 import { createHash } from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { jsonCodec, protobufCodec } from '../protocol/codec.js';
-import type { Disconnect } from '../protocol/codes.js';
+import { Disconnects, type Disconnect } from '../protocol/codes.js';
 import type { ProtocolType } from '../protocol/types.js';
 import type { Node } from '../core/node.js';
+import type { Logger } from '../core/ports.js';
 import type { ClientSession } from '../core/client/client.js';
 import type { Transport, TransportRequest } from '../core/transport.js';
 import { FramePinger, type PingTarget } from './frame-pinger.js';
@@ -21,7 +33,10 @@ import { BidiWebSocketTransport } from './websocket-base.js';
 import { DeflateWebSockets } from './websocket-deflate.js';
 import {
   closeFrame,
+  CloseCodes,
   framedItems,
+  MAX_MESSAGE_FRAMES,
+  MAX_PENDING_PONGS,
   pingFrame,
   pongFrame,
   readFrames,
@@ -43,6 +58,41 @@ export interface WebSocketOptions {
 
 /** How long a closing connection waits for the peer's close frame before dropping the socket. */
 const closeWaitMs = 5000;
+
+/** How long one burst of a client-triggered condition lasts for the log. */
+const logBurstMs = 10_000;
+
+/**
+ * Logs client-triggered conditions once per burst of each reason: the first occurrence at
+ * once, later ones within logBurstMs only counted, and the count reported with the next
+ * one logged. Reasons are the reader's and this file's fixed strings, so the map stays small.
+ */
+class BurstLog {
+  private readonly bursts = new Map<string, { until: number; suppressed: number }>();
+
+  constructor(
+    private readonly level: 'warn' | 'debug',
+    private readonly msg: string,
+  ) {}
+
+  log(logger: Logger, client: string | undefined, code: number, reason: string): void {
+    const now = Date.now();
+    let b = this.bursts.get(reason);
+    if (b === undefined) {
+      b = { until: 0, suppressed: 0 };
+      this.bursts.set(reason, b);
+    }
+    if (now < b.until) {
+      b.suppressed++;
+      return;
+    }
+    b.until = now + logBurstMs;
+    const fields: Record<string, unknown> = { client, code, reason };
+    if (b.suppressed > 0) fields.suppressed = b.suppressed;
+    b.suppressed = 0;
+    logger[this.level](fields, this.msg);
+  }
+}
 
 /** Connection flags of a lean WebSocket, kept in one number. */
 const PROTOBUF = 1;
@@ -75,6 +125,9 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   get maxMessageBytes(): number {
     return this.handler.maxMessageBytes;
   }
+  get maxMessageFrames(): number {
+    return MAX_MESSAGE_FRAMES;
+  }
   get readingStopped(): boolean {
     return (this.flags & READ_DONE) !== 0;
   }
@@ -96,6 +149,8 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   client: ClientSession | undefined = undefined;
   pending: PendingFrame | undefined = undefined;
   fragments: Fragments | undefined = undefined;
+  /** Pongs written behind a backlog whose write has not completed yet. */
+  private pendingPongs = 0;
 
   constructor(
     private readonly socket: LeanSocket,
@@ -137,7 +192,40 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
 
   onPing(payload: Buffer): void {
     this.flags |= ALIVE;
-    if ((this.flags & CLOSE_SENT) === 0) this.socket.write(pongFrame(payload));
+    if ((this.flags & CLOSE_SENT) !== 0) return;
+    const socket = this.socket;
+    // The usual case: the kernel took everything written so far, so this pong goes too.
+    if (socket.writableLength === 0) {
+      socket.write(pongFrame(payload));
+      return;
+    }
+    // Behind a backlog: count the pong until its write completes (handed to the kernel).
+    if (this.pendingPongs >= MAX_PENDING_PONGS) {
+      this.pongOverflow();
+      return;
+    }
+    this.pendingPongs++;
+    socket.write(pongFrame(payload), () => {
+      this.pendingPongs--;
+    });
+  }
+
+  /**
+   * Too many pongs wait for a peer that does not read: disconnect it as a slow client and
+   * stop reading from it (its close frame could only come after it read everything).
+   */
+  private pongOverflow(): void {
+    this.stopReading();
+    this.socket.pause();
+    this.handler.limitLog.log(this.handler.logger, this.client?.id, Disconnects.slow.code, 'too many pending pongs');
+    if (this.client !== undefined) this.client.close(Disconnects.slow);
+    else this.close(Disconnects.slow);
+  }
+
+  private stopReading(): void {
+    this.flags |= READ_DONE;
+    this.pending = undefined;
+    this.fragments = undefined;
   }
 
   onPong(): void {
@@ -150,15 +238,17 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   }
 
   onFrameError(code: number, reason: string): void {
-    this.client?.node.logger.debug({ client: this.client.id, code, reason }, 'websocket protocol error');
+    const h = this.handler;
+    // Bounds (1008, 1009) at warn, protocol errors (1002, 1007) at debug: each once per burst.
+    const limit = code === CloseCodes.policyViolation || code === CloseCodes.tooBig;
+    (limit ? h.limitLog : h.protocolLog).log(h.logger, this.client?.id, code, reason);
     this.finish(code, reason);
   }
 
   private finish(code: number | undefined, reason: string): void {
     const first = (this.flags & CLOSE_SENT) === 0;
-    this.flags |= CLOSE_SENT | READ_DONE;
-    this.pending = undefined;
-    this.fragments = undefined;
+    this.flags |= CLOSE_SENT;
+    this.stopReading();
     if (first) {
       this.socket.write(closeFrame(code, reason));
       dropAfterCloseWait(this.socket);
@@ -181,9 +271,8 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   }
 
   socketClosed(): void {
-    this.flags |= CLOSE_SENT | READ_DONE;
-    this.pending = undefined;
-    this.fragments = undefined;
+    this.flags |= CLOSE_SENT;
+    this.stopReading();
     if ((this.flags & FRAME_PING) !== 0) this.handler.pinger.remove(this);
     this.client?.transportClosed();
   }
@@ -279,6 +368,9 @@ export class WebSocketHandler {
   private readonly deflate: DeflateWebSockets | undefined;
   readonly pinger: FramePinger;
   readonly maxMessageBytes: number;
+  /** Connections closed past a bound, and protocol errors: logged once per burst. */
+  readonly limitLog = new BurstLog('warn', 'websocket limit exceeded');
+  readonly protocolLog = new BurstLog('debug', 'websocket protocol error');
 
   constructor(
     private readonly node: Node,
@@ -335,6 +427,10 @@ export class WebSocketHandler {
     conn.client = this.node.createClient(conn, conn);
     if (framePingPong) this.pinger.add(conn);
     if (head.length > 0) readFrames(conn, head);
+  }
+
+  get logger(): Logger {
+    return this.node.logger;
   }
 
   close(): void {

@@ -25,7 +25,10 @@ class Recorder implements FrameReader {
   fragments: Fragments | undefined = undefined;
   readingStopped = false;
   readonly events: Event[] = [];
-  constructor(readonly maxMessageBytes = 65536) {}
+  constructor(
+    readonly maxMessageBytes = 65536,
+    readonly maxMessageFrames = 16,
+  ) {}
   onMessage(data: Buffer, binary: boolean): void {
     this.events.push({ type: 'message', data: data.toString(binary ? 'hex' : 'utf8'), binary });
   }
@@ -156,17 +159,64 @@ describe('readFrames', () => {
     }
   });
 
-  it('keeps no state between frames and a frame-sized buffer for a partial payload', () => {
+  it('keeps no state between frames, and a partial frame in a buffer that grows with what arrives', () => {
     const r = new Recorder();
     const f = text('z'.repeat(1000));
     r.feed(f.subarray(0, 1));
     assert.equal(r.pending?.buf.length, 1, 'header bytes only');
     r.feed(f.subarray(1, 500));
-    assert.equal(r.pending?.buf.length, f.length, 'whole frame once the header is known');
+    assert.equal(r.pending?.buf.length, f.length, 'a small frame gets its whole size once the header is known');
     assert.equal(r.pending?.filled, 500);
     r.feed(f.subarray(500));
     assert.ok(r.idle);
     assert.equal(r.events.length, 1);
+
+    // A large announced frame costs what arrived (doubled), not what was announced.
+    const big = binary(Buffer.alloc(60000, 7));
+    const b = new Recorder();
+    b.feed(big.subarray(0, 20));
+    assert.equal(b.pending?.size, big.length);
+    assert.ok(b.pending!.buf.length <= 4096, `buffer of ${b.pending!.buf.length} bytes for 20 received`);
+    for (let at = 20; at < big.length; at += 997) {
+      b.feed(big.subarray(at, Math.min(big.length, at + 997)));
+      if (b.pending !== undefined) assert.ok(b.pending.buf.length <= Math.max(4096, 2 * b.pending.filled), `${b.pending.buf.length} for ${b.pending.filled}`);
+    }
+    assert.ok(b.idle);
+    assert.deepEqual(b.events, [{ type: 'message', data: Buffer.alloc(60000, 7).toString('hex'), binary: true }]);
+  });
+
+  it('allows maxMessageFrames frames per message and closes with 1008 past them', () => {
+    const parts = (n: number): Buffer[] => [text('a', { fin: false }), ...Array.from({ length: n - 2 }, () => cont('b', { fin: false })), cont('c')];
+    const ok = new Recorder(100, 5).feed(...parts(5));
+    assert.deepEqual(ok.events, [{ type: 'message', data: 'abbbc', binary: false }]);
+    const over = new Recorder(100, 5).feed(...parts(6));
+    assert.deepEqual(over.events, [{ type: 'error', code: 1008 }]);
+    assert.ok(over.idle);
+    // Control frames between fragments do not count.
+    const pings = new Recorder(100, 3).feed(text('a', { fin: false }), frame(0x9, ''), frame(0x9, ''), cont('b', { fin: false }), frame(0xa, ''), cont('c'));
+    assert.deepEqual(pings.events.at(-1), { type: 'message', data: 'abc', binary: false });
+  });
+
+  it('keeps nothing for empty continuation frames, and copies fragments out of the read chunks', () => {
+    const r = new Recorder(100, 1_000_000);
+    r.feed(text('x', { fin: false }));
+    const kept = r.fragments!.buf;
+    const empties = Buffer.concat(Array.from({ length: 5000 }, () => cont('', { fin: false })));
+    r.feed(empties);
+    assert.equal(r.fragments?.frames, 5001);
+    assert.equal(r.fragments?.bytes, 1);
+    assert.equal(r.fragments?.buf, kept, 'the buffer neither grew nor was replaced');
+    const bytes = Buffer.concat([cont('yz', { fin: false }), frame(0x9, '')]);
+    const own = new ArrayBuffer(bytes.length);
+    const chunk = Buffer.from(own);
+    bytes.copy(chunk);
+    readFrames(r, chunk);
+    assert.notEqual(r.fragments!.buf.buffer, own, 'no reference to the read chunk');
+    r.feed(cont('!'));
+    assert.deepEqual(r.events, [
+      { type: 'ping', data: '' },
+      { type: 'message', data: 'xyz!', binary: false },
+    ]);
   });
 
   it('reassembles fragmented messages, with control frames between fragments', () => {

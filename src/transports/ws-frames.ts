@@ -12,24 +12,59 @@ import type { Codec } from '../protocol/codec.js';
 export const CloseCodes = Object.freeze({
   protocolError: 1002,
   invalidPayload: 1007,
+  /** A message of more frames than the reader allows (the code `ws` uses for the same bound). */
+  policyViolation: 1008,
   tooBig: 1009,
 });
 
 /**
- * The bytes of a frame that did not arrive whole. Once its header was read, `buf` is
- * sized to the whole frame and `filled` < `buf.length`; before that `buf` holds just the
- * bytes so far (at most 13) and `filled` === `buf.length`.
+ * Most frames one message may take (its first frame and every continuation), the same
+ * bound `ws` applies by default to Gyre's compressed and uni_websocket connections. Past
+ * it the connection closes with 1008. Browsers and the Centrifugo SDKs send a message in
+ * one frame or in a few large ones; only a peer that keeps a message unfinished on purpose
+ * reaches it.
+ */
+export const MAX_MESSAGE_FRAMES = 16384;
+
+/**
+ * Most pongs that may wait behind a write backlog: answers to pings of a peer that does
+ * not read what it is sent. Gyre's own connections close with 3008 (slow) past it
+ * (websocket.ts); `ws` drops its connections past the same number.
+ */
+export const MAX_PENDING_PONGS = 60;
+
+/**
+ * The same bounds for the connections `ws` serves (compressed and uni_websocket), as
+ * options of its WebSocketServer; they are also ws's defaults, pinned here so that they hold
+ * whatever ws version is installed. ws closes an over-fragmented message with 1008 and
+ * drops a connection with too many pending pongs without a close frame. Spread into the
+ * options: ws's type definitions lack maxPendingAutoPongs.
+ */
+export const wsServerBounds = Object.freeze({ maxFragments: MAX_MESSAGE_FRAMES, maxPendingAutoPongs: MAX_PENDING_PONGS });
+
+/**
+ * The bytes of a frame that did not arrive whole. Before its header is complete `size` is 0
+ * and `buf` holds just the bytes so far (at most 13, `filled` === `buf.length`). Once the
+ * header was read `size` is the frame's total length and `buf` grows with what arrives
+ * (never past `size`): an announced length costs nothing until its bytes come.
  */
 export interface PendingFrame {
   buf: Buffer;
   filled: number;
+  size: number;
 }
 
-/** A fragmented message being collected (RFC 6455 §5.4). */
+/**
+ * A fragmented message being collected (RFC 6455 §5.4). Payloads are copied into one
+ * growing buffer (the message is `buf[0, bytes)`), so an unfinished message costs its bytes
+ * and nothing per frame, and holds no reference to the chunks it was read from.
+ */
 export interface Fragments {
   binary: boolean;
-  parts: Buffer[];
+  buf: Buffer;
   bytes: number;
+  /** Frames of the message so far, the first one included. */
+  frames: number;
 }
 
 /**
@@ -44,6 +79,8 @@ export interface FrameReader {
   fragments: Fragments | undefined;
   /** Largest message (the sum of its fragments) in bytes; larger ones fail with 1009. */
   readonly maxMessageBytes: number;
+  /** Most frames per message (MAX_MESSAGE_FRAMES on connections); more fail with 1008. */
+  readonly maxMessageFrames: number;
   /** True once no more frames are read (a close frame arrived, or a protocol error). */
   readonly readingStopped: boolean;
   /** A complete data message; text messages were checked to be valid UTF-8. */
@@ -52,7 +89,7 @@ export interface FrameReader {
   onPong(payload: Buffer): void;
   /** The peer's close frame: its code (undefined for an empty close frame) and reason. */
   onClose(code: number | undefined, reason: string): void;
-  /** The peer broke the protocol: close with `code` (1002, 1007 or 1009). */
+  /** The peer broke the protocol or a bound: close with `code` (1002, 1007, 1008 or 1009). */
   onFrameError(code: number, reason: string): void;
 }
 
@@ -67,15 +104,22 @@ export function readFrames(r: FrameReader, chunk: Buffer): void {
   const p = r.pending;
   if (p !== undefined) {
     r.pending = undefined;
-    if (p.filled < p.buf.length) {
-      // The payload of a frame whose header was read: fill it up.
-      const n = Math.min(p.buf.length - p.filled, chunk.length);
+    if (p.size !== 0) {
+      // The payload of a frame whose header was read: fill it up, growing the buffer by
+      // doubling (at most to the frame's size) as bytes arrive.
+      const n = Math.min(p.size - p.filled, chunk.length);
+      if (p.filled + n > p.buf.length) {
+        const grown = Buffer.allocUnsafe(Math.min(p.size, Math.max(p.buf.length * 2, p.filled + n)));
+        p.buf.copy(grown, 0, 0, p.filled);
+        p.buf = grown;
+      }
       chunk.copy(p.buf, p.filled, 0, n);
       p.filled += n;
-      if (p.filled < p.buf.length) {
+      if (p.filled < p.size) {
         r.pending = p;
         return;
       }
+      // buf.length === size here: growth stops at size and reaches it with the last bytes.
       readBuffer(r, p.buf, 0);
       off = n;
     } else {
@@ -155,16 +199,22 @@ function readBuffer(r: FrameReader, buf: Buffer, off: number): void {
   }
 }
 
-/** Keeps the incomplete frame at buf[off..]: a frame-sized buffer once its size is known. */
+/** The first buffer for a frame that did not arrive whole, when its size is known and the bytes so far are fewer. */
+const PENDING_START_BYTES = 4096;
+
+/**
+ * Keeps the incomplete frame at buf[off..]: its bytes so far in a buffer with room to grow
+ * (twice what arrived, at most the frame's size) once the size is known.
+ */
 function keepPending(r: FrameReader, buf: Buffer, off: number, size: number): void {
   const avail = buf.length - off;
   if (size === 0) {
-    r.pending = { buf: Buffer.from(buf.subarray(off)), filled: avail };
+    r.pending = { buf: Buffer.from(buf.subarray(off)), filled: avail, size: 0 };
     return;
   }
-  const whole = Buffer.allocUnsafe(size);
-  buf.copy(whole, 0, off);
-  r.pending = { buf: whole, filled: avail };
+  const start = Buffer.allocUnsafe(Math.min(size, Math.max(avail * 2, PENDING_START_BYTES)));
+  buf.copy(start, 0, off);
+  r.pending = { buf: start, filled: avail, size };
 }
 
 function unmask(buf: Buffer, maskAt: number, start: number, end: number): void {
@@ -190,15 +240,16 @@ function handleFrame(r: FrameReader, opcode: number, fin: boolean, payload: Buff
     case 0x1:
     case 0x2:
       if (fin) deliver(r, payload, opcode === 0x2);
-      else r.fragments = { binary: opcode === 0x2, parts: [payload], bytes: payload.length };
+      else startFragments(r, payload, opcode === 0x2);
       return;
     case 0x0: {
       const f = r.fragments!;
-      f.parts.push(payload);
-      f.bytes += payload.length;
+      if (++f.frames > r.maxMessageFrames) return fail(r, CloseCodes.policyViolation, 'too many message fragments');
+      // Empty continuations are only counted: they add nothing to keep.
+      if (payload.length > 0) appendFragment(r, f, payload);
       if (fin) {
         r.fragments = undefined;
-        deliver(r, Buffer.concat(f.parts, f.bytes), f.binary);
+        deliver(r, f.buf.subarray(0, f.bytes), f.binary);
       }
       return;
     }
@@ -209,6 +260,27 @@ function handleFrame(r: FrameReader, opcode: number, fin: boolean, payload: Buff
     default:
       return r.onPong(payload);
   }
+}
+
+/** The first buffer of a fragmented message, unless its first frame is larger. */
+const FRAGMENTS_START_BYTES = 1024;
+
+function startFragments(r: FrameReader, payload: Buffer, binary: boolean): void {
+  // The size was checked against maxMessageBytes, so the buffer never outgrows the limit.
+  const buf = Buffer.allocUnsafe(Math.min(r.maxMessageBytes, Math.max(payload.length * 2, FRAGMENTS_START_BYTES)));
+  payload.copy(buf, 0);
+  r.fragments = { binary, buf, bytes: payload.length, frames: 1 };
+}
+
+function appendFragment(r: FrameReader, f: Fragments, payload: Buffer): void {
+  const need = f.bytes + payload.length;
+  if (need > f.buf.length) {
+    const grown = Buffer.allocUnsafe(Math.min(r.maxMessageBytes, Math.max(f.buf.length * 2, need)));
+    f.buf.copy(grown, 0, 0, f.bytes);
+    f.buf = grown;
+  }
+  payload.copy(f.buf, f.bytes);
+  f.bytes = need;
 }
 
 function deliver(r: FrameReader, data: Buffer, binary: boolean): void {
