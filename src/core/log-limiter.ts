@@ -25,21 +25,24 @@ export class LogLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Logs `msg` at `level`, or at debug when a line with the same message was logged within the window. */
-  log(level: LimitedLevel, obj: object, msg: string): void {
+  /**
+   * Logs `msg` at `level`, or at debug when a line with the same key (by default the
+   * message) was logged within the window. A key must come from a small fixed set.
+   */
+  log(level: LimitedLevel, obj: object, msg: string, key = msg): void {
     if (level === 'debug') {
       this.logger.debug(obj, msg);
       return;
     }
     const now = this.now();
-    const w = this.windows.get(msg);
+    const w = this.windows.get(key);
     if (w !== undefined && now < w.until) {
       w.suppressed++;
       this.logger.debug(obj, msg);
       return;
     }
     const suppressed = w?.suppressed ?? 0;
-    if (w === undefined) this.windows.set(msg, { until: now + this.intervalMs, suppressed: 0 });
+    if (w === undefined) this.windows.set(key, { until: now + this.intervalMs, suppressed: 0 });
     else {
       w.until = now + this.intervalMs;
       w.suppressed = 0;

@@ -24,7 +24,6 @@ import { jsonCodec, protobufCodec } from '../protocol/codec.js';
 import { Disconnects, type Disconnect } from '../protocol/codes.js';
 import type { ProtocolType } from '../protocol/types.js';
 import type { Node } from '../core/node.js';
-import type { Logger } from '../core/ports.js';
 import type { ClientSession } from '../core/client/client.js';
 import type { Transport, TransportRequest } from '../core/transport.js';
 import { FramePinger, type PingTarget } from './frame-pinger.js';
@@ -58,41 +57,6 @@ export interface WebSocketOptions {
 
 /** How long a closing connection waits for the peer's close frame before dropping the socket. */
 const closeWaitMs = 5000;
-
-/** How long one burst of a client-triggered condition lasts for the log. */
-const logBurstMs = 10_000;
-
-/**
- * Logs client-triggered conditions once per burst of each reason: the first occurrence at
- * once, later ones within logBurstMs only counted, and the count reported with the next
- * one logged. Reasons are the reader's and this file's fixed strings, so the map stays small.
- */
-class BurstLog {
-  private readonly bursts = new Map<string, { until: number; suppressed: number }>();
-
-  constructor(
-    private readonly level: 'warn' | 'debug',
-    private readonly msg: string,
-  ) {}
-
-  log(logger: Logger, client: string | undefined, code: number, reason: string): void {
-    const now = Date.now();
-    let b = this.bursts.get(reason);
-    if (b === undefined) {
-      b = { until: 0, suppressed: 0 };
-      this.bursts.set(reason, b);
-    }
-    if (now < b.until) {
-      b.suppressed++;
-      return;
-    }
-    b.until = now + logBurstMs;
-    const fields: Record<string, unknown> = { client, code, reason };
-    if (b.suppressed > 0) fields.suppressed = b.suppressed;
-    b.suppressed = 0;
-    logger[this.level](fields, this.msg);
-  }
-}
 
 /** Connection flags of a lean WebSocket, kept in one number. */
 const PROTOBUF = 1;
@@ -217,7 +181,7 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   private pongOverflow(): void {
     this.stopReading();
     this.socket.pause();
-    this.handler.limitLog.log(this.handler.logger, this.client?.id, Disconnects.slow.code, 'too many pending pongs');
+    this.handler.logFault(this.client?.id, Disconnects.slow.code, 'too many pending pongs');
     if (this.client !== undefined) this.client.close(Disconnects.slow);
     else this.close(Disconnects.slow);
   }
@@ -238,10 +202,7 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   }
 
   onFrameError(code: number, reason: string): void {
-    const h = this.handler;
-    // Bounds (1008, 1009) at warn, protocol errors (1002, 1007) at debug: each once per burst.
-    const limit = code === CloseCodes.policyViolation || code === CloseCodes.tooBig;
-    (limit ? h.limitLog : h.protocolLog).log(h.logger, this.client?.id, code, reason);
+    this.handler.logFault(this.client?.id, code, reason);
     this.finish(code, reason);
   }
 
@@ -368,9 +329,15 @@ export class WebSocketHandler {
   private readonly deflate: DeflateWebSockets | undefined;
   readonly pinger: FramePinger;
   readonly maxMessageBytes: number;
-  /** Connections closed past a bound, and protocol errors: logged once per burst. */
-  readonly limitLog = new BurstLog('warn', 'websocket limit exceeded');
-  readonly protocolLog = new BurstLog('debug', 'websocket protocol error');
+  /**
+   * Logs a connection closed by the server for what its peer did: past a bound (1008, 1009,
+   * 3008) at warn, protocol errors (1002, 1007) at debug; each reason once per burst.
+   */
+  logFault(client: string | undefined, code: number, reason: string): void {
+    const limit = code === CloseCodes.policyViolation || code === CloseCodes.tooBig || code === Disconnects.slow.code;
+    const msg = limit ? 'websocket limit exceeded' : 'websocket protocol error';
+    this.node.faults.log(limit ? 'warn' : 'debug', { client, code, reason }, msg, `${msg}: ${reason}`);
+  }
 
   constructor(
     private readonly node: Node,
@@ -427,10 +394,6 @@ export class WebSocketHandler {
     conn.client = this.node.createClient(conn, conn);
     if (framePingPong) this.pinger.add(conn);
     if (head.length > 0) readFrames(conn, head);
-  }
-
-  get logger(): Logger {
-    return this.node.logger;
   }
 
   close(): void {
