@@ -127,7 +127,7 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
       return;
     }
     this.socket.write(closeFrame(d.code, truncateReason(d.reason)));
-    setTimeout(destroySocket, closeWaitMs, this.socket).unref();
+    setTimeout(destroySocket, closeWaitMs, new WeakRef(this.socket)).unref();
   }
 
   onMessage(data: Buffer): void {
@@ -161,7 +161,7 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
     this.fragments = undefined;
     if (first) {
       this.socket.write(closeFrame(code, reason));
-      setTimeout(destroySocket, closeWaitMs, this.socket).unref();
+      setTimeout(destroySocket, closeWaitMs, new WeakRef(this.socket)).unref();
     }
     this.socket.end();
   }
@@ -183,8 +183,13 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   }
 }
 
-function destroySocket(socket: Socket): void {
-  socket.destroy();
+/**
+ * The close wait's timer holds its socket weakly: a socket still open is reachable anyway (its
+ * handle is active) and gets destroyed; one the peer already closed, with its session, is free
+ * to go at once instead of living out the wait.
+ */
+function destroySocket(ref: WeakRef<Socket>): void {
+  ref.deref()?.destroy();
 }
 
 function onLeanData(this: LeanSocket, chunk: Buffer): void {
