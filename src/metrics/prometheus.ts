@@ -11,6 +11,7 @@ import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/node.js';
 import type { CommandEvent, ConnectEvent, DisconnectEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/node-events.js';
 import type { BrokerMessageType } from '../core/traffic.js';
+import { ClientLabels } from './client-labels.js';
 
 const NS = 'centrifugo';
 /** Go client_golang's summary objectives 0.5, 0.99, 0.999 over a 10-minute window. */
@@ -73,7 +74,14 @@ export class GyreMetrics {
       labelNames: ['recovered', 'channel_namespace', 'has_recovered_publications'],
       registers: [r],
     });
-    const connLabelValues = (e: ConnectEvent | DisconnectEvent) => ({ transport: e.transport, accept_protocol: ACCEPT_PROTOCOL, client_name: e.name, client_version: e.version });
+    // Client names and versions are client-chosen: bounded, so a flood of made-up names cannot grow the registry.
+    const clientLabels = new ClientLabels();
+    const connLabelValues = (e: ConnectEvent | DisconnectEvent) => ({
+      transport: e.transport,
+      accept_protocol: ACCEPT_PROTOCOL,
+      client_name: clientLabels.name(e.name),
+      client_version: clientLabels.version(e.name, e.version),
+    });
     this.on(node.events, 'connect', (e: ConnectEvent) => {
       accepted.inc(connLabelValues(e));
       inflight.inc(connLabelValues(e));
@@ -83,14 +91,14 @@ export class GyreMetrics {
       if (e.code !== 3000) serverDisconnects.inc({ code: String(e.code) });
     });
     this.on(node.events, 'subscribe', (e: SubscribeEvent) => {
-      subsAccepted.inc({ client_name: e.clientName, channel_namespace: '' });
-      subsInflight.inc({ client_name: e.clientName, channel_namespace: '' });
+      subsAccepted.inc({ client_name: clientLabels.name(e.clientName), channel_namespace: '' });
+      subsInflight.inc({ client_name: clientLabels.name(e.clientName), channel_namespace: '' });
       if (e.recover) {
         recover.inc({ recovered: e.recover.recovered ? 'yes' : 'no', channel_namespace: '', has_recovered_publications: e.recover.hasPublications ? 'yes' : 'no' });
       }
     });
     this.on(node.events, 'unsubscribe', (e: UnsubscribeEvent) => {
-      if (e.announced) subsInflight.dec({ client_name: e.clientName, channel_namespace: '' });
+      if (e.announced) subsInflight.dec({ client_name: clientLabels.name(e.clientName), channel_namespace: '' });
       if (e.serverCode !== undefined) serverUnsubscribes.inc({ code: String(e.serverCode), channel_namespace: '' });
     });
 
