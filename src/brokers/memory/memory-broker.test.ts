@@ -43,6 +43,20 @@ describe('MemoryBroker with an injected clock', () => {
     await b.close();
   });
 
+  it('history keeps its own copy of data that is a view into a larger buffer (no pool slab pinned)', async () => {
+    const b = await broker(new FakeClock());
+    const slab = new Uint8Array(8192);
+    slab.set(data('hello'), 100);
+    await b.publish('ch', slab.subarray(100, 105), H);
+    const own = data('exact');
+    await b.publish('ch', own, H);
+    const [first, second] = (await b.history('ch', { filter: { limit: -1 } })).publications;
+    assert.equal(new TextDecoder().decode(first!.data), 'hello');
+    assert.equal(first!.data.buffer.byteLength, 5, 'the view was copied');
+    assert.equal(second!.data, own, 'data that owns its buffer is kept as is');
+    await b.close();
+  });
+
   it('data expiry empties the stream at now + historyTtlMs, keeping top and epoch', async () => {
     const clock = new FakeClock();
     const b = await broker(clock);

@@ -124,6 +124,9 @@ export class MemoryBroker implements Broker {
       stream.versionEpoch = versionEpoch;
     }
 
+    // Kept for history_ttl: a small view into a shared pool slab (decoded commands, API bodies)
+    // would keep the whole slab alive, so a view gets its own exact-size copy.
+    if (data.byteLength !== data.buffer.byteLength) pub.data = new Uint8Array(data);
     const prev = delta ? stream.last() : undefined;
     pub.offset = stream.top + 1;
     stream.append(pub, historySize);
