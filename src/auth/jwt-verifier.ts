@@ -16,7 +16,7 @@ import {
   type Claims,
 } from './claims.js';
 import { TokenConfigError } from './errors.js';
-import { charClassProblem, compileGoRegex, literalGroups } from './go-regex.js';
+import { charClassProblem, literalGroups } from './go-regex.js';
 import { JwksClient, templatePlaceholders } from './jwks.js';
 import { StaticKeys } from './static-keys.js';
 
@@ -56,6 +56,11 @@ export interface JwtVerifierOptions {
   skipSignatureVerify?: boolean;
   /** Time source, Unix ms. */
   now?: () => number;
+  /**
+   * Compiles issuer_regex / audience_regex, which are Go (RE2) patterns: the server passes the
+   * config's one Go-regex translation. An error it throws becomes a TokenConfigError naming the key.
+   */
+  compileRegex: (source: string) => RegExp;
 }
 
 /**
@@ -70,12 +75,14 @@ export class JwtVerifier implements TokenVerifier {
   private readonly skipSignature: boolean;
   private readonly now: () => number;
 
-  constructor(connection: TokenConfig, subscription?: TokenConfig, opts: JwtVerifierOptions = {}) {
+  constructor(connection: TokenConfig, subscription: TokenConfig | undefined, opts: JwtVerifierOptions) {
     this.now = opts.now ?? Date.now;
     this.skipSignature = opts.skipSignatureVerify ?? false;
-    this.connection = new TokenBlock(connection, 'client.token', this.now);
+    this.connection = new TokenBlock(connection, 'client.token', this.now, opts.compileRegex);
     this.subscription =
-      subscription === undefined ? this.connection : new TokenBlock(subscription, 'client.subscription_token', this.now);
+      subscription === undefined
+        ? this.connection
+        : new TokenBlock(subscription, 'client.subscription_token', this.now, opts.compileRegex);
   }
 
   /** Resolves once every configured PEM key is importable; rejects with TokenConfigError. */
@@ -106,8 +113,12 @@ export class JwtVerifier implements TokenVerifier {
  * Validates one token config block as startup and `checkconfig` need it: the synchronous
  * checks of construction plus key imports. Rejects with TokenConfigError naming the key.
  */
-export async function checkTokenConfig(config: TokenConfig, path = 'client.token'): Promise<void> {
-  await new TokenBlock(config, path, Date.now).ready();
+export async function checkTokenConfig(
+  config: TokenConfig,
+  compileRegex: (source: string) => RegExp,
+  path = 'client.token',
+): Promise<void> {
+  await new TokenBlock(config, path, Date.now, compileRegex).ready();
 }
 
 const USER_ID_CLAIM = /^[a-zA-Z_]+$/;
@@ -123,7 +134,7 @@ class TokenBlock {
   private readonly jwks?: JwksClient;
   private readonly keys?: StaticKeys;
 
-  constructor(cfg: TokenConfig, path: string, now: () => number) {
+  constructor(cfg: TokenConfig, path: string, now: () => number, compileRegex: (source: string) => RegExp) {
     const read = settingReader(cfg, path);
     this.audience = read.string('audience');
     this.issuer = read.string('issuer');
@@ -136,8 +147,8 @@ class TokenBlock {
     if (this.issuer !== '' && issuerRegex !== '') {
       throw new TokenConfigError(`${path}.issuer_regex`, 'cannot be used together with issuer');
     }
-    if (audienceRegex !== '') this.audienceRe = compileSetting(audienceRegex, `${path}.audience_regex`);
-    if (issuerRegex !== '') this.issuerRe = compileSetting(issuerRegex, `${path}.issuer_regex`);
+    if (audienceRegex !== '') this.audienceRe = compileSetting(audienceRegex, `${path}.audience_regex`, compileRegex);
+    if (issuerRegex !== '') this.issuerRe = compileSetting(issuerRegex, `${path}.issuer_regex`, compileRegex);
     if (this.userIdClaim !== '' && !USER_ID_CLAIM.test(this.userIdClaim)) {
       throw new TokenConfigError(`${path}.user_id_claim`, 'must match ^[a-zA-Z_]+$');
     }
@@ -255,9 +266,9 @@ function addGroups(vars: Map<string, string>, m: RegExpExecArray): void {
   for (const [name, value] of Object.entries(m.groups ?? {})) vars.set(name, value ?? '');
 }
 
-function compileSetting(source: string, path: string): RegExp {
+function compileSetting(source: string, path: string, compile: (source: string) => RegExp): RegExp {
   try {
-    return compileGoRegex(source);
+    return compile(source);
   } catch (err) {
     throw new TokenConfigError(path, `invalid regex: ${(err as Error).message}`, { cause: err });
   }

@@ -293,7 +293,10 @@ export class GyreServer {
 
 function buildVerifier(client: NonNullable<ServerConfig['client']>): TokenVerifier {
   const sub = client.subscription_token?.enabled ? client.subscription_token : undefined;
-  return new JwtVerifier(client.token ?? {}, sub, { skipSignatureVerify: !!client.insecure_skip_token_signature_verify });
+  return new JwtVerifier(client.token ?? {}, sub, {
+    skipSignatureVerify: !!client.insecure_skip_token_signature_verify,
+    compileRegex: compileGoRegex,
+  });
 }
 
 function pathOf(req: IncomingMessage): string {
