@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { CompactSign } from 'jose';
 import { compileGoRegex } from '../config/index.js';
 import { TokenError } from '../core/ports.js';
-import { JWKS_MIN_REFETCH_INTERVAL_MS, JWKS_UNKNOWN_KID_TTL_MS, JwksClient } from './jwks.js';
+import { JWKS_MAX_KID_LENGTH, JWKS_MIN_REFETCH_INTERVAL_MS, JWKS_UNKNOWN_KID_TTL_MS, JwksClient } from './jwks.js';
 import { JwtVerifier } from './jwt-verifier.js';
 
 const utf8 = new TextEncoder();
@@ -103,5 +103,14 @@ describe('JWKS: unknown key ids cannot drive fetches', () => {
     }
     assert.equal(client.unknownKidCount, 10);
     await assert.doesNotReject(client.keyFor(url, 'k1', 'RS256'));
+  });
+
+  it('refuses an over-long kid without a fetch and without caching it', async () => {
+    const client = new JwksClient(url);
+    const start = fetches;
+    await assert.rejects(client.keyFor(url, 'k'.repeat(JWKS_MAX_KID_LENGTH + 1), 'RS256'), { code: 'jwks_key_not_found' });
+    await assert.rejects(client.keyFor(url, 'x'.repeat(1 << 20), 'RS256'), { code: 'jwks_key_not_found' });
+    assert.equal(fetches, start);
+    assert.equal(client.unknownKidCount, 0);
   });
 });

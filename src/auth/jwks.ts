@@ -11,6 +11,8 @@ export const JWKS_CACHE_TTL_MS = 60 * 60 * 1000;
 export const JWKS_MIN_REFETCH_INTERVAL_MS = 5_000;
 /** Default time a kid that a fetched set did not contain is refused without fetching. */
 export const JWKS_UNKNOWN_KID_TTL_MS = 60_000;
+/** Longest kid looked up; a longer one is refused without a fetch, so the caches hold only short keys. */
+export const JWKS_MAX_KID_LENGTH = 1024;
 /** Default bound of the unknown-kid cache and of the per-URL fetch records (oldest dropped first). */
 export const JWKS_MAX_TRACKED = 1000;
 
@@ -121,6 +123,7 @@ export class JwksClient {
    */
   async keyFor(url: string, kid: string | undefined, alg: string): Promise<CryptoKey | Uint8Array> {
     if (kid === undefined || kid === '') throw new JwksError('jwks_kid_missing', 'token header has no kid');
+    if (kid.length > JWKS_MAX_KID_LENGTH) throw new JwksError('jwks_key_not_found', `kid longer than ${JWKS_MAX_KID_LENGTH} characters`);
     const cacheKey = `${url}\u0000${kid}`;
     const entry = this.fresh(cacheKey) ?? (await this.load(url, kid, cacheKey));
     if (!algFitsKey(entry.jwk, alg)) {

@@ -11,6 +11,7 @@ import { CompactSign, decodeJwt, decodeProtectedHeader } from 'jose';
 import { compileGoRegex } from '../config/index.js';
 import { TokenError } from '../core/ports.js';
 import { JwksError, JwtVerifier, TokenConfigError, checkTokenConfig, signHmacToken, type TokenConfig } from './index.js';
+import { MAX_REGEX_CLAIM_LENGTH } from './jwt-verifier.js';
 
 /** The server's options: config regexes are Go patterns. */
 const GO = { compileRegex: compileGoRegex };
@@ -413,6 +414,28 @@ describe('audience and issuer', () => {
     // Go's $ is end of text and its \s has no \v.
     await rejectsWith(v.verifyConnectToken(await hs({ ...ok, aud: 'app x\n' })), 'invalid');
     await rejectsWith(v.verifyConnectToken(await hs({ ...ok, aud: 'app\vx' })), 'invalid');
+  });
+
+  it('runs the regexes only on signed claims, and never on values over MAX_REGEX_CLAIM_LENGTH', async () => {
+    let execs = 0;
+    const counting = (source: string): RegExp => {
+      const re = compileGoRegex(source);
+      const exec = re.exec.bind(re);
+      re.exec = (input: string) => {
+        execs++;
+        return exec(input);
+      };
+      return re;
+    };
+    const v = new JwtVerifier({ hmac_secret_key: SECRET, issuer_regex: '^a+$', audience_regex: '^b+$' }, undefined, { compileRegex: counting });
+    const huge = { sub: '1', iss: 'a'.repeat(1 << 20), aud: 'b'.repeat(1 << 20) };
+    await rejectsWith(v.verifyConnectToken(await hs(huge, 'not-the-secret')), 'invalid');
+    assert.equal(execs, 0, 'a badly signed token never reaches the regexes');
+    await rejectsWith(v.verifyConnectToken(await hs(huge)), 'invalid');
+    assert.equal(execs, 0, 'over-long claims are not matched at all');
+    const edge = { sub: '1', iss: 'a'.repeat(MAX_REGEX_CLAIM_LENGTH), aud: ['b'.repeat(MAX_REGEX_CLAIM_LENGTH + 1), 'b'.repeat(MAX_REGEX_CLAIM_LENGTH)] };
+    assert.equal((await v.verifyConnectToken(await hs(edge))).userId, '1');
+    assert.equal(execs, 2);
   });
 
   it('refuses conflicting or broken settings', () => {

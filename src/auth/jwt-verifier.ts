@@ -122,6 +122,12 @@ export async function checkTokenConfig(
 }
 
 const USER_ID_CLAIM = /^[a-zA-Z_]+$/;
+/**
+ * Longest iss / aud value matched against issuer_regex / audience_regex; a longer one does not
+ * match. The regexes are Go patterns that RE2 runs in linear time, but a JavaScript RegExp
+ * backtracks, and a pattern like `.*a.*b` costs input length squared on a hostile claim.
+ */
+export const MAX_REGEX_CLAIM_LENGTH = 1024;
 const JWKS_ALGS: ReadonlySet<string> = new Set(['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
 
 /** One compiled config block: runs steps 1–5 of the pipeline. */
@@ -133,6 +139,8 @@ class TokenBlock {
   private readonly issuerRe?: RegExp;
   private readonly jwks?: JwksClient;
   private readonly keys?: StaticKeys;
+  /** The JWKS URL has `{{name}}` placeholders filled from issuer_regex / audience_regex groups. */
+  private readonly templated: boolean = false;
 
   constructor(cfg: TokenConfig, path: string, now: () => number, compileRegex: (source: string) => RegExp) {
     const read = settingReader(cfg, path);
@@ -165,6 +173,7 @@ class TokenBlock {
         ]);
       }
       this.jwks = new JwksClient(endpoint, { nowMs: now });
+      this.templated = templatePlaceholders(endpoint).length > 0;
     } else {
       this.keys = new StaticKeys(
         {
@@ -183,11 +192,22 @@ class TokenBlock {
     await this.keys?.ready();
   }
 
-  /** Steps 1–5: parse, regex capture, signature (unless skipped), audience and issuer. */
+  /**
+   * Steps 1–5: parse, signature (unless skipped), regex capture, audience and issuer; the
+   * regex capture comes before the signature when a templated JWKS URL needs its groups.
+   */
   async check(token: string, skipSignature: boolean, nowMs: number): Promise<Claims> {
     const { header, claims } = parse(token);
-    const vars = this.captureVars(claims);
-    if (!skipSignature) await this.verifySignature(token, header, vars, nowMs);
+    let vars: Map<string, string>;
+    if (this.templated) {
+      // The JWKS URL needs the captured groups, so the regexes meet the unverified claims.
+      vars = this.captureVars(claims);
+      if (!skipSignature) await this.verifySignature(token, header, vars, nowMs);
+    } else {
+      // Otherwise only a correctly signed token reaches the regexes.
+      if (!skipSignature) await this.verifySignature(token, header, new Map(), nowMs);
+      vars = this.captureVars(claims);
+    }
     if (this.audience !== '' && !audiences(claims).includes(this.audience)) throw invalidToken('audience mismatch');
     if (this.issuer !== '' && claims.iss !== this.issuer) throw invalidToken('issuer mismatch');
     return claims;
@@ -197,13 +217,15 @@ class TokenBlock {
   private captureVars(claims: Claims): Map<string, string> {
     const vars = new Map<string, string>();
     if (this.issuerRe !== undefined) {
-      const m = this.issuerRe.exec(typeof claims.iss === 'string' ? claims.iss : '');
+      const iss = typeof claims.iss === 'string' ? claims.iss : '';
+      const m = iss.length <= MAX_REGEX_CLAIM_LENGTH ? this.issuerRe.exec(iss) : null;
       if (!m) throw invalidToken('issuer does not match issuer_regex');
       addGroups(vars, m);
     }
     if (this.audienceRe !== undefined) {
       let matched = false;
       for (const aud of audiences(claims)) {
+        if (aud.length > MAX_REGEX_CLAIM_LENGTH) continue;
         const m = this.audienceRe.exec(aud);
         if (!m) continue;
         addGroups(vars, m);
