@@ -1,13 +1,14 @@
 /**
- * Runs the embedding example from README.md as written (only the import path and the
- * port are adapted), then talks to it with the official SDK.
+ * Runs the embedding examples from README.md and docs/embedding.md as written (only the
+ * import path and the port are adapted), then talks to them with the official SDK.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import type http from 'node:http';
 import { tmpdir } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
@@ -22,11 +23,17 @@ interface Example {
 let example: Example;
 let port = 0;
 
-before(async () => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Embedding'));
-  const match = /```js\n([\s\S]*?)```/.exec(section);
-  assert.ok(match, 'README has an embedding example');
+/**
+ * Writes the first js code block after `marker` in a markdown file to a module (import of
+ * 'gyre' pointed at the build, `server.listen(3000)` at a free port, `gyre` and `server`
+ * exported) and imports it.
+ */
+async function runExample(markdown: string, marker: string): Promise<{ example: Example; port: number }> {
+  const text = readFileSync(join(root, markdown), 'utf8');
+  const at = text.indexOf(marker);
+  assert.ok(at >= 0, `${markdown} has ${marker}`);
+  const match = /```js\n([\s\S]*?)```/.exec(text.slice(at));
+  assert.ok(match, `${markdown} has an example after ${marker}`);
   let code = match[1]!;
   assert.match(code, /from 'gyre'/);
   code = code.replace("from 'gyre'", `from ${JSON.stringify(pathToFileURL(join(root, 'dist/src/index.js')).href)}`);
@@ -35,9 +42,13 @@ before(async () => {
   code += '\nexport { gyre, server };\n';
   const file = join(mkdtempSync(join(tmpdir(), 'gyre-embed-')), 'example.mjs');
   writeFileSync(file, code);
-  example = (await import(pathToFileURL(file).href)) as Example;
+  const example = (await import(pathToFileURL(file).href)) as Example;
   const addr = example.server.address();
-  port = typeof addr === 'object' && addr ? addr.port : 0;
+  return { example, port: typeof addr === 'object' && addr ? addr.port : 0 };
+}
+
+before(async () => {
+  ({ example, port } = await runExample('README.md', '## Embedding'));
 });
 
 after(async () => {
@@ -91,4 +102,50 @@ test('a channel outside the handler and the config rules is refused', async () =
   } finally {
     client.disconnect();
   }
+});
+
+describe('docs/embedding.md: middleware() and the upgrade listener on a plain node:http server', () => {
+  let docs: Example;
+  let docsPort = 0;
+  const sockets = new Set<Duplex>();
+
+  before(async () => {
+    ({ example: docs, port: docsPort } = await runExample('docs/embedding.md', 'With plain `node:http`:'));
+    docs.server.on('connection', (s: Duplex) => sockets.add(s));
+  });
+
+  after(async () => {
+    await docs?.gyre.close();
+    // node:http forgets a socket once it is upgraded (or its upgrade failed): end them here so
+    // close() cannot wait on one.
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => docs?.server.close(() => r()));
+  });
+
+  test('other paths reach the application through next()', async () => {
+    const res = await fetch(`http://127.0.0.1:${docsPort}/hello`);
+    assert.equal(await res.text(), 'my app');
+  });
+
+  test('the official SDK connects through gyre.server.upgrade and receives a publication', { timeout: 10_000 }, async () => {
+    const client = new Centrifuge(`ws://127.0.0.1:${docsPort}/connection/websocket`, { websocket: WebSocket });
+    try {
+      const sub = client.newSubscription('chat:room');
+      const got = new Promise<unknown>((resolve) => sub.on('publication', (ctx) => resolve(ctx.data)));
+      const subscribed = new Promise<void>((resolve, reject) => {
+        sub.on('subscribed', () => resolve());
+        sub.on('unsubscribed', (ctx) => reject(new Error(`unsubscribed ${ctx.code}`)));
+        client.on('disconnected', (ctx) => reject(new Error(`disconnected ${ctx.code} ${ctx.reason}`)));
+        // A failed upgrade only makes the SDK retry: fail on its first transport error instead.
+        client.on('error', (ctx) => reject(new Error(`client error: ${ctx.error.message}`)));
+      });
+      sub.subscribe();
+      client.connect();
+      await subscribed;
+      await docs.gyre.publish('chat:room', { text: 'through the upgrade listener' });
+      assert.deepEqual(await got, { text: 'through the upgrade listener' });
+    } finally {
+      client.disconnect();
+    }
+  });
 });

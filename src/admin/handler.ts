@@ -7,6 +7,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseLegacyCommands, runLegacyCommands, type ApiExecutor } from '../api/index.js';
+import { LoginLimiter } from './login-limiter.js';
 import { ChannelTails, type TailSource } from './tail.js';
 import { bundledWebDir, reverseProxy, serveDirectory, type UiServer } from './static.js';
 import { issueAdminToken, tokenFromAuthorization, verifyAdminToken } from './token.js';
@@ -23,6 +24,7 @@ export interface AdminOptions {
 
 interface AdminLogger {
   info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }
 
@@ -35,14 +37,18 @@ const API_BODY_LIMIT = 10 * 1024 * 1024;
 export class AdminHandler {
   readonly route: Route;
   private readonly tails: ChannelTails;
+  /** Wrong passwords per client address: 5 a minute, then 429 until the minute ends. */
+  private readonly logins: LoginLimiter;
 
   constructor(
     private readonly opts: AdminOptions,
     private readonly executor: ApiExecutor,
     node: TailSource,
     private readonly logger: AdminLogger,
+    limiter: LoginLimiter = new LoginLimiter(),
   ) {
     this.tails = new ChannelTails(node);
+    this.logins = limiter;
     const prefix = (opts.handler_prefix ?? '').replace(/\/+$/, '');
     const ui: UiServer = opts.web_proxy_address
       ? reverseProxy(opts.web_proxy_address)
@@ -103,6 +109,14 @@ export class AdminHandler {
 
   private async auth(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== 'POST') return void res.writeHead(405, { allow: 'POST' }).end();
+    const remote = req.socket.remoteAddress ?? '';
+    // Checked before the body is read or the password compared, so a refused address costs nothing.
+    const wait = this.logins.retryAfterSeconds(remote);
+    if (wait > 0) {
+      const body = 'Too Many Requests\n';
+      res.writeHead(429, { 'retry-after': String(wait), connection: 'close', 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      return void res.end(body);
+    }
     const body = await readBody(req, AUTH_BODY_LIMIT);
     if (body === undefined) return sendText(res, 413, 'Request Entity Too Large');
     const { password = '', secret = '' } = this.opts;
@@ -111,9 +125,12 @@ export class AdminHandler {
       return sendText(res, 400, 'Bad Request');
     }
     if (!sameSecret(formPassword(req, body), password)) {
-      this.logger.info({ remote: req.socket.remoteAddress }, 'admin login with wrong password');
+      // At most maxFailures lines per address and window: the limit also bounds this log.
+      if (this.logins.failed(remote)) this.logger.warn({ remote }, 'admin login: too many wrong passwords, address refused for a while');
+      else this.logger.info({ remote }, 'admin login with wrong password');
       return sendText(res, 400, 'Bad Request');
     }
+    this.logins.succeeded(remote);
     sendJson(res, 200, JSON.stringify({ token: issueAdminToken(secret) }));
   }
 

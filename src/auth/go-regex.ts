@@ -1,51 +1,8 @@
 /**
- * The slice of Go (RE2) regex syntax that token configs use, brought to JavaScript, plus the
- * JWKS-template safety analysis of named groups. Matching stays unanchored, like Go's
- * FindStringSubmatch: anchors must be written in the pattern.
+ * JWKS-template safety analysis of Go (RE2) patterns: which named groups can only capture a
+ * fixed list of literals. Compiling the patterns is not done here: the verifier is handed the
+ * one Go-regex translation the whole config uses (JwtVerifierOptions.compileRegex).
  */
-
-const LEADING_FLAGS = /^\(\?([ims]+)\)/;
-
-/**
- * Compiles a Go regex: `(?P<name>` becomes `(?<name>`, and leading `(?i)`, `(?m)`, `(?s)`
- * become JavaScript flags. Throws SyntaxError when the result is not a valid JavaScript regex.
- */
-export function compileGoRegex(source: string): RegExp {
-  let flags = '';
-  let body = source;
-  const lead = LEADING_FLAGS.exec(body);
-  if (lead) {
-    flags = [...new Set(lead[1] ?? '')].join('');
-    body = body.slice(lead[0].length);
-  }
-  let out = '';
-  let inClass = false;
-  for (let i = 0; i < body.length; i++) {
-    const ch = body[i];
-    if (ch === '\\') {
-      out += body.slice(i, i + 2);
-      i++;
-      continue;
-    }
-    if (inClass) {
-      if (ch === ']') inClass = false;
-      out += ch;
-      continue;
-    }
-    if (ch === '[') {
-      inClass = true;
-      out += ch;
-      continue;
-    }
-    if (ch === '(' && body.startsWith('(?P<', i)) {
-      out += '(?<';
-      i += 3;
-      continue;
-    }
-    out += ch;
-  }
-  return new RegExp(out, flags);
-}
 
 const CLASS_SHORTHANDS = new Set(['d', 'D', 'w', 'W', 's', 'S', 'p', 'P']);
 

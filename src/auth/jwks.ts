@@ -7,6 +7,14 @@ import { JwksError } from './errors.js';
 
 /** How long a fetched key stays usable without refetching. */
 export const JWKS_CACHE_TTL_MS = 60 * 60 * 1000;
+/** Default minimum time between two fetches of one JWKS URL caused by a kid missing from the cache. */
+export const JWKS_MIN_REFETCH_INTERVAL_MS = 5_000;
+/** Default time a kid that a fetched set did not contain is refused without fetching. */
+export const JWKS_UNKNOWN_KID_TTL_MS = 60_000;
+/** Longest kid looked up; a longer one is refused without a fetch, so the caches hold only short keys. */
+export const JWKS_MAX_KID_LENGTH = 1024;
+/** Default bound of the unknown-kid cache and of the per-URL fetch records (oldest dropped first). */
+export const JWKS_MAX_TRACKED = 1000;
 
 export interface JwksClientOptions {
   /** Time source in Unix ms (cache expiry). */
@@ -18,6 +26,24 @@ export interface JwksClientOptions {
   attempts?: number;
   /** A larger response body is refused. */
   maxBodyBytes?: number;
+  /**
+   * Minimum time between fetches of one URL for kids the cache does not hold (unknown or
+   * expired); a miss inside it is refused without a fetch. 0 = every miss fetches.
+   */
+  minRefetchIntervalMs?: number;
+  /** How long a kid absent from a fetched set is refused without fetching. 0 = not remembered. */
+  unknownKidTtlMs?: number;
+  /** Entries kept in the unknown-kid cache and in the per-URL fetch records. */
+  maxTracked?: number;
+}
+
+/** The last fetch of one URL, which gates the next one. */
+interface UrlFetch {
+  startedAtMs: number;
+  /** Set while the fetch runs: misses for the same URL wait for it instead of fetching. */
+  running?: Promise<void>;
+  /** The failure of the last fetch, repeated to misses until the next fetch is allowed. */
+  error?: unknown;
 }
 
 interface CachedKey {
@@ -34,12 +60,22 @@ const SWEEP_THRESHOLD = 1024;
 
 /**
  * Fetches and caches JWKS signing keys. Only keys with `use: "sig"` and a `kid` are kept;
- * every such key of a fetched set is cached, and concurrent misses on the same (URL, kid)
- * share one fetch. Holds no sockets between calls, so there is nothing to close.
+ * every such key of a fetched set is cached. Tokens cannot make it fetch at will: concurrent
+ * misses on one URL share one fetch, a URL is fetched for missing kids at most once per
+ * `minRefetchIntervalMs`, and a kid the fetched set lacked is refused without fetching for
+ * `unknownKidTtlMs` (a bounded cache). A kid newly published at the endpoint is therefore
+ * accepted at most `minRefetchIntervalMs` after it appears, or `unknownKidTtlMs` after a
+ * token carried it before it was published. Holds no sockets between calls: nothing to close.
  */
 export class JwksClient {
   private readonly cache = new Map<string, CachedKey>();
-  private readonly inflight = new Map<string, Promise<CachedKey>>();
+  /** (URL, kid) -> time until which the kid is refused without fetching; insertion ordered. */
+  private readonly unknownKids = new Map<string, number>();
+  /** URL -> its last fetch; insertion ordered. */
+  private readonly fetches = new Map<string, UrlFetch>();
+  private readonly minRefetchIntervalMs: number;
+  private readonly unknownKidTtlMs: number;
+  private readonly maxTracked: number;
   private readonly nowMs: () => number;
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
@@ -56,6 +92,14 @@ export class JwksClient {
     this.timeoutMs = opts.timeoutMs ?? 1000;
     this.attempts = Math.max(1, opts.attempts ?? 2);
     this.maxBodyBytes = opts.maxBodyBytes ?? 1 << 20;
+    this.minRefetchIntervalMs = opts.minRefetchIntervalMs ?? JWKS_MIN_REFETCH_INTERVAL_MS;
+    this.unknownKidTtlMs = opts.unknownKidTtlMs ?? JWKS_UNKNOWN_KID_TTL_MS;
+    this.maxTracked = Math.max(1, opts.maxTracked ?? JWKS_MAX_TRACKED);
+  }
+
+  /** Entries in the unknown-kid cache (bounded by `maxTracked`). */
+  get unknownKidCount(): number {
+    return this.unknownKids.size;
   }
 
   /**
@@ -79,9 +123,9 @@ export class JwksClient {
    */
   async keyFor(url: string, kid: string | undefined, alg: string): Promise<CryptoKey | Uint8Array> {
     if (kid === undefined || kid === '') throw new JwksError('jwks_kid_missing', 'token header has no kid');
+    if (kid.length > JWKS_MAX_KID_LENGTH) throw new JwksError('jwks_key_not_found', `kid longer than ${JWKS_MAX_KID_LENGTH} characters`);
     const cacheKey = `${url}\u0000${kid}`;
-    let entry = this.cache.get(cacheKey);
-    if (entry === undefined || entry.expiresAtMs <= this.nowMs()) entry = await this.load(url, kid, cacheKey);
+    const entry = this.fresh(cacheKey) ?? (await this.load(url, kid, cacheKey));
     if (!algFitsKey(entry.jwk, alg)) {
       throw new JwksError('jwks_key_unusable', `key ${JSON.stringify(kid)} (kty ${String(entry.jwk.kty)}) cannot verify ${alg}`);
     }
@@ -100,19 +144,49 @@ export class JwksClient {
     }
   }
 
-  private load(url: string, kid: string, cacheKey: string): Promise<CachedKey> {
-    const pending = this.inflight.get(cacheKey);
-    if (pending !== undefined) return pending;
-    const loading = this.fetchSet(url)
-      .then((keys) => {
+  private fresh(cacheKey: string): CachedKey | undefined {
+    const entry = this.cache.get(cacheKey);
+    return entry !== undefined && entry.expiresAtMs > this.nowMs() ? entry : undefined;
+  }
+
+  /** A cache miss: refuse, wait for the running fetch of the URL, or fetch it, in that order. */
+  private async load(url: string, kid: string, cacheKey: string): Promise<CachedKey> {
+    const notFound = () => new JwksError('jwks_key_not_found', `no signing key with kid ${JSON.stringify(kid)}`);
+    const now = this.nowMs();
+    const unknownUntil = this.unknownKids.get(cacheKey);
+    if (unknownUntil !== undefined) {
+      if (unknownUntil > now) throw notFound();
+      this.unknownKids.delete(cacheKey);
+    }
+    const last = this.fetches.get(url);
+    if (last?.running !== undefined) {
+      await last.running;
+      const found = this.fresh(cacheKey);
+      if (found === undefined) throw notFound();
+      return found;
+    }
+    if (last !== undefined && now - last.startedAtMs < this.minRefetchIntervalMs) {
+      if (last.error !== undefined) throw last.error;
+      throw notFound();
+    }
+    const record: UrlFetch = { startedAtMs: now };
+    record.running = this.fetchSet(url).then(
+      (keys) => {
         this.store(url, keys);
-        const found = this.cache.get(cacheKey);
-        if (found === undefined) throw new JwksError('jwks_key_not_found', `no signing key with kid ${JSON.stringify(kid)}`);
-        return found;
-      })
-      .finally(() => this.inflight.delete(cacheKey));
-    this.inflight.set(cacheKey, loading);
-    return loading;
+        record.running = undefined;
+      },
+      (err: unknown) => {
+        record.error = err;
+        record.running = undefined;
+        throw err;
+      },
+    );
+    remember(this.fetches, url, record, this.maxTracked);
+    await record.running;
+    const found = this.fresh(cacheKey);
+    if (found !== undefined) return found;
+    if (this.unknownKidTtlMs > 0) remember(this.unknownKids, cacheKey, this.nowMs() + this.unknownKidTtlMs, this.maxTracked);
+    throw notFound();
   }
 
   private store(url: string, keys: JWK[]): void {
@@ -121,7 +195,9 @@ export class JwksClient {
       for (const [k, v] of this.cache) if (v.expiresAtMs <= now) this.cache.delete(k);
     }
     for (const jwk of keys) {
-      this.cache.set(`${url}\u0000${String(jwk.kid)}`, { jwk, expiresAtMs: now + this.ttlMs, imported: new Map() });
+      const cacheKey = `${url}\u0000${String(jwk.kid)}`;
+      this.cache.set(cacheKey, { jwk, expiresAtMs: now + this.ttlMs, imported: new Map() });
+      this.unknownKids.delete(cacheKey);
     }
   }
 
@@ -154,6 +230,17 @@ export class JwksClient {
     const bytes = new Uint8Array(await res.arrayBuffer());
     if (bytes.length > this.maxBodyBytes) throw new Error(`response exceeds ${this.maxBodyBytes} bytes`);
     return new TextDecoder().decode(bytes);
+  }
+}
+
+/** Sets key -> value as the newest entry, dropping the oldest entries beyond `max`. */
+function remember<V>(map: Map<string, V>, key: string, value: V, max: number): void {
+  map.delete(key);
+  map.set(key, value);
+  while (map.size > max) {
+    const oldest = map.keys().next();
+    if (oldest.done === true) break;
+    map.delete(oldest.value);
   }
 }
 

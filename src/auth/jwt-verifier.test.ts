@@ -8,9 +8,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompactSign, decodeJwt, decodeProtectedHeader } from 'jose';
+import { compileGoRegex } from '../config/index.js';
 import { TokenError } from '../core/ports.js';
 import { JwksError, JwtVerifier, TokenConfigError, checkTokenConfig, signHmacToken, type TokenConfig } from './index.js';
+import { MAX_REGEX_CLAIM_LENGTH } from './jwt-verifier.js';
 
+/** The server's options: config regexes are Go patterns. */
+const GO = { compileRegex: compileGoRegex };
 const SECRET = 'current-secret';
 const OLD_SECRET = 'previous-secret';
 const NOW_S = 1_700_000_000;
@@ -19,7 +23,7 @@ const utf8 = new TextEncoder();
 /** A verifier with a controllable clock (seconds). */
 function verifier(conn: TokenConfig, sub?: TokenConfig, skip = false): { v: JwtVerifier; clock: { s: number } } {
   const clock = { s: NOW_S };
-  const v = new JwtVerifier(conn, sub, { now: () => clock.s * 1000, skipSignatureVerify: skip });
+  const v = new JwtVerifier(conn, sub, { now: () => clock.s * 1000, skipSignatureVerify: skip, compileRegex: compileGoRegex });
   return { v, clock };
 }
 
@@ -171,11 +175,11 @@ describe('RSA and ECDSA public keys', () => {
   });
 
   it('rejects unusable key config', async () => {
-    assert.throws(() => new JwtVerifier({ rsa_public_key: 'not a pem' }), TokenConfigError);
-    await assert.rejects(checkTokenConfig({ rsa_public_key: p256Pem }), TokenConfigError);
+    assert.throws(() => new JwtVerifier({ rsa_public_key: 'not a pem' }, undefined, GO), TokenConfigError);
+    await assert.rejects(checkTokenConfig({ rsa_public_key: p256Pem }, compileGoRegex), TokenConfigError);
     const weak = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
-    await assert.rejects(checkTokenConfig({ rsa_public_key: weak }), /2048/);
-    await checkTokenConfig({ rsa_public_key: rsaPem, ecdsa_public_key: p384Pem });
+    await assert.rejects(checkTokenConfig({ rsa_public_key: weak }, compileGoRegex), /2048/);
+    await checkTokenConfig({ rsa_public_key: rsaPem, ecdsa_public_key: p384Pem }, compileGoRegex);
   });
 
   const hasOpenssl = (() => {
@@ -341,20 +345,20 @@ describe('JWKS', () => {
   it('runs the template safety check unless skipped', () => {
     const endpoint = `${base}/tenants/{{tenant}}/jwks`;
     for (const issuer_regex of ['^(?P<tenant>[a-z]+)$', '^(?P<tenant>\\w+)$', '^(?P<tenant>.*)$', '^(?P<tenant>acme|glob.x)$', '^(?P<tenant>a(?:cme)?)$']) {
-      assert.throws(() => new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex }), TokenConfigError, issuer_regex);
-      new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex, insecure_skip_jwks_endpoint_safety_check: true });
+      assert.throws(() => new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex }, undefined, GO), TokenConfigError, issuer_regex);
+      new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex, insecure_skip_jwks_endpoint_safety_check: true }, undefined, GO);
     }
     // A character class anywhere in a regex that feeds the template is refused.
     assert.throws(
-      () => new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^(?P<tenant>acme)\\.[a-z]+$' }),
+      () => new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^(?P<tenant>acme)\\.[a-z]+$' }, undefined, GO),
       TokenConfigError,
     );
-    new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^https://(?P<tenant>acme|glo\\.bex|(?:x|y)z)\\.io$' });
+    new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^https://(?P<tenant>acme|glo\\.bex|(?:x|y)z)\\.io$' }, undefined, GO);
     // Repeating the group outside still captures one of its literals.
-    new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^(?P<tenant>acme|globex)+$' });
+    new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^(?P<tenant>acme|globex)+$' }, undefined, GO);
     // Without placeholders there is nothing to check.
-    new JwtVerifier({ jwks_public_endpoint: `${base}/jwks`, issuer_regex: '^(?P<tenant>.*)$' });
-    assert.throws(() => new JwtVerifier({ jwks_public_endpoint: 'ftp://example.com/jwks' }), TokenConfigError);
+    new JwtVerifier({ jwks_public_endpoint: `${base}/jwks`, issuer_regex: '^(?P<tenant>.*)$' }, undefined, GO);
+    assert.throws(() => new JwtVerifier({ jwks_public_endpoint: 'ftp://example.com/jwks' }, undefined, GO), TokenConfigError);
   });
 
   it('rejects resolved URLs whose path is not clean', async () => {
@@ -400,11 +404,46 @@ describe('audience and issuer', () => {
     await rejectsWith(re.v.verifyConnectToken(await hs({ sub: '1', iss: 'https://acme.auth.evil' })), 'invalid');
   });
 
+  it('reads issuer_regex and audience_regex as Go patterns (\\A, \\z, $, \\s)', async () => {
+    const { v } = verifier({ hmac_secret_key: SECRET, issuer_regex: '\\Ahttps://issuer\\.example\\.com\\z', audience_regex: '^app\\s?x$' });
+    const ok = { sub: '1', iss: 'https://issuer.example.com', aud: 'app x' };
+    assert.equal((await v.verifyConnectToken(await hs(ok))).userId, '1');
+    for (const iss of ['Ahttps://issuer.example.comz', 'https://issuer.example.com\n', 'xhttps://issuer.example.com']) {
+      await rejectsWith(v.verifyConnectToken(await hs({ ...ok, iss })), 'invalid');
+    }
+    // Go's $ is end of text and its \s has no \v.
+    await rejectsWith(v.verifyConnectToken(await hs({ ...ok, aud: 'app x\n' })), 'invalid');
+    await rejectsWith(v.verifyConnectToken(await hs({ ...ok, aud: 'app\vx' })), 'invalid');
+  });
+
+  it('runs the regexes only on signed claims, and never on values over MAX_REGEX_CLAIM_LENGTH', async () => {
+    let execs = 0;
+    const counting = (source: string): RegExp => {
+      const re = compileGoRegex(source);
+      const exec = re.exec.bind(re);
+      re.exec = (input: string) => {
+        execs++;
+        return exec(input);
+      };
+      return re;
+    };
+    const v = new JwtVerifier({ hmac_secret_key: SECRET, issuer_regex: '^a+$', audience_regex: '^b+$' }, undefined, { compileRegex: counting });
+    const huge = { sub: '1', iss: 'a'.repeat(1 << 20), aud: 'b'.repeat(1 << 20) };
+    await rejectsWith(v.verifyConnectToken(await hs(huge, 'not-the-secret')), 'invalid');
+    assert.equal(execs, 0, 'a badly signed token never reaches the regexes');
+    await rejectsWith(v.verifyConnectToken(await hs(huge)), 'invalid');
+    assert.equal(execs, 0, 'over-long claims are not matched at all');
+    const edge = { sub: '1', iss: 'a'.repeat(MAX_REGEX_CLAIM_LENGTH), aud: ['b'.repeat(MAX_REGEX_CLAIM_LENGTH + 1), 'b'.repeat(MAX_REGEX_CLAIM_LENGTH)] };
+    assert.equal((await v.verifyConnectToken(await hs(edge))).userId, '1');
+    assert.equal(execs, 2);
+  });
+
   it('refuses conflicting or broken settings', () => {
-    assert.throws(() => new JwtVerifier({ audience: 'a', audience_regex: 'a' }), TokenConfigError);
-    assert.throws(() => new JwtVerifier({ issuer: 'a', issuer_regex: 'a' }), TokenConfigError);
-    assert.throws(() => new JwtVerifier({ issuer_regex: '(' }), /client\.token\.issuer_regex/);
-    assert.throws(() => new JwtVerifier({}, { audience_regex: '[' }), /client\.subscription_token\.audience_regex/);
+    assert.throws(() => new JwtVerifier({ audience: 'a', audience_regex: 'a' }, undefined, GO), TokenConfigError);
+    assert.throws(() => new JwtVerifier({ issuer: 'a', issuer_regex: 'a' }, undefined, GO), TokenConfigError);
+    assert.throws(() => new JwtVerifier({ issuer_regex: '(' }, undefined, GO), /client\.token\.issuer_regex/);
+    assert.throws(() => new JwtVerifier({ issuer_regex: '(?=x)' }, undefined, GO), /client\.token\.issuer_regex: invalid regex/);
+    assert.throws(() => new JwtVerifier({}, { audience_regex: '[' }, GO), /client\.subscription_token\.audience_regex/);
   });
 
   it('checks audience and issuer even when signature verification is skipped', async () => {
@@ -429,7 +468,7 @@ describe('connection token claims', () => {
     assert.equal((await custom.verifyConnectToken(await hs({ sub: 's', user_id: 'u1' }))).userId, 'u1');
     assert.equal((await custom.verifyConnectToken(await hs({ sub: 's', user_id: 42 }))).userId, '42');
     assert.equal((await custom.verifyConnectToken(await hs({ sub: 's' }))).userId, '');
-    assert.throws(() => new JwtVerifier({ user_id_claim: 'user-id' }), TokenConfigError);
+    assert.throws(() => new JwtVerifier({ user_id_claim: 'user-id' }, undefined, GO), TokenConfigError);
   });
 
   it('refuses a connection token with a channel claim', async () => {

@@ -16,7 +16,7 @@ import {
   type Claims,
 } from './claims.js';
 import { TokenConfigError } from './errors.js';
-import { charClassProblem, compileGoRegex, literalGroups } from './go-regex.js';
+import { charClassProblem, literalGroups } from './go-regex.js';
 import { JwksClient, templatePlaceholders } from './jwks.js';
 import { StaticKeys } from './static-keys.js';
 
@@ -56,6 +56,11 @@ export interface JwtVerifierOptions {
   skipSignatureVerify?: boolean;
   /** Time source, Unix ms. */
   now?: () => number;
+  /**
+   * Compiles issuer_regex / audience_regex, which are Go (RE2) patterns: the server passes the
+   * config's one Go-regex translation. An error it throws becomes a TokenConfigError naming the key.
+   */
+  compileRegex: (source: string) => RegExp;
 }
 
 /**
@@ -70,12 +75,14 @@ export class JwtVerifier implements TokenVerifier {
   private readonly skipSignature: boolean;
   private readonly now: () => number;
 
-  constructor(connection: TokenConfig, subscription?: TokenConfig, opts: JwtVerifierOptions = {}) {
+  constructor(connection: TokenConfig, subscription: TokenConfig | undefined, opts: JwtVerifierOptions) {
     this.now = opts.now ?? Date.now;
     this.skipSignature = opts.skipSignatureVerify ?? false;
-    this.connection = new TokenBlock(connection, 'client.token', this.now);
+    this.connection = new TokenBlock(connection, 'client.token', this.now, opts.compileRegex);
     this.subscription =
-      subscription === undefined ? this.connection : new TokenBlock(subscription, 'client.subscription_token', this.now);
+      subscription === undefined
+        ? this.connection
+        : new TokenBlock(subscription, 'client.subscription_token', this.now, opts.compileRegex);
   }
 
   /** Resolves once every configured PEM key is importable; rejects with TokenConfigError. */
@@ -106,11 +113,21 @@ export class JwtVerifier implements TokenVerifier {
  * Validates one token config block as startup and `checkconfig` need it: the synchronous
  * checks of construction plus key imports. Rejects with TokenConfigError naming the key.
  */
-export async function checkTokenConfig(config: TokenConfig, path = 'client.token'): Promise<void> {
-  await new TokenBlock(config, path, Date.now).ready();
+export async function checkTokenConfig(
+  config: TokenConfig,
+  compileRegex: (source: string) => RegExp,
+  path = 'client.token',
+): Promise<void> {
+  await new TokenBlock(config, path, Date.now, compileRegex).ready();
 }
 
 const USER_ID_CLAIM = /^[a-zA-Z_]+$/;
+/**
+ * Longest iss / aud value matched against issuer_regex / audience_regex; a longer one does not
+ * match. The regexes are Go patterns that RE2 runs in linear time, but a JavaScript RegExp
+ * backtracks, and a pattern like `.*a.*b` costs input length squared on a hostile claim.
+ */
+export const MAX_REGEX_CLAIM_LENGTH = 1024;
 const JWKS_ALGS: ReadonlySet<string> = new Set(['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
 
 /** One compiled config block: runs steps 1–5 of the pipeline. */
@@ -122,8 +139,10 @@ class TokenBlock {
   private readonly issuerRe?: RegExp;
   private readonly jwks?: JwksClient;
   private readonly keys?: StaticKeys;
+  /** The JWKS URL has `{{name}}` placeholders filled from issuer_regex / audience_regex groups. */
+  private readonly templated: boolean = false;
 
-  constructor(cfg: TokenConfig, path: string, now: () => number) {
+  constructor(cfg: TokenConfig, path: string, now: () => number, compileRegex: (source: string) => RegExp) {
     const read = settingReader(cfg, path);
     this.audience = read.string('audience');
     this.issuer = read.string('issuer');
@@ -136,8 +155,8 @@ class TokenBlock {
     if (this.issuer !== '' && issuerRegex !== '') {
       throw new TokenConfigError(`${path}.issuer_regex`, 'cannot be used together with issuer');
     }
-    if (audienceRegex !== '') this.audienceRe = compileSetting(audienceRegex, `${path}.audience_regex`);
-    if (issuerRegex !== '') this.issuerRe = compileSetting(issuerRegex, `${path}.issuer_regex`);
+    if (audienceRegex !== '') this.audienceRe = compileSetting(audienceRegex, `${path}.audience_regex`, compileRegex);
+    if (issuerRegex !== '') this.issuerRe = compileSetting(issuerRegex, `${path}.issuer_regex`, compileRegex);
     if (this.userIdClaim !== '' && !USER_ID_CLAIM.test(this.userIdClaim)) {
       throw new TokenConfigError(`${path}.user_id_claim`, 'must match ^[a-zA-Z_]+$');
     }
@@ -154,6 +173,7 @@ class TokenBlock {
         ]);
       }
       this.jwks = new JwksClient(endpoint, { nowMs: now });
+      this.templated = templatePlaceholders(endpoint).length > 0;
     } else {
       this.keys = new StaticKeys(
         {
@@ -172,11 +192,22 @@ class TokenBlock {
     await this.keys?.ready();
   }
 
-  /** Steps 1–5: parse, regex capture, signature (unless skipped), audience and issuer. */
+  /**
+   * Steps 1–5: parse, signature (unless skipped), regex capture, audience and issuer; the
+   * regex capture comes before the signature when a templated JWKS URL needs its groups.
+   */
   async check(token: string, skipSignature: boolean, nowMs: number): Promise<Claims> {
     const { header, claims } = parse(token);
-    const vars = this.captureVars(claims);
-    if (!skipSignature) await this.verifySignature(token, header, vars, nowMs);
+    let vars: Map<string, string>;
+    if (this.templated) {
+      // The JWKS URL needs the captured groups, so the regexes meet the unverified claims.
+      vars = this.captureVars(claims);
+      if (!skipSignature) await this.verifySignature(token, header, vars, nowMs);
+    } else {
+      // Otherwise only a correctly signed token reaches the regexes.
+      if (!skipSignature) await this.verifySignature(token, header, new Map(), nowMs);
+      vars = this.captureVars(claims);
+    }
     if (this.audience !== '' && !audiences(claims).includes(this.audience)) throw invalidToken('audience mismatch');
     if (this.issuer !== '' && claims.iss !== this.issuer) throw invalidToken('issuer mismatch');
     return claims;
@@ -186,13 +217,15 @@ class TokenBlock {
   private captureVars(claims: Claims): Map<string, string> {
     const vars = new Map<string, string>();
     if (this.issuerRe !== undefined) {
-      const m = this.issuerRe.exec(typeof claims.iss === 'string' ? claims.iss : '');
+      const iss = typeof claims.iss === 'string' ? claims.iss : '';
+      const m = iss.length <= MAX_REGEX_CLAIM_LENGTH ? this.issuerRe.exec(iss) : null;
       if (!m) throw invalidToken('issuer does not match issuer_regex');
       addGroups(vars, m);
     }
     if (this.audienceRe !== undefined) {
       let matched = false;
       for (const aud of audiences(claims)) {
+        if (aud.length > MAX_REGEX_CLAIM_LENGTH) continue;
         const m = this.audienceRe.exec(aud);
         if (!m) continue;
         addGroups(vars, m);
@@ -255,9 +288,9 @@ function addGroups(vars: Map<string, string>, m: RegExpExecArray): void {
   for (const [name, value] of Object.entries(m.groups ?? {})) vars.set(name, value ?? '');
 }
 
-function compileSetting(source: string, path: string): RegExp {
+function compileSetting(source: string, path: string, compile: (source: string) => RegExp): RegExp {
   try {
-    return compileGoRegex(source);
+    return compile(source);
   } catch (err) {
     throw new TokenConfigError(path, `invalid regex: ${(err as Error).message}`, { cause: err });
   }

@@ -1,5 +1,5 @@
 import { SignJWT } from 'jose';
-import { formatDuration, type GyreConfig, type TokenConfig } from '../config/index.js';
+import { compileGoRegex, formatDuration, type GyreConfig, type TokenConfig } from '../config/index.js';
 import { loadForCommand } from './config-commands.js';
 import { errorMessage, type Output } from './output.js';
 
@@ -113,6 +113,7 @@ async function makeVerifier(config: GyreConfig): Promise<Verifier> {
   const sub = config.client.subscription_token.enabled ? config.client.subscription_token : undefined;
   return new JwtVerifier(config.client.token, sub, {
     skipSignatureVerify: config.client.insecure_skip_token_signature_verify,
+    compileRegex: compileGoRegex,
   });
 }
 

@@ -5,6 +5,7 @@
  */
 export { ConfigError } from './config-error.js';
 export { formatDuration, parseDuration } from './duration.js';
+export { GoRegexError, compileGoRegex, translateGoRegex, type TranslatedGoRegex } from './go-regex.js';
 export { ENV_ALIAS_PREFIX, ENV_PREFIX, itemEnvName, parseDotEnv } from './env.js';
 export {
   FILE_NOT_FOUND_WARNING,
@@ -16,7 +17,6 @@ export {
 } from './load.js';
 export { notSupportedWarnings } from './not-supported.js';
 export { defaultConfigObject, envLines, toPrintable } from './printable.js';
-export { compileGoRegex } from './schema-blocks.js';
 export type { FieldKind, FieldSpec, Fields } from './schema-dsl.js';
 export { CONFIG_SCHEMA, fieldAt } from './schema.js';
 export type * from './types.js';

@@ -1,3 +1,4 @@
+import { compileGoRegex } from './go-regex.js';
 import { arr, bool, dur, int, map, obj, str, strs, type Fields, type FieldSpec } from './schema-dsl.js';
 
 /** Regex for namespace, RPC namespace and proxy names. */
@@ -214,22 +215,6 @@ function regexCheck(value: unknown): string | undefined {
   } catch (err) {
     return `invalid channel regex ${value}: ${(err as Error).message}`;
   }
-}
-
-/**
- * Compiles a Go (RE2) regex as a JS RegExp: `(?P<name>` groups, leading `(?i)`/`(?s)`/`(?m)`
- * flags, `\A` and `\z` are translated; other syntax is passed through.
- */
-export function compileGoRegex(source: string): RegExp {
-  let src = source;
-  let flags = 'u';
-  const lead = /^\(\?([imsU]+)\)/.exec(src);
-  if (lead !== null) {
-    for (const f of lead[1] ?? '') if (f !== 'U' && !flags.includes(f)) flags += f;
-    src = src.slice(lead[0].length);
-  }
-  src = src.replace(/\(\?P</g, '(?<').replace(/\\A/g, '^').replace(/\\z/g, '$');
-  return new RegExp(src, flags);
 }
 
 /** Options of one channel namespace (also channel.without_namespace). */

@@ -33,6 +33,12 @@ const INVALID: [string, unknown, string, string][] = [
   ['audience and audience_regex', { client: { token: { audience: 'a', audience_regex: 'b' } } }, 'client.token.audience_regex', 'both'],
   ['issuer and issuer_regex', { client: { subscription_token: { issuer: 'a', issuer_regex: 'b' } } }, 'client.subscription_token.issuer_regex', 'both'],
   ['bad issuer regex', { client: { token: { issuer_regex: '(' } } }, 'client.token.issuer_regex', 'invalid'],
+  // Valid JavaScript but not Go (RE2): config regexes are Go patterns.
+  ['lookahead in issuer regex', { client: { token: { issuer_regex: '^(?=a)b' } } }, 'client.token.issuer_regex', 'invalid or unsupported Perl syntax'],
+  ['backreference in audience regex', { client: { subscription_token: { audience_regex: '(a)\\1' } } }, 'client.subscription_token.audience_regex', 'invalid escape sequence'],
+  ['scoped case folding in issuer regex', { client: { token: { issuer_regex: 'a(?i)b' } } }, 'client.token.issuer_regex', '(?i) must cover the whole pattern'],
+  ['lookbehind in channel regex', ns({ channel_regex: '(?<!x)y' }), 'channel.namespaces[0].channel_regex', 'invalid named capture'],
+  ['repeat count in channel regex', { channel: { without_namespace: { channel_regex: 'a{1001}' } } }, 'channel.without_namespace.channel_regex', 'invalid repeat count'],
   ['ping not above pong', { client: { ping_interval: '5s', pong_timeout: '5s' } }, 'client.ping_interval', 'pong_timeout'],
   ['personal namespace missing', { client: { subscribe_to_user_personal_channel: { enabled: true, personal_channel_namespace: 'personal' } } }, 'client.subscribe_to_user_personal_channel.personal_channel_namespace', 'not found'],
   ['personal single connection without presence', { client: { subscribe_to_user_personal_channel: { enabled: true, personal_channel_namespace: 'chat', single_connection: true } }, channel: { namespaces: [{ name: 'chat' }] } }, 'client.subscribe_to_user_personal_channel.single_connection', 'presence'],

@@ -1,5 +1,6 @@
 import { ConfigError } from './config-error.js';
-import { CLAIM_PATTERN, NAME_PATTERN, compileGoRegex } from './schema-blocks.js';
+import { compileGoRegex } from './go-regex.js';
+import { CLAIM_PATTERN, NAME_PATTERN } from './schema-blocks.js';
 import { CONSUMER_NAME_PATTERN, CONSUMER_TYPES } from './schema-consumers.js';
 import type { Fields } from './schema-dsl.js';
 import { CONFIG_SCHEMA } from './schema.js';

@@ -208,19 +208,27 @@ export class GyreServer {
     this.attached.push({ server, request, upgrade, previous });
   }
 
-  /** Express/Connect-style middleware: Gyre answers its own paths and calls next() for the rest. */
-  middleware(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
+  /**
+   * Express/Connect-style middleware: Gyre answers its own paths and calls next() for the rest.
+   * A bound function property, so `app.use(gyre.server.middleware())` and a detached
+   * `const { middleware } = gyre.server` both work.
+   */
+  readonly middleware = (): ((req: IncomingMessage, res: ServerResponse, next: () => void) => void) => {
     return (req, res, next) => {
       if (!this.route(req, res, 'both')) next();
     };
-  }
+  };
 
-  /** Completes a WebSocket upgrade for Gyre's path; returns false for other paths. */
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+  /**
+   * An `upgrade` listener: completes the WebSocket upgrade for Gyre's paths and returns false,
+   * leaving the socket untouched, for any other path. A bound function property, so it can be
+   * passed as is: `server.on('upgrade', gyre.server.upgrade)`.
+   */
+  readonly upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     if (!this.ownsUpgrade(pathOf(req))) return false;
     this.handleUpgrade(req, socket, head);
     return true;
-  }
+  };
 
   /** Routes one request; returns true when Gyre handled it. */
   route(req: IncomingMessage, res: ServerResponse, which: 'external' | 'internal' | 'both'): boolean {
@@ -299,7 +307,10 @@ export class GyreServer {
 
 function buildVerifier(client: NonNullable<ServerConfig['client']>): TokenVerifier {
   const sub = client.subscription_token?.enabled ? client.subscription_token : undefined;
-  return new JwtVerifier(client.token ?? {}, sub, { skipSignatureVerify: !!client.insecure_skip_token_signature_verify });
+  return new JwtVerifier(client.token ?? {}, sub, {
+    skipSignatureVerify: !!client.insecure_skip_token_signature_verify,
+    compileRegex: compileGoRegex,
+  });
 }
 
 function pathOf(req: IncomingMessage): string {

@@ -4,6 +4,7 @@
  * placement and insecure mode.
  */
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { apiResult } from '../helpers/api.js';
 import { SseParser } from '../helpers/streams.js';
@@ -137,5 +138,50 @@ describe('admin in insecure mode on the external port', { timeout: 20_000 }, () 
     assert.deepEqual(await res.json(), { result: { channels: {} } });
     assert.equal((await fetch(`${gyre.base}/admin/auth`, { method: 'POST', body: 'password=x' })).status, 400);
     assert.match(gyre.output(), /admin endpoints are insecure/);
+  });
+});
+
+describe('admin login rate limit', { timeout: 20_000 }, () => {
+  let gyre: GyreProcess;
+
+  before(async () => {
+    gyre = await startGyre({ client: { insecure: true }, admin: { enabled: true, password: PASSWORD, secret: 'admin-secret' } });
+  });
+  after(async () => {
+    assert.equal(await gyre.stop(), 0);
+  });
+
+  /** POSTs a password to /admin/auth from a chosen loopback address. */
+  const loginFrom = (localAddress: string, password: string): Promise<{ status: number; retryAfter?: string }> =>
+    new Promise((resolveLogin, reject) => {
+      const body = new URLSearchParams({ password }).toString();
+      const req = httpRequest(
+        `${gyre.base}/admin/auth`,
+        { method: 'POST', localAddress, agent: false, headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) } },
+        (res) => {
+          res.resume();
+          res.once('end', () => resolveLogin({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] }));
+        },
+      );
+      req.once('error', reject);
+      req.end(body);
+    });
+
+  it('refuses an address with 429 and Retry-After after 5 wrong passwords, even the right one, and only that address', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await loginFrom('127.0.0.1', `wrong-${i}`)).status);
+    assert.deepEqual(statuses, [400, 400, 400, 400, 400]);
+    // A burst after the allowance: every attempt is refused, bounded work for the server.
+    for (let i = 0; i < 20; i++) {
+      const refused = await loginFrom('127.0.0.1', `wrong-again-${i}`);
+      assert.equal(refused.status, 429);
+      const wait = Number(refused.retryAfter);
+      assert.ok(Number.isInteger(wait) && wait >= 1 && wait <= 60, `Retry-After ${String(refused.retryAfter)}`);
+    }
+    assert.equal((await loginFrom('127.0.0.1', PASSWORD)).status, 429, 'the right password does not lift the block');
+    // Another address still gets its own allowance and can log in.
+    assert.equal((await loginFrom('127.0.0.2', 'wrong')).status, 400);
+    assert.equal((await loginFrom('127.0.0.2', PASSWORD)).status, 200);
+    assert.match(gyre.output(), /too many wrong passwords/);
   });
 });
