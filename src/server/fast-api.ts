@@ -63,8 +63,16 @@ interface FastConn {
   buf: Buffer | undefined;
   /** Bytes at the start of buf the head scanner has checked. */
   scanned: number;
-  /** Whether the request line in buf has been checked. */
-  lineChecked: boolean;
+  /** Where the line the head scanner is in starts (0: the request line). */
+  lineStart: number;
+  /** Where the request line's version starts (0: the target is still being read). */
+  versionAt: number;
+  /** Where the colon of the header line being scanned is (0: not seen yet, in the name). */
+  colonAt: number;
+  /** The head has a Content-Length line already. */
+  sawLength: boolean;
+  /** The scanner is in a Content-Length value. */
+  inLength: boolean;
   /** When the first byte of the request being received came (ms); 0 between requests. */
   started: number;
   /** The request whose body is being received, if any. */
@@ -154,7 +162,11 @@ export class FastApiPath {
       path: this,
       buf: undefined,
       scanned: 0,
-      lineChecked: false,
+      lineStart: 0,
+      versionAt: 0,
+      colonAt: 0,
+      sawLength: false,
+      inLength: false,
       started: 0,
       body: undefined,
       skip: 0,
@@ -255,7 +267,11 @@ export class FastApiPath {
         return;
       }
       conn.scanned = 0;
-      conn.lineChecked = false;
+      conn.lineStart = 0;
+      conn.versionAt = 0;
+      conn.colonAt = 0;
+      conn.sawLength = false;
+      conn.inLength = false;
       const available = buf.length - head.headEnd;
       const header = (name: string): string | undefined => head.headers.get(name);
       // Both checks need only the head: the body of a rejected request is never buffered.
@@ -305,9 +321,10 @@ export class FastApiPath {
 
   /**
    * Parses the request head at the start of buf: 'more' when it is incomplete, 'other' when
-   * node:http must serve it. Bytes are checked as they arrive, so a head the fast path would
-   * not serve (bare LF line ends, control or non-ASCII bytes, another request line) goes to
-   * node:http at once rather than when it is complete.
+   * node:http must serve it. Bytes are checked as they arrive and each line as it ends, so a
+   * head the fast path would not serve (bare LF line ends, control or non-ASCII bytes, folded
+   * or malformed header lines, another request line) goes to node:http at once rather than
+   * when it is complete: node:http rejects malformed heads as soon as it sees them.
    */
   private parseHead(conn: FastConn, buf: Buffer): Head | 'more' | 'other' {
     // Cheap early exit for everything that is not a POST (WebSocket upgrades, pages, ...).
@@ -315,22 +332,52 @@ export class FastApiPath {
     for (let i = 0; i < n; i++) if (buf[i] !== POST[i]) return 'other';
     const limit = Math.min(buf.length, MAX_HEAD_BYTES + 4);
     let end = -1;
-    let i = conn.scanned;
+    let i = Math.max(conn.scanned, 5);
     for (; i < limit; i++) {
       const c = buf[i]!;
-      const prev = i > 0 ? buf[i - 1] : undefined;
+      const prev = buf[i - 1];
+      // Line ends are CRLF, nothing else; other bytes are visible ASCII, space or tab.
       if (prev === CR && c !== LF) return 'other';
-      if (c === LF) {
-        if (prev !== CR) return 'other';
-        if (!conn.lineChecked) {
-          if (this.methodOfLine(buf.toString('latin1', 0, i - 1)) === undefined) return 'other';
-          conn.lineChecked = true;
+      if (c === LF && prev !== CR) return 'other';
+      if (c !== CR && c !== LF && (c < 0x20 || c > 0x7e) && c !== TAB) return 'other';
+      if (conn.lineStart === 0) {
+        // The request line: `POST ` (checked above), an origin-form target, ` HTTP/1.1` CRLF.
+        if (conn.versionAt === 0) {
+          if (i === 5 ? c !== 0x2f : c === CR || c === TAB) return 'other';
+          if (c === 0x20) conn.versionAt = i + 1;
+          continue;
         }
-        if (i >= 3 && buf[i - 2] === LF) {
+        const k = i - conn.versionAt;
+        if (c !== VERSION_CRLF[k]) return 'other';
+        if (c === LF) {
+          if (this.methodOfLine(buf.toString('latin1', 0, i - 1)) === undefined) return 'other';
+          conn.lineStart = i + 1;
+        }
+        continue;
+      }
+      if (c === LF) {
+        if (conn.lineStart === i - 1) {
           end = i - 3;
           break;
         }
-      } else if (c !== CR && (c < 0x20 || c > 0x7e) && c !== TAB) return 'other';
+        if (!this.headerLineOk(conn, buf, i - 1)) return 'other';
+        conn.lineStart = i + 1;
+        conn.colonAt = 0;
+        conn.inLength = false;
+      } else if (conn.colonAt === 0) {
+        // A header name: token characters up to the colon (a line without one, or starting
+        // with whitespace as a folded line does, is node:http's to reject).
+        if (c === 0x3a) {
+          if (i === conn.lineStart) return 'other';
+          conn.colonAt = i;
+          conn.inLength = i - conn.lineStart === 14 && buf.toString('latin1', conn.lineStart, i).toLowerCase() === 'content-length';
+        } else if (c === CR) {
+          if (i !== conn.lineStart) return 'other';
+        } else if (TOKEN_CHAR[c] !== 1) return 'other';
+      } else if (conn.inLength && c !== CR && c !== 0x20 && c !== TAB && (c < 0x30 || c > 0x39)) {
+        // node:http rejects a Content-Length with anything but digits at the first such byte.
+        return 'other';
+      }
     }
     if (end < 0) {
       conn.scanned = i;
@@ -368,6 +415,22 @@ export class FastApiPath {
     const connection = headers.get('connection')?.toLowerCase();
     if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') return 'other';
     return { method, query: q < 0 ? '' : target.slice(q + 1), headers, headEnd: end + 4, contentLength, close: connection === 'close' };
+  }
+
+  /**
+   * Checks a complete header line (ending before `lineEnd`) as soon as it is in: framing,
+   * protocol switches and a repeated or malformed Content-Length are node:http's business,
+   * and it may reject them before the head is complete.
+   */
+  private headerLineOk(conn: FastConn, buf: Buffer, lineEnd: number): boolean {
+    const nameLength = conn.colonAt - conn.lineStart;
+    if (nameLength !== 6 && nameLength !== 7 && nameLength !== 14 && nameLength !== 17) return true;
+    const name = buf.toString('latin1', conn.lineStart, conn.colonAt).toLowerCase();
+    if (name === 'transfer-encoding' || name === 'expect' || name === 'upgrade') return false;
+    if (name !== 'content-length') return true;
+    if (conn.sawLength || !DIGITS.test(buf.toString('latin1', conn.colonAt + 1, lineEnd).trim())) return false;
+    conn.sawLength = true;
+    return true;
   }
 
   /** The API method a request line names, or undefined when the line is not one served here. */
@@ -459,8 +522,11 @@ export class FastApiPath {
     }
     const rest = conn.buf;
     conn.buf = undefined;
-    if (rest !== undefined) socket.unshift(rest);
     this.handoff(socket);
+    // The bytes read so far go to node:http's parser now, in this tick: put back into the
+    // stream's buffer instead (unshift), they would reach it only on a later tick, and the
+    // parser, reading the socket natively, could see newer bytes first.
+    if (rest !== undefined && !socket.destroyed) socket.emit('data', rest);
   }
 
   /**
@@ -545,6 +611,12 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Visible ASCII, space and tab; anything else (obs-text, controls) goes to node:http. */
 const FIELD_VALUE = /^[\x20-\x7e\t]*$/;
 const DIGITS = /^\d{1,15}$/;
+/** The end of a request line after its target, byte by byte. */
+const VERSION_CRLF = Buffer.from('HTTP/1.1\r\n', 'latin1');
+/** 1 for the bytes of a token (header names). */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
+
 
 function onData(this: Socket, chunk: Buffer): void {
   const conn = (this as FastSocket)[kConn];
