@@ -12,6 +12,13 @@
  * http.Server, which then owns it for good. Answers are byte-compatible with the node:http
  * binding's (status, Content-Type, Content-Length, Date, keep-alive headers).
  *
+ * Hostile input is bounded here as node:http bounds it: the head is checked byte by byte and
+ * handed over at the first byte node:http would reject; a head must complete within the
+ * server's headersTimeout and a request within its requestTimeout (408); the API key and the
+ * declared length are checked on the head, so a body without the key (401) or over the limit
+ * (413) is never buffered, and such a connection closes with a lingering close (see
+ * api/lingering-close.ts). fast-api.diff.test.ts compares the outcomes with node:http's.
+ *
  * For plain-TCP listeners only: on a TLS server the connection event carries encrypted
  * bytes, and the TLS layer must see them first.
  */
