@@ -27,9 +27,7 @@ import type { Socket } from 'node:net';
 import type { ApiAnswer, ApiEndpoint } from '../api/http-handler.js';
 import { LINGER_MAX_BYTES, LINGER_MS, LogLimiter } from '../api/index.js';
 import type { Logger } from '../core/ports.js';
-
-/** Longest request head (request line and headers) served here; longer ones go to node:http. */
-const MAX_HEAD_BYTES = 8192;
+import { HeadScanner, type Head } from './fast-api-head.js';
 
 /** Idle time after which a kept-alive connection is closed (node:http's keepAliveTimeout default). */
 const KEEP_ALIVE_MS = 5000;
@@ -49,10 +47,6 @@ export interface FastApiOptions {
   lingerMs?: number;
 }
 
-const CR = 0x0d;
-const LF = 0x0a;
-const TAB = 0x09;
-
 /** A request whose head is parsed and whose body is still arriving. */
 interface PendingBody {
   head: Head;
@@ -68,18 +62,8 @@ interface FastConn {
   path: FastApiPath;
   /** Bytes received and not consumed yet (a head, or pipelined requests); undefined when none. */
   buf: Buffer | undefined;
-  /** Bytes at the start of buf the head scanner has checked. */
-  scanned: number;
-  /** Where the line the head scanner is in starts (0: the request line). */
-  lineStart: number;
-  /** Where the request line's version starts (0: the target is still being read). */
-  versionAt: number;
-  /** Where the colon of the header line being scanned is (0: not seen yet, in the name). */
-  colonAt: number;
-  /** The head has a Content-Length line already. */
-  sawLength: boolean;
-  /** The scanner is in a Content-Length value. */
-  inLength: boolean;
+  /** The head scanner's progress through buf. */
+  scan: HeadScanner;
   /** When the first byte of the request being received came (ms); 0 between requests. */
   started: number;
   /** The request whose body is being received, if any. */
@@ -105,16 +89,6 @@ interface FastConn {
 const kConn = Symbol('gyre.fastApiConn');
 type FastSocket = Socket & { [kConn]?: FastConn };
 
-/** A parsed request head the fast path can serve. */
-interface Head {
-  method: string;
-  query: string;
-  headers: Map<string, string>;
-  headEnd: number;
-  contentLength: number;
-  close: boolean;
-}
-
 const EMPTY_401: ApiAnswer = { status: 401, type: 'empty', body: '' };
 const TOO_LARGE_413: ApiAnswer = { status: 413, type: 'text', body: 'Request Entity Too Large' };
 const TIMEOUT_408: ApiAnswer = { status: 408, type: 'empty', body: '' };
@@ -129,6 +103,8 @@ export class FastApiPath {
   private readonly logLimiter = new LogLimiter();
   /** Requests answered here (not by node:http). */
   served = 0;
+  /** The API method a request target's path names, or undefined. */
+  private readonly methodOf = (path: string): string | undefined => this.endpoint.methodOf(path);
   private sweeper: NodeJS.Timeout | undefined;
 
   /**
@@ -168,12 +144,7 @@ export class FastApiPath {
       socket,
       path: this,
       buf: undefined,
-      scanned: 0,
-      lineStart: 0,
-      versionAt: 0,
-      colonAt: 0,
-      sawLength: false,
-      inLength: false,
+      scan: new HeadScanner(),
       started: 0,
       body: undefined,
       skip: 0,
@@ -267,18 +238,13 @@ export class FastApiPath {
         return;
       }
       const buf = conn.buf;
-      const head = this.parseHead(conn, buf);
+      const head = conn.scan.parse(buf, this.methodOf);
       if (head === 'more') return;
       if (head === 'other') {
         this.release(conn);
         return;
       }
-      conn.scanned = 0;
-      conn.lineStart = 0;
-      conn.versionAt = 0;
-      conn.colonAt = 0;
-      conn.sawLength = false;
-      conn.inLength = false;
+      conn.scan.reset();
       const available = buf.length - head.headEnd;
       const header = (name: string): string | undefined => head.headers.get(name);
       // Both checks need only the head: the body of a rejected request is never buffered.
@@ -324,129 +290,6 @@ export class FastApiPath {
     }
     conn.started = conn.buf === undefined ? 0 : Date.now();
     this.respond(conn, EMPTY_401, false);
-  }
-
-  /**
-   * Parses the request head at the start of buf: 'more' when it is incomplete, 'other' when
-   * node:http must serve it. Bytes are checked as they arrive and each line as it ends, so a
-   * head the fast path would not serve (bare LF line ends, control or non-ASCII bytes, folded
-   * or malformed header lines, another request line) goes to node:http at once rather than
-   * when it is complete: node:http rejects malformed heads as soon as it sees them.
-   */
-  private parseHead(conn: FastConn, buf: Buffer): Head | 'more' | 'other' {
-    // Cheap early exit for everything that is not a POST (WebSocket upgrades, pages, ...).
-    const n = Math.min(buf.length, 5);
-    for (let i = 0; i < n; i++) if (buf[i] !== POST[i]) return 'other';
-    const limit = Math.min(buf.length, MAX_HEAD_BYTES + 4);
-    let end = -1;
-    let i = Math.max(conn.scanned, 5);
-    for (; i < limit; i++) {
-      const c = buf[i]!;
-      const prev = buf[i - 1];
-      // Line ends are CRLF, nothing else; other bytes are visible ASCII, space or tab.
-      if (prev === CR && c !== LF) return 'other';
-      if (c === LF && prev !== CR) return 'other';
-      if (c !== CR && c !== LF && (c < 0x20 || c > 0x7e) && c !== TAB) return 'other';
-      if (conn.lineStart === 0) {
-        // The request line: `POST ` (checked above), an origin-form target, ` HTTP/1.1` CRLF.
-        if (conn.versionAt === 0) {
-          if (i === 5 ? c !== 0x2f : c === CR || c === TAB) return 'other';
-          if (c === 0x20) conn.versionAt = i + 1;
-          continue;
-        }
-        const k = i - conn.versionAt;
-        if (c !== VERSION_CRLF[k]) return 'other';
-        if (c === LF) {
-          if (this.methodOfLine(buf.toString('latin1', 0, i - 1)) === undefined) return 'other';
-          conn.lineStart = i + 1;
-        }
-        continue;
-      }
-      if (c === LF) {
-        if (conn.lineStart === i - 1) {
-          end = i - 3;
-          break;
-        }
-        if (!this.headerLineOk(conn, buf, i - 1)) return 'other';
-        conn.lineStart = i + 1;
-        conn.colonAt = 0;
-        conn.inLength = false;
-      } else if (conn.colonAt === 0) {
-        // A header name: token characters up to the colon (a line without one, or starting
-        // with whitespace as a folded line does, is node:http's to reject).
-        if (c === 0x3a) {
-          if (i === conn.lineStart) return 'other';
-          conn.colonAt = i;
-          conn.inLength = i - conn.lineStart === 14 && buf.toString('latin1', conn.lineStart, i).toLowerCase() === 'content-length';
-        } else if (c === CR) {
-          if (i !== conn.lineStart) return 'other';
-        } else if (TOKEN_CHAR[c] !== 1) return 'other';
-      } else if (conn.inLength && c !== CR && c !== 0x20 && c !== TAB && (c < 0x30 || c > 0x39)) {
-        // node:http rejects a Content-Length with anything but digits at the first such byte.
-        return 'other';
-      }
-    }
-    if (end < 0) {
-      conn.scanned = i;
-      return buf.length > MAX_HEAD_BYTES + 3 ? 'other' : 'more';
-    }
-    if (end > MAX_HEAD_BYTES) return 'other';
-    const text = buf.toString('latin1', 0, end);
-    const lines = text.split('\r\n');
-    const m = REQUEST_LINE.exec(lines[0]!);
-    if (m === null) return 'other';
-    const target = m[1]!;
-    const q = target.indexOf('?');
-    const path = q < 0 ? target : target.slice(0, q);
-    const method = this.endpoint.methodOf(path);
-    if (method === undefined) return 'other';
-    const headers = new Map<string, string>();
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(':');
-      if (colon <= 0) return 'other';
-      const name = line.slice(0, colon);
-      if (!TOKEN.test(name)) return 'other';
-      const value = line.slice(colon + 1).trim();
-      if (!FIELD_VALUE.test(value)) return 'other';
-      const key = name.toLowerCase();
-      // Repeated headers, framing and protocol switches are node:http's business.
-      if (headers.has(key) || key === 'transfer-encoding' || key === 'expect' || key === 'upgrade') return 'other';
-      headers.set(key, value);
-    }
-    // node:http answers an HTTP/1.1 request without Host with 400; so does this path, through it.
-    if (!headers.has('host')) return 'other';
-    const cl = headers.get('content-length');
-    if (cl === undefined || !DIGITS.test(cl)) return 'other';
-    const contentLength = Number(cl);
-    const connection = headers.get('connection')?.toLowerCase();
-    if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') return 'other';
-    return { method, query: q < 0 ? '' : target.slice(q + 1), headers, headEnd: end + 4, contentLength, close: connection === 'close' };
-  }
-
-  /**
-   * Checks a complete header line (ending before `lineEnd`) as soon as it is in: framing,
-   * protocol switches and a repeated or malformed Content-Length are node:http's business,
-   * and it may reject them before the head is complete.
-   */
-  private headerLineOk(conn: FastConn, buf: Buffer, lineEnd: number): boolean {
-    const nameLength = conn.colonAt - conn.lineStart;
-    if (nameLength !== 6 && nameLength !== 7 && nameLength !== 14 && nameLength !== 17) return true;
-    const name = buf.toString('latin1', conn.lineStart, conn.colonAt).toLowerCase();
-    if (name === 'transfer-encoding' || name === 'expect' || name === 'upgrade') return false;
-    if (name !== 'content-length') return true;
-    if (conn.sawLength || !DIGITS.test(buf.toString('latin1', conn.colonAt + 1, lineEnd).trim())) return false;
-    conn.sawLength = true;
-    return true;
-  }
-
-  /** The API method a request line names, or undefined when the line is not one served here. */
-  private methodOfLine(line: string): string | undefined {
-    const m = REQUEST_LINE.exec(line);
-    if (m === null) return undefined;
-    const target = m[1]!;
-    const q = target.indexOf('?');
-    return this.endpoint.methodOf(q < 0 ? target : target.slice(0, q));
   }
 
   private serve(conn: FastConn, head: Head, body: Buffer): void {
@@ -610,20 +453,6 @@ export class FastApiPath {
     }
   }
 }
-
-const POST = Buffer.from('POST ');
-/** `POST <origin-form target> HTTP/1.1`; HTTP/1.0 and absolute-form targets go to node:http. */
-const REQUEST_LINE = /^POST (\/[\x21-\x7e]*) HTTP\/1\.1$/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Visible ASCII, space and tab; anything else (obs-text, controls) goes to node:http. */
-const FIELD_VALUE = /^[\x20-\x7e\t]*$/;
-const DIGITS = /^\d{1,15}$/;
-/** The end of a request line after its target, byte by byte. */
-const VERSION_CRLF = Buffer.from('HTTP/1.1\r\n', 'latin1');
-/** 1 for the bytes of a token (header names). */
-const TOKEN_CHAR = new Uint8Array(256);
-for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
-
 
 function onData(this: Socket, chunk: Buffer): void {
   const conn = (this as FastSocket)[kConn];
