@@ -102,7 +102,16 @@ export function strMap(o: JsonObject, key: string): Record<string, string> | und
 export function raw(o: JsonObject, key: string): Uint8Array | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
-  return Buffer.from(JSON.stringify(v));
+  let text: string;
+  try {
+    text = JSON.stringify(v);
+  } catch (err) {
+    // JSON.parse takes any depth, JSON.stringify recurses: data nested deeper than the stack
+    // allows is a bad request, not a server failure.
+    if (err instanceof RangeError) throw new DecodeError(`${key} is nested too deeply`);
+    throw err;
+  }
+  return Buffer.from(text);
 }
 
 /** A stream position `{offset, epoch}`; undefined when absent or null. */

@@ -116,7 +116,7 @@ export class FakeNode implements NodeApi {
 }
 
 export interface LogEntry {
-  level: 'warn' | 'error';
+  level: 'debug' | 'warn' | 'error';
   obj: object;
   msg: string | undefined;
 }
@@ -153,11 +153,12 @@ export async function startTestApi(handlerOpts: Partial<ApiHandlerOptions> = {})
   const node = new FakeNode();
   const logs: LogEntry[] = [];
   const logger = {
+    debug: (obj: object, msg?: string) => logs.push({ level: 'debug', obj, msg }),
     warn: (obj: object, msg?: string) => logs.push({ level: 'warn', obj, msg }),
     error: (obj: object, msg?: string) => logs.push({ level: 'error', obj, msg }),
   };
   const exec = new ApiExecutor(node, { logger });
-  const endpoint = new ApiEndpoint(exec, { key: TEST_KEY, insecure: false, ...handlerOpts });
+  const endpoint = new ApiEndpoint(exec, { key: TEST_KEY, insecure: false, logger, ...handlerOpts });
   const handler = apiHandlerOf(endpoint);
   const server: Server = createServer((req, res) => {
     if (!handler(req, res)) {

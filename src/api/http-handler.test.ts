@@ -1,6 +1,7 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
+import net from 'node:net';
 import { Errors } from '../protocol/index.js';
 import { defaultNamespaces, startTestApi, TEST_KEY, type TestApi } from './fake-node.test-helper.js';
 
@@ -394,5 +395,74 @@ describe('legacy route', () => {
       'Content-Type': 'application/json',
     });
     assert.equal(res.text, '{"result":{"offset":7,"epoch":"ep"}}');
+  });
+});
+
+describe('hostile requests', () => {
+  /** Sends raw bytes with a client that keeps sending after the server's FIN; collects the answer. */
+  async function raw(port: number, parts: (string | Buffer)[], untilMs: number, endAfter = false): Promise<{ text: string; error?: string; ended: boolean }> {
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    const out: { text: string; error?: string; ended: boolean } = { text: '', ended: false };
+    socket.on('data', (d) => (out.text += d.toString('latin1')));
+    socket.on('error', (err: NodeJS.ErrnoException) => (out.error ??= err.code));
+    const ended = new Promise<void>((resolve) => {
+      socket.on('end', () => resolve());
+      socket.on('close', () => resolve());
+    });
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    for (const p of parts) await new Promise<void>((resolve) => socket.write(p, () => resolve()));
+    if (endAfter) socket.end();
+    out.ended = await Promise.race([ended.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), untilMs))]);
+    socket.destroy();
+    return out;
+  }
+  const portOf = (t: TestApi): number => Number(new URL(t.base).port);
+
+  it('answers 401 from the head to a request without a key declaring a large body, and closes', async () => {
+    const head = 'POST /api/publish HTTP/1.1\r\nHost: t\r\nContent-Length: 9000000\r\n\r\n';
+    const r = await raw(portOf(api), [head], 3000);
+    assert.match(r.text, /^HTTP\/1\.1 401 /);
+    assert.match(r.text, /\r\nConnection: close\r\n/i);
+    assert.ok(r.ended, 'the body is not waited for');
+  });
+
+  it('answers 413 to a declared body over the limit while the client keeps sending it, without a reset', async () => {
+    const small = await startTestApi({ maxBodyBytes: 64 * 1024 });
+    try {
+      const body = Buffer.alloc(4 * 1024 * 1024, 0x61);
+      const head = `POST /api/publish HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nContent-Length: ${body.length}\r\n\r\n`;
+      const r = await raw(portOf(small), [head, body], 5000, true);
+      assert.match(r.text, /^HTTP\/1\.1 413 /);
+      assert.equal(r.error, undefined, `the client saw ${r.error}`);
+      assert.ok(r.ended);
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('answers deeply nested data with 400 and logs nothing at error level', async () => {
+    api.logs.length = 0;
+    const deep = `{"channel":"c","data":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    assert.equal((await api.post('/api/publish', deep)).status, 400);
+    const legacy = await api.post('/api', `{"method":"publish","params":{"channel":"c","data":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}}`);
+    assert.equal(legacy.status, 200);
+    assert.equal(legacy.json().error.code, 107);
+    assert.deepEqual(api.logs.filter((l) => l.level === 'error'), []);
+  });
+
+  it('logs an aborted request at debug level only, once per window', async () => {
+    api.logs.length = 0;
+    for (let i = 0; i < 3; i++) {
+      // node:http reads a chunked body through the handler; the fast path would not log at all.
+      const head = `POST /api/publish HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n{"channel":"c",`;
+      const socket = net.connect(portOf(api), '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', resolve));
+      await new Promise<void>((resolve) => socket.write(head, () => resolve()));
+      await new Promise((r) => setTimeout(r, 30));
+      socket.destroy();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(api.logs.filter((l) => l.level !== 'debug'), []);
+    assert.ok(api.logs.filter((l) => l.level === 'debug').length <= 1);
   });
 });

@@ -11,6 +11,8 @@ import { apiErrorHttpStatus } from './errors.js';
 import { encodeJson } from './raw-json.js';
 import { JsonStreamError } from './json-stream.js';
 import { parseLegacyCommands, runLegacyCommands } from './legacy.js';
+import { closeAfterAnswer, EARLY_ANSWER_SKIP_MAX_BYTES } from './lingering-close.js';
+import { LogLimiter } from './log-limiter.js';
 
 /** Default request body limit. */
 export const DEFAULT_API_MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -85,6 +87,15 @@ export class ApiEndpoint {
     return this.opts.insecure || authorized(header, query, this.keyDigest);
   }
 
+  /**
+   * Whether the connection closes after an answer given before the body was read (401):
+   * when the body is undeclared (chunked) or larger than a small skip, rather than reading
+   * a body nobody will use. `declared` is the Content-Length, undefined when there is none.
+   */
+  closesAfterEarlyAnswer(declared: number | undefined): boolean {
+    return declared === undefined || declared > EARLY_ANSWER_SKIP_MAX_BYTES;
+  }
+
   /** Whether error replies use HTTP statuses (`transport` error mode) for this request. */
   transportMode(header: HeaderLookup): boolean {
     return this.opts.errorMode === 'transport' || header('x-centrifugo-error-mode') === 'transport';
@@ -121,6 +132,7 @@ const json = (status: number, body: string): ApiAnswer => ({ status, type: 'json
  */
 export function apiHandlerOf(endpoint: ApiEndpoint): (req: IncomingMessage, res: ServerResponse) => boolean {
   const logger = endpoint.opts.logger;
+  const limiter = new LogLimiter();
   return (req, res) => {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -129,7 +141,15 @@ export function apiHandlerOf(endpoint: ApiEndpoint): (req: IncomingMessage, res:
     const r = endpoint.route(path);
     if (!r) return false;
     serve(req, res, r, query).catch((err: unknown) => {
-      logger?.error({ err, path }, 'server API request failed');
+      if (err instanceof ClientGone) {
+        // The client closed or broke the connection mid-body: its doing, nothing to answer.
+        const repeated = limiter.allow('gone');
+        if (repeated !== undefined) logger?.debug?.({ path, reason: err.message, ...(repeated > 0 ? { repeated } : {}) }, 'server API request aborted by the client');
+        res.destroy();
+        return;
+      }
+      const repeated = limiter.allow(`failed\u0000${err instanceof Error ? err.message : String(err)}`);
+      if (repeated !== undefined) logger?.error({ err, path, ...(repeated > 0 ? { repeated } : {}) }, 'server API request failed');
       if (!res.headersSent) sendText(res, 500, 'Internal Server Error');
       else res.destroy();
     });
@@ -140,12 +160,16 @@ export function apiHandlerOf(endpoint: ApiEndpoint): (req: IncomingMessage, res:
     if (r.kind === 'unknown') return sendText(res, 404, '404 page not found');
     if (req.method !== 'POST') return sendEmpty(res, 405);
     const header: HeaderLookup = (name) => headerValue(req, name);
-    if (!endpoint.authorized(header, query)) return sendEmpty(res, 401);
+    if (!endpoint.authorized(header, query)) {
+      // Answered from the head; a body worth more than a small skip is not read but the connection closed.
+      if (endpoint.closesAfterEarlyAnswer(declaredLength(req))) closeAfterAnswer(req, res);
+      return sendEmpty(res, 401);
+    }
     if (r.kind === 'legacy' && endpoint.opts.shuttingDown?.()) return sendEmpty(res, 503);
 
     const body = await readBody(req, endpoint.maxBody);
     if (body === 'too_large') {
-      res.setHeader('Connection', 'close');
+      closeAfterAnswer(req, res);
       return sendText(res, 413, 'Request Entity Too Large');
     }
 
@@ -204,11 +228,24 @@ function headerValue(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Reads the whole body, or reports 'too_large' as soon as it passes the limit. */
+/** The declared body length: 0 without a body, undefined when chunked (unknown). */
+function declaredLength(req: IncomingMessage): number | undefined {
+  if (req.headers['transfer-encoding'] !== undefined) return undefined;
+  const cl = req.headers['content-length'];
+  return cl === undefined ? 0 : Number(cl);
+}
+
+/** The client aborted the request or its connection failed while the body was read. */
+class ClientGone extends Error {}
+
+/**
+ * Reads the whole body, or reports 'too_large' at once when the declared length passes the
+ * limit, or as soon as the bytes read do.
+ */
 function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_large'> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > max) {
-    req.resume();
+  const declared = declaredLength(req);
+  if (declared !== undefined && declared > max) {
+    // Not read: node:http drops what still arrives while the connection closes.
     return Promise.resolve('too_large');
   }
   return new Promise((resolve, reject) => {
@@ -231,11 +268,11 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_larg
       if (!done) resolve(Buffer.concat(chunks, size));
     });
     req.once('error', (err) => {
-      if (!done) reject(err);
+      if (!done) reject(new ClientGone((err as NodeJS.ErrnoException).code ?? err.message));
       done = true;
     });
     req.once('aborted', () => {
-      if (!done) reject(new Error('request aborted'));
+      if (!done) reject(new ClientGone('aborted'));
       done = true;
     });
   });

@@ -6,3 +6,5 @@ export { RawJson, encodeJson, rawJsonFromBytes } from './raw-json.js';
 export { parseLegacyCommands, runLegacyCommands, encodeLegacyReply, type LegacyCommand } from './legacy.js';
 export { compileChannelGlob } from './glob.js';
 export type { ApiLogger } from './method.js';
+export { closeAfterAnswer, lingeringClose, LINGER_MS, LINGER_MAX_BYTES, EARLY_ANSWER_SKIP_MAX_BYTES } from './lingering-close.js';
+export { LogLimiter } from './log-limiter.js';

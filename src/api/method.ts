@@ -7,6 +7,8 @@ import type { ApiErrorBody } from './errors.js';
 
 /** Structured logger the API reports to (pino-compatible subset). */
 export interface ApiLogger {
+  /** For what clients trigger (aborted requests); loggers without it drop those lines. */
+  debug?(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
 }

@@ -186,3 +186,96 @@ describe('fast path', () => {
     await other.close();
   });
 });
+
+describe('fast path bounds', () => {
+  /** A server whose fast path keeps idle connections 10 s, with the given node:http timeouts. */
+  async function startBounded(headersTimeout: number, requestTimeout: number): Promise<{ port: number; fast: FastApiPath; close(): Promise<void> }> {
+    const api = await startTestApi();
+    const fast = paths[paths.length - 1]!;
+    // The hook installed a fast path with a short keep-alive; these tests need a long one.
+    fast.closeAll();
+    const server = http.createServer({ headersTimeout, requestTimeout }, (req, res) => {
+      res.writeHead(418);
+      res.end();
+    });
+    const own = new FastApiPath(server, (fast as unknown as { endpoint: ApiEndpoint }).endpoint, silent, { keepAliveMs: 10_000, lingerMs: 300 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      port: (server.address() as net.AddressInfo).port,
+      fast: own,
+      close: async () => {
+        own.closeAll();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await api.close();
+      },
+    };
+  }
+
+  /** Writes `pieces` `pauseMs` apart until the server ends the connection; resolves with what it sent and when. */
+  async function trickle(port: number, pieces: string[], pauseMs: number, untilMs: number): Promise<{ text: string; ended: boolean; ms: number }> {
+    const started = Date.now();
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    let ended = false;
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.on('end', () => (ended = true));
+    socket.on('close', () => (ended = true));
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    for (const p of pieces) {
+      if (ended || Date.now() - started > untilMs) break;
+      socket.write(p);
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+    while (!ended && Date.now() - started < untilMs) await new Promise((r) => setTimeout(r, 20));
+    socket.destroy();
+    return { text, ended, ms: Date.now() - started };
+  }
+
+  /** Waits (bounded) until the fast path holds no connection: a closed one lingers briefly. */
+  async function settled(fast: FastApiPath): Promise<void> {
+    for (let i = 0; i < 100 && fast.size > 0; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(fast.size, 0);
+  }
+
+  it('hands a head with bare LF line ends to node:http at once (400), not after the keep-alive time', async () => {
+    const b = await startBounded(60_000, 300_000);
+    try {
+      // Incomplete and malformed: node:http rejects it at the first bare LF.
+      const r = await trickle(b.port, [`POST /api/publish HTTP/1.1\nHost: t\nX-API-Key: ${TEST_KEY}\n`], 0, 3000);
+      assert.match(r.text, /^HTTP\/1\.1 400 /);
+      assert.ok(r.ended);
+      assert.ok(r.ms < 3000, `answered after ${r.ms} ms`);
+      assert.equal(b.fast.served, 0);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a head trickling in byte by byte gets 408 once the server\'s headersTimeout passes', async () => {
+    const b = await startBounded(600, 300_000);
+    try {
+      const head = `POST /api/publish HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nX-Slow: ${'s'.repeat(500)}`;
+      const r = await trickle(b.port, [...head], 30, 4000);
+      assert.match(r.text, /^HTTP\/1\.1 408 /);
+      assert.ok(r.ended, 'the connection is closed');
+      await settled(b.fast);
+    } finally {
+      await b.close();
+    }
+  });
+
+  it('a body trickling in gets 408 once the server\'s requestTimeout passes', async () => {
+    const b = await startBounded(500, 800);
+    try {
+      const head = `POST /api/publish HTTP/1.1\r\nHost: t\r\nX-API-Key: ${TEST_KEY}\r\nContent-Length: 1000\r\n\r\n`;
+      const r = await trickle(b.port, [head, ...'{"channel":"c","data":"'.split(''), ...Array<string>(300).fill('x')], 30, 4000);
+      assert.match(r.text, /^HTTP\/1\.1 408 /);
+      assert.ok(r.ended);
+      await settled(b.fast);
+    } finally {
+      await b.close();
+    }
+  });
+});
