@@ -1,7 +1,7 @@
 /**
  * JWKS-template safety analysis of Go (RE2) patterns: which named groups can only capture a
  * fixed list of literals. Compiling the patterns is not done here: the verifier is handed the
- * one Go-regex translation the whole config uses (JwtVerifierOptions.compileRegex).
+ * one Go-regex compiler the whole config uses (JwtVerifierOptions.compileRegex).
  */
 
 const CLASS_SHORTHANDS = new Set(['d', 'D', 'w', 'W', 's', 'S', 'p', 'P']);
@@ -22,7 +22,9 @@ export function charClassProblem(pattern: string): string | undefined {
 
 const META = new Set(['.', '*', '+', '?', '{', '}', '(', ')', '[', ']', '^', '$', '|', '\\']);
 const QUANTIFIERS = new Set(['*', '+', '?', '{']);
-const GROUP_NAME = /^\?P?<([A-Za-z_][A-Za-z0-9_]*)>/;
+// Go allows a group name to start with a digit (`(?P<1st>...)`), and so must this reading:
+// a named group it does not recognise would escape the literal check.
+const GROUP_NAME = /^\?P?<([A-Za-z0-9_]+)>/;
 
 /**
  * Checks whether each named group of a (class-free) pattern can only match a finite set of

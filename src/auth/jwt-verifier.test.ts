@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CompactSign, decodeJwt, decodeProtectedHeader } from 'jose';
 import { compileGoRegex } from '../config/index.js';
-import { TokenError } from '../core/ports.js';
+import { TokenError, type PatternMatcher } from '../core/ports.js';
 import { JwksError, JwtVerifier, TokenConfigError, checkTokenConfig, signHmacToken, type TokenConfig } from './index.js';
 import { MAX_REGEX_CLAIM_LENGTH } from './jwt-verifier.js';
 
@@ -356,6 +356,12 @@ describe('JWKS', () => {
     new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^https://(?P<tenant>acme|glo\\.bex|(?:x|y)z)\\.io$' }, undefined, GO);
     // Repeating the group outside still captures one of its literals.
     new JwtVerifier({ jwks_public_endpoint: endpoint, issuer_regex: '^(?P<tenant>acme|globex)+$' }, undefined, GO);
+    // Go group names may start with a digit; such a group is checked like any other.
+    assert.throws(
+      () => new JwtVerifier({ jwks_public_endpoint: `${base}/tenants/{{1t}}/jwks`, issuer_regex: '^(?P<1t>.+)$' }, undefined, GO),
+      /named group 1t/,
+    );
+    new JwtVerifier({ jwks_public_endpoint: `${base}/tenants/{{1t}}/jwks`, issuer_regex: '^(?P<1t>acme|globex)$' }, undefined, GO);
     // Without placeholders there is nothing to check.
     new JwtVerifier({ jwks_public_endpoint: `${base}/jwks`, issuer_regex: '^(?P<tenant>.*)$' }, undefined, GO);
     assert.throws(() => new JwtVerifier({ jwks_public_endpoint: 'ftp://example.com/jwks' }, undefined, GO), TokenConfigError);
@@ -418,14 +424,18 @@ describe('audience and issuer', () => {
 
   it('runs the regexes only on signed claims, and never on values over MAX_REGEX_CLAIM_LENGTH', async () => {
     let execs = 0;
-    const counting = (source: string): RegExp => {
+    const counting = (source: string): PatternMatcher => {
       const re = compileGoRegex(source);
-      const exec = re.exec.bind(re);
-      re.exec = (input: string) => {
-        execs++;
-        return exec(input);
+      return {
+        test: (input) => {
+          execs++;
+          return re.test(input);
+        },
+        groups: (input) => {
+          execs++;
+          return re.groups(input);
+        },
       };
-      return re;
     };
     const v = new JwtVerifier({ hmac_secret_key: SECRET, issuer_regex: '^a+$', audience_regex: '^b+$' }, undefined, { compileRegex: counting });
     const huge = { sub: '1', iss: 'a'.repeat(1 << 20), aud: 'b'.repeat(1 << 20) };
@@ -436,6 +446,13 @@ describe('audience and issuer', () => {
     const edge = { sub: '1', iss: 'a'.repeat(MAX_REGEX_CLAIM_LENGTH), aud: ['b'.repeat(MAX_REGEX_CLAIM_LENGTH + 1), 'b'.repeat(MAX_REGEX_CLAIM_LENGTH)] };
     assert.equal((await v.verifyConnectToken(await hs(edge))).userId, '1');
     assert.equal(execs, 2);
+  });
+
+  it('matches issuer_regex in linear time: a nested repeat cannot be made to backtrack', { timeout: 5000 }, async () => {
+    const { v } = verifier({ hmac_secret_key: SECRET, issuer_regex: '^(a+)+$' });
+    // A backtracking engine takes about 2^40 steps on this issuer.
+    await rejectsWith(v.verifyConnectToken(await hs({ sub: '1', iss: 'a'.repeat(40) + '!' })), 'invalid');
+    assert.equal((await v.verifyConnectToken(await hs({ sub: '1', iss: 'a'.repeat(40) }))).userId, '1');
   });
 
   it('refuses conflicting or broken settings', () => {

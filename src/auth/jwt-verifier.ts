@@ -4,7 +4,7 @@
  * then the claims of each token kind mapped to core credentials.
  */
 import { compactVerify, decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
-import type { ConnectCredentials, SubscribeCredentials, TokenVerifier } from '../core/ports.js';
+import type { CompilePattern, ConnectCredentials, PatternMatcher, SubscribeCredentials, TokenVerifier } from '../core/ports.js';
 import {
   audiences,
   checkLifetime,
@@ -58,9 +58,9 @@ export interface JwtVerifierOptions {
   now?: () => number;
   /**
    * Compiles issuer_regex / audience_regex, which are Go (RE2) patterns: the server passes the
-   * config's one Go-regex translation. An error it throws becomes a TokenConfigError naming the key.
+   * config's one Go-regex compiler. An error it throws becomes a TokenConfigError naming the key.
    */
-  compileRegex: (source: string) => RegExp;
+  compileRegex: CompilePattern;
 }
 
 /**
@@ -115,7 +115,7 @@ export class JwtVerifier implements TokenVerifier {
  */
 export async function checkTokenConfig(
   config: TokenConfig,
-  compileRegex: (source: string) => RegExp,
+  compileRegex: CompilePattern,
   path = 'client.token',
 ): Promise<void> {
   await new TokenBlock(config, path, Date.now, compileRegex).ready();
@@ -124,8 +124,8 @@ export async function checkTokenConfig(
 const USER_ID_CLAIM = /^[a-zA-Z_]+$/;
 /**
  * Longest iss / aud value matched against issuer_regex / audience_regex; a longer one does not
- * match. The regexes are Go patterns that RE2 runs in linear time, but a JavaScript RegExp
- * backtracks, and a pattern like `.*a.*b` costs input length squared on a hostile claim.
+ * match. The injected compiler matches in linear time; the cap also bounds that linear work
+ * per token, which the regexes may do before the signature is checked (templated JWKS URL).
  */
 export const MAX_REGEX_CLAIM_LENGTH = 1024;
 const JWKS_ALGS: ReadonlySet<string> = new Set(['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'ES512', 'EdDSA']);
@@ -135,14 +135,14 @@ class TokenBlock {
   readonly userIdClaim: string;
   private readonly audience: string;
   private readonly issuer: string;
-  private readonly audienceRe?: RegExp;
-  private readonly issuerRe?: RegExp;
+  private readonly audienceRe?: PatternMatcher;
+  private readonly issuerRe?: PatternMatcher;
   private readonly jwks?: JwksClient;
   private readonly keys?: StaticKeys;
   /** The JWKS URL has `{{name}}` placeholders filled from issuer_regex / audience_regex groups. */
   private readonly templated: boolean = false;
 
-  constructor(cfg: TokenConfig, path: string, now: () => number, compileRegex: (source: string) => RegExp) {
+  constructor(cfg: TokenConfig, path: string, now: () => number, compileRegex: CompilePattern) {
     const read = settingReader(cfg, path);
     this.audience = read.string('audience');
     this.issuer = read.string('issuer');
@@ -218,17 +218,17 @@ class TokenBlock {
     const vars = new Map<string, string>();
     if (this.issuerRe !== undefined) {
       const iss = typeof claims.iss === 'string' ? claims.iss : '';
-      const m = iss.length <= MAX_REGEX_CLAIM_LENGTH ? this.issuerRe.exec(iss) : null;
-      if (!m) throw invalidToken('issuer does not match issuer_regex');
-      addGroups(vars, m);
+      const groups = iss.length <= MAX_REGEX_CLAIM_LENGTH ? this.issuerRe.groups(iss) : undefined;
+      if (groups === undefined) throw invalidToken('issuer does not match issuer_regex');
+      addGroups(vars, groups);
     }
     if (this.audienceRe !== undefined) {
       let matched = false;
       for (const aud of audiences(claims)) {
         if (aud.length > MAX_REGEX_CLAIM_LENGTH) continue;
-        const m = this.audienceRe.exec(aud);
-        if (!m) continue;
-        addGroups(vars, m);
+        const groups = this.audienceRe.groups(aud);
+        if (groups === undefined) continue;
+        addGroups(vars, groups);
         matched = true;
         break;
       }
@@ -284,11 +284,11 @@ function parse(token: string): { header: ProtectedHeaderParameters; claims: Clai
   return { header, claims };
 }
 
-function addGroups(vars: Map<string, string>, m: RegExpExecArray): void {
-  for (const [name, value] of Object.entries(m.groups ?? {})) vars.set(name, value ?? '');
+function addGroups(vars: Map<string, string>, groups: Record<string, string>): void {
+  for (const [name, value] of Object.entries(groups)) vars.set(name, value);
 }
 
-function compileSetting(source: string, path: string, compile: (source: string) => RegExp): RegExp {
+function compileSetting(source: string, path: string, compile: CompilePattern): PatternMatcher {
   try {
     return compile(source);
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 export { ConfigError } from './config-error.js';
 export { formatDuration, parseDuration } from './duration.js';
-export { GoRegexError, compileGoRegex, translateGoRegex, type TranslatedGoRegex } from './go-regex.js';
+export { GoRegexError, compileGoRegex, type GoRegex } from './go-regex.js';
 export { ENV_ALIAS_PREFIX, ENV_PREFIX, itemEnvName, parseDotEnv } from './env.js';
 export {
   FILE_NOT_FOUND_WARNING,

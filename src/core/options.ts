@@ -3,6 +3,7 @@
  * passes the loaded config sections straight through; anything absent takes the default.
  */
 import type { ChannelRules } from './channels.js';
+import type { CompilePattern } from './ports.js';
 
 export interface ClientRules {
   insecure?: boolean;
@@ -40,8 +41,11 @@ export interface NodeOptions {
   client?: ClientRules;
   channel?: ChannelRules;
   rpc?: RpcRules;
-  /** Compiles configured channel_regex patterns; defaults to JavaScript syntax. */
-  compileRegex?: (source: string) => RegExp;
+  /**
+   * Compiles configured channel_regex patterns; the server passes its Go (RE2) compiler. Without
+   * one they are read as JavaScript RegExp syntax (a backtracking engine).
+   */
+  compileRegex?: CompilePattern;
 }
 
 /** Client rules with every default applied. */

@@ -184,6 +184,20 @@ export interface TokenVerifier {
   verifySubscribeToken(token: string): Promise<SubscribeCredentials>;
 }
 
+/**
+ * A compiled pattern from the config (channel_regex, issuer_regex, audience_regex). The server
+ * compiles them as Go (RE2) patterns, which match in linear time; matching is unanchored.
+ */
+export interface PatternMatcher {
+  /** True when the pattern matches somewhere in `input`. */
+  test(input: string): boolean;
+  /** Named groups of the leftmost match ('' for a group outside it), or undefined for no match. */
+  groups(input: string): Record<string, string> | undefined;
+}
+
+/** Compiles a configured pattern; throws (with a message naming the problem) when it is invalid. */
+export type CompilePattern = (source: string) => PatternMatcher;
+
 /** Structured logger; pino's Logger satisfies it. The core logs only through this. */
 export interface Logger {
   trace(obj: object, msg?: string): void;

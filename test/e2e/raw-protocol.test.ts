@@ -41,6 +41,8 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
           { name: 'pl', channel_regex: '^[\\p{L}0-9]+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
           { name: 'zz', channel_regex: '^[a-z]+\\z', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
           { name: 'js', channel_regex: '^[a-z]+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
+          // Exponential for a backtracking engine on a near-miss name; linear in RE2.
+          { name: 'nest', channel_regex: '^(a+)+$', allow_subscribe_for_client: true, allow_subscribe_for_anonymous: true },
           {
             name: 'subonly',
             allow_subscribe_for_client: true,
@@ -268,8 +270,18 @@ describe('raw WebSocket protocol', { timeout: 60_000 }, () => {
       await c.close();
     });
 
-    // server.md §1.6.7: channel_regex is a Go regex. Config validation translates Go syntax
-    // (compileGoRegex) but the channel resolver compiles the raw string with `new RegExp`.
+    // server.md §1.6.7: channel_regex is a Go regex, checked and matched by the one Go (RE2)
+    // compiler (compileGoRegex) in config validation and in the channel resolver alike.
+    it('channel_regex matches in linear time: a client-chosen name cannot make a nested repeat backtrack', { timeout: 10_000 }, async () => {
+      const c = await open();
+      await c.connect();
+      // About 2^40 steps for a backtracking engine, which would stall the server's event loop.
+      assert.deepEqual(await c.call({ subscribe: { channel: `nest:${'a'.repeat(40)}!` } }), { id: 2, error: { code: 107, message: 'bad request' } });
+      assert.deepEqual(await c.call({ subscribe: { channel: `nest:${'a'.repeat(40)}` } }), { id: 3, subscribe: {} });
+      await c.close();
+      await assertHealthy();
+    });
+
     it('channel_regex uses Go (RE2) syntax: (?i), \\p{L}, \\z', async () => {
       const cases: [string, boolean][] = [
         ['ci:ABC', true],
