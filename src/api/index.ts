@@ -7,4 +7,3 @@ export { parseLegacyCommands, runLegacyCommands, encodeLegacyReply, type LegacyC
 export { compileChannelGlob } from './glob.js';
 export type { ApiLogger } from './method.js';
 export { closeAfterAnswer, lingeringClose, LINGER_MS, LINGER_MAX_BYTES, EARLY_ANSWER_SKIP_MAX_BYTES } from './lingering-close.js';
-export { LogLimiter } from './log-limiter.js';

@@ -25,7 +25,8 @@
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApiAnswer, ApiEndpoint } from '../api/http-handler.js';
-import { LINGER_MAX_BYTES, LINGER_MS, LogLimiter } from '../api/index.js';
+import { LINGER_MAX_BYTES, LINGER_MS } from '../api/index.js';
+import { LogLimiter } from '../core/log-limiter.js';
 import type { Logger } from '../core/ports.js';
 import { HeadScanner, type Head } from './fast-api-head.js';
 
