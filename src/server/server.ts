@@ -242,7 +242,7 @@ export class GyreServer {
     try {
       if (this.route(req, res, which)) return;
     } catch (err) {
-      this.logger.error({ err, path: req.url }, 'request handling failed');
+      this.node.faults.log('error', { err, path: req.url }, 'request handling failed');
       if (!res.headersSent) res.writeHead(500).end('Internal Server Error');
       return;
     }

@@ -35,7 +35,7 @@ export class UniHttpStreamHandler {
         return;
       }
       serveUniStream(this.node, this.opts, { req, res, connect, name: 'uni_http_stream', format: jsonLines }).catch((err: unknown) => {
-        this.node.logger.error({ err }, 'uni_http_stream connection failed');
+        this.node.faults.log('error', { err }, 'uni_http_stream connection failed');
         res.destroy();
       });
     });

@@ -44,7 +44,7 @@ export class UniSseHandler {
       return;
     }
     serveUniStream(this.node, this.opts, { req, res, connect, name: 'uni_sse', format: sseEvents }).catch((err: unknown) => {
-      this.node.logger.error({ err }, 'uni_sse connection failed');
+      this.node.faults.log('error', { err }, 'uni_sse connection failed');
       res.destroy();
     });
   }
