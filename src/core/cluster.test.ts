@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import { MemoryBroker, MemoryPresenceManager } from '../brokers/memory/index.js';
 import { jsonCodec } from '../protocol/codec.js';
-import type { Disconnect } from '../protocol/codes.js';
 import { Node } from './node.js';
 import type { Controller } from './ports.js';
-import type { Transport } from './transport.js';
+import { MemoryTransport, until } from './memory-transport.test-helper.js';
 
 /** An in-process control bus: every registered node receives broadcasts and its own addressed messages. */
 class Bus {
@@ -21,34 +20,6 @@ class Bus {
     };
   }
 }
-
-class CaptureTransport implements Transport {
-  readonly name = 'test';
-  readonly protocol = 'json' as const;
-  readonly unidirectional = false;
-  readonly emulation = false;
-  readonly appLevelPing = true;
-  readonly disconnectPush = false;
-  frames: string[] = [];
-  closed: Disconnect | undefined;
-  writeItems(items: Uint8Array[]): void {
-    for (const i of items) this.frames.push(Buffer.from(i).toString());
-  }
-  bufferedBytes(): number {
-    return 0;
-  }
-  close(d: Disconnect): void {
-    this.closed = d;
-  }
-}
-
-const until = async (cond: () => boolean, ms = 2000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
 
 const bus = new Bus();
 const mk = () =>
@@ -66,7 +37,7 @@ after(async () => {
 test('nodes see each other, and user commands from one node reach connections on another', async () => {
   await a.start();
   await b.start();
-  const t = new CaptureTransport();
+  const t = new MemoryTransport();
   const c = b.createClient(t, { headers: {} });
   c.handleFrame(jsonCodec.encodeCommand({ id: 1, connect: {} }));
   c.handleFrame(jsonCodec.encodeCommand({ id: 2, subscribe: { channel: 'room' } }));

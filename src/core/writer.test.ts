@@ -1,31 +1,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Disconnect } from '../protocol/codes.js';
-import type { Transport } from './transport.js';
+import { MemoryTransport } from './memory-transport.test-helper.js';
 import { ConnectionWriter } from './writer.js';
-
-class Sink implements Transport {
-  readonly name = 'sink';
-  readonly protocol = 'json' as const;
-  readonly unidirectional = false;
-  readonly emulation = false;
-  readonly appLevelPing = true;
-  readonly disconnectPush = false;
-  writes: string[][] = [];
-  backlog = 0;
-  writeItems(items: Uint8Array[]): void {
-    this.writes.push(items.map((i) => Buffer.from(i).toString()));
-  }
-  bufferedBytes(): number {
-    return this.backlog;
-  }
-  close(_d: Disconnect): void {}
-}
 
 const turn = () => new Promise((r) => setImmediate(r));
 
 test('items queued in one event-loop turn leave in one write, in order', async () => {
-  const sink = new Sink();
+  const sink = new MemoryTransport();
   const w = new ConnectionWriter(sink, 1024, () => assert.fail('no overflow expected'));
   w.enqueue(Buffer.from('a'));
   w.enqueue(Buffer.from('b'));
@@ -39,7 +20,7 @@ test('items queued in one event-loop turn leave in one write, in order', async (
 });
 
 test('a queue past its bound overflows once and accepts nothing more', async () => {
-  const sink = new Sink();
+  const sink = new MemoryTransport();
   let overflows = 0;
   const w = new ConnectionWriter(sink, 5, () => overflows++);
   assert.equal(w.enqueue(Buffer.from('1234')), true);
@@ -51,7 +32,7 @@ test('a queue past its bound overflows once and accepts nothing more', async () 
 });
 
 test("the transport's own backlog counts toward the bound at flush time", async () => {
-  const sink = new Sink();
+  const sink = new MemoryTransport();
   let overflows = 0;
   const w = new ConnectionWriter(sink, 100, () => overflows++);
   sink.backlog = 99;
@@ -62,12 +43,12 @@ test("the transport's own backlog counts toward the bound at flush time", async 
 });
 
 test('close without drop flushes what is queued; close with drop discards it', async () => {
-  const a = new Sink();
+  const a = new MemoryTransport();
   const wa = new ConnectionWriter(a, 0, () => undefined);
   wa.enqueue(Buffer.from('bye'));
   wa.close(false);
   assert.deepEqual(a.writes, [['bye']]);
-  const b = new Sink();
+  const b = new MemoryTransport();
   const wb = new ConnectionWriter(b, 0, () => undefined);
   wb.enqueue(Buffer.from('lost'));
   wb.close(true);

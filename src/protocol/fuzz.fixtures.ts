@@ -1,6 +1,7 @@
 /**
- * Test-only helpers for the codec fuzz and oracle tests: a seeded PRNG (so every failure replays
- * from its seed) and byte-level mutations of valid frames, including hostile length prefixes.
+ * Test-only helpers for the fuzz, oracle and differential tests: a seeded PRNG (so every failure
+ * replays from its seed), byte-level mutations of valid frames, including hostile length prefixes,
+ * and JSON texts for the bytes fields of generated messages.
  */
 
 /** A small seeded PRNG (mulberry32). Same seed, same sequence, on every machine. */
@@ -23,6 +24,11 @@ export class Rng {
   /** An integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.next() * n);
+  }
+
+  /** An integer in [lo, hi], both ends included. */
+  range(lo: number, hi: number): number {
+    return lo + this.int(hi - lo + 1);
   }
 
   /** True with probability p. */
@@ -97,5 +103,18 @@ export function mutateMany(rng: Rng, input: Uint8Array, maxRounds: number, extra
   let out: Buffer = Buffer.from(input);
   const rounds = 1 + rng.int(maxRounds);
   for (let i = 0; i < rounds; i++) out = mutate(rng, out, extras);
+  return out;
+}
+
+/**
+ * A copy of a generated message in which every non-empty bytes field holds one of the JSON
+ * texts in `payloads`, as JSON connections need; empty bytes fields stay empty.
+ */
+export function jsonPayloads(rng: Rng, v: unknown, payloads: readonly string[]): unknown {
+  if (v instanceof Uint8Array) return v.length === 0 ? v : Buffer.from(rng.pick(payloads));
+  if (Array.isArray(v)) return v.map((x) => jsonPayloads(rng, x, payloads));
+  if (typeof v !== 'object' || v === null) return v;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = jsonPayloads(rng, (v as Record<string, unknown>)[k], payloads);
   return out;
 }

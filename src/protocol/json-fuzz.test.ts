@@ -6,21 +6,11 @@ import assert from 'node:assert/strict';
 import { CodecError, jsonCodec } from './codec.js';
 import { decodeConnectRequestJson, decodeEmulationRequestJson, encodeEmulationRequestJson } from './json-codec.js';
 import { fullCommands, fullPushes, fullReplies } from './codec.fixtures.js';
-import { mutateMany, Rng } from './fuzz.fixtures.js';
+import { jsonPayloads, mutateMany, Rng } from './fuzz.fixtures.js';
 import type { Command } from './types.js';
 import { generate, protoType } from '../../test/helpers/proto-schema.js';
 
 const JSON_PAYLOADS = ['{"a":1}', '[1,"x",null]', '"s"', '0', 'true', '{"deep":{"er":[{}]}}'];
-
-/** Random bytes fields of a generated message become JSON texts, as JSON connections need. */
-function jsonPayloads(rng: Rng, v: unknown): unknown {
-  if (v instanceof Uint8Array) return v.length === 0 ? v : Buffer.from(rng.pick(JSON_PAYLOADS));
-  if (Array.isArray(v)) return v.map((x) => jsonPayloads(rng, x));
-  if (typeof v !== 'object' || v === null) return v;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = jsonPayloads(rng, (v as Record<string, unknown>)[k]);
-  return out;
-}
 
 const enc = (s: string): Buffer => Buffer.from(s, 'utf8');
 // Fragments spliced in by the mutator: structure, hostile numbers and escapes, bad UTF-8, deep nesting.
@@ -48,7 +38,7 @@ test('mutated JSON frames decode or fail with a bad_request CodecError', { timeo
   const commandType = protoType('Command');
   const commands: Buffer[] = fullCommands.map((c) => Buffer.from(jsonCodec.encodeCommand(c)));
   for (let i = 0; i < 60; i++) {
-    const c = jsonPayloads(rng, generate(rng, commandType, { fill: 0.6, maxDepth: 2 })) as Command;
+    const c = jsonPayloads(rng, generate(rng, commandType, { fill: 0.6, maxDepth: 2 }), JSON_PAYLOADS) as Command;
     commands.push(Buffer.from(jsonCodec.encodeCommand(c)));
   }
   const frames = [...commands, Buffer.concat([commands[0] as Buffer, enc('\n'), commands[1] as Buffer])];

@@ -17,6 +17,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as wsPackage from 'ws';
+import { Rng } from '../protocol/fuzz.fixtures.js';
 import { readFrames, type FrameReader, type Fragments, type PendingFrame } from './ws-frames.js';
 
 /** What the test needs of ws's Receiver (a Writable; @types/ws does not declare it). */
@@ -32,38 +33,6 @@ const LIMIT = 300;
 const MAX_FRAMES = 8;
 const CASES = 4000;
 const SEED = 0x6779_7265;
-
-/** mulberry32: small, fast and deterministic. */
-class Rng {
-  private a: number;
-  constructor(seed: number) {
-    this.a = seed >>> 0;
-  }
-  next(): number {
-    this.a = (this.a + 0x6d2b79f5) >>> 0;
-    let t = this.a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-}
 
 interface FrameSpec {
   fin: boolean;

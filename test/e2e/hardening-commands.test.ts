@@ -7,21 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { RawClient } from '../helpers/raw-ws.js';
+import { rssOf } from '../helpers/proc.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { sleep } from '../helpers/wait.js';
 
 const MiB = 1024 * 1024;
-
-function rssOf(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
 
 describe('a command flood from a client that does not read', { timeout: 60_000 }, () => {
   let gyre: GyreProcess;

@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { heapCensus, rssBytes, topGrowth } from '../helpers/heap-census.js';
+import { heapCensus, topGrowth } from '../helpers/heap-census.js';
+import { rssOf } from '../helpers/proc.js';
 import { RawClient } from '../helpers/raw-ws.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { sleep, uniq, waitFor } from '../helpers/wait.js';
@@ -75,14 +76,14 @@ describe('fuzz storm', { timeout: 60_000 }, () => {
     await fuzzWebSocket({ url: gyre.wsUrl, connections: 4, durationMs: 500, maxFrames: 400, seed: 7, namespaces: ['', 'chat', 're', 'nope'] });
     await waitFor(async () => (await numClients()) === 0, 'warm-up connections closed');
     await sleep(2500);
-    const rss0 = rssBytes(pid);
+    const rss0 = rssOf(pid);
     const base = await heapCensus(gyre);
 
     const storm = await fuzzWebSocket({ url: gyre.wsUrl, connections: 50, durationMs: 4000, maxFrames: 200_000, seed: 20261207, namespaces: ['', 'chat', 're', 'nope'] });
-    const rss1 = rssBytes(pid);
+    const rss1 = rssOf(pid);
     await waitFor(async () => (await numClients()) === 0, 'storm connections closed', 10_000);
     await sleep(2500);
-    const rss2 = rssBytes(pid);
+    const rss2 = rssOf(pid);
     const afterStorm = await heapCensus(gyre);
 
     const grown = afterStorm.bytes - base.bytes;

@@ -7,32 +7,21 @@
  * and other clients served as before.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { RawClient } from '../helpers/raw-ws.js';
+import { rssOf } from '../helpers/proc.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { sleep, waitFor } from '../helpers/wait.js';
+import { clientFrame, wsUpgrade } from '../helpers/ws-frame.js';
 
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MiB = 1024 * 1024;
 /** Allowed RSS growth of the server during one attack. */
 const RSS_BOUND = 50 * MiB;
 
-function rssOf(pid: number): number {
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-/** One masked client frame (the same mask key for all: the server only has to unmask). */
-function frame(opcode: number, payload: Buffer, fin = true): Buffer {
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const head = payload.length < 126 ? Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | payload.length]) : Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
-  const body = Buffer.from(payload.map((b, i) => b ^ mask[i & 3]!));
-  return Buffer.concat([head, mask, body]);
-}
+/** The same mask key for every frame: the server only has to unmask. */
+const MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+const frame = (opcode: number, payload: Buffer, fin = true): Buffer => clientFrame(opcode, payload, { fin, mask: MASK });
 
 /**
  * A WebSocket client on a bare TCP socket that counts the server's frames instead of
@@ -51,31 +40,15 @@ class AttackClient {
     socket.once('close', () => (this.ended = true));
   }
 
-  static open(port: number): Promise<AttackClient> {
-    const key = randomBytes(16).toString('base64');
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
-      let got = Buffer.alloc(0);
-      const onData = (d: Buffer): void => {
-        got = Buffer.concat([got, d]);
-        const end = got.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        socket.off('data', onData);
-        const head = got.subarray(0, end).toString('latin1');
-        const accept = createHash('sha1').update(key + GUID).digest('base64');
-        if (!head.startsWith('HTTP/1.1 101') || !head.includes(accept)) return reject(new Error(`handshake failed: ${head}`));
-        const c = new AttackClient(socket);
-        if (got.length > end + 4) c.read(got.subarray(end + 4));
-        resolve(c);
-      };
-      socket.on('data', onData);
-      socket.once('error', reject);
-      socket.once('connect', () =>
-        socket.write(
-          `GET /connection/websocket HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-        ),
-      );
-    });
+  static async open(port: number): Promise<AttackClient> {
+    const r = await wsUpgrade(port);
+    if (r.status !== 101) {
+      r.socket.destroy();
+      throw new Error(`handshake failed: status ${r.status}`);
+    }
+    const c = new AttackClient(r.socket);
+    if (r.rest.length > 0) c.read(r.rest);
+    return c;
   }
 
   private read(d: Buffer): void {

@@ -5,7 +5,6 @@
  * (400/405/426) while an SDK client keeps working, and compressed connections via ws.
  */
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import WebSocket from 'ws';
@@ -16,30 +15,15 @@ import { RawClient } from '../helpers/raw-ws.js';
 import { SdkClients, subscribed } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { collect, sleep, uniq, waitFor } from '../helpers/wait.js';
+import { clientFrame as frame, wsUpgrade, type UpgradeOptions } from '../helpers/ws-frame.js';
 
 const API_KEY = 'framing-api-key';
 const LIMIT = 4096;
-const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 interface ServerFrame {
   fin: boolean;
   opcode: number;
   payload: Buffer;
-}
-
-/** A client frame: masked (unless told otherwise) with a random key. */
-function frame(opcode: number, payload: Buffer | string, o: { fin?: boolean; masked?: boolean } = {}): Buffer {
-  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const masked = o.masked ?? true;
-  const len = data.length;
-  const head: number[] = [((o.fin ?? true) ? 0x80 : 0) | opcode];
-  const bit = masked ? 0x80 : 0;
-  if (len < 126) head.push(bit | len);
-  else if (len < 65536) head.push(bit | 126, len >> 8, len & 0xff);
-  else head.push(bit | 127, 0, 0, 0, 0, len >>> 24, (len >> 16) & 0xff, (len >> 8) & 0xff, len & 0xff);
-  if (!masked) return Buffer.concat([Buffer.from(head), data]);
-  const mask = randomBytes(4);
-  return Buffer.concat([Buffer.from(head), mask, Buffer.from(data.map((b, i) => b ^ mask[i & 3]!))]);
 }
 
 const text = (s: string, o?: { fin?: boolean; masked?: boolean }): Buffer => frame(0x1, s, o);
@@ -72,45 +56,9 @@ class TcpClient {
   }
 
   /** Sends a handshake (the default one, with header overrides) and reads the HTTP response. */
-  static open(port: number, opts: { path?: string; headers?: Record<string, string | undefined>; method?: string } = {}): Promise<TcpClient> {
-    const key = randomBytes(16).toString('base64');
-    const headers: Record<string, string | undefined> = {
-      Host: `127.0.0.1:${port}`,
-      Upgrade: 'websocket',
-      Connection: 'Upgrade',
-      'Sec-WebSocket-Key': key,
-      'Sec-WebSocket-Version': '13',
-      ...opts.headers,
-    };
-    let request = `${opts.method ?? 'GET'} ${opts.path ?? '/connection/websocket'} HTTP/1.1\r\n`;
-    for (const [k, v] of Object.entries(headers)) if (v !== undefined) request += `${k}: ${v}\r\n`;
-    request += '\r\n';
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
-      let got = Buffer.alloc(0);
-      const onData = (d: Buffer): void => {
-        got = Buffer.concat([got, d]);
-        const end = got.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        socket.off('data', onData);
-        const lines = got.subarray(0, end).toString('latin1').split('\r\n');
-        const status = Number(lines[0]!.split(' ')[1]);
-        const hs: Record<string, string> = {};
-        for (const l of lines.slice(1)) {
-          const i = l.indexOf(':');
-          hs[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
-        }
-        const client = new TcpClient(socket, { status, headers: hs }, got.subarray(end + 4));
-        if (status === 101) {
-          const expected = createHash('sha1').update(key + GUID).digest('base64');
-          if (hs['sec-websocket-accept'] !== expected) reject(new Error(`bad Sec-WebSocket-Accept ${hs['sec-websocket-accept']}`));
-        }
-        resolve(client);
-      };
-      socket.on('data', onData);
-      socket.once('error', reject);
-      socket.once('connect', () => socket.write(request));
-    });
+  static async open(port: number, opts: UpgradeOptions = {}): Promise<TcpClient> {
+    const r = await wsUpgrade(port, opts);
+    return new TcpClient(r.socket, { status: r.status, headers: r.headers }, r.rest);
   }
 
   private read(d: Buffer): void {

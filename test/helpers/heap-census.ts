@@ -15,12 +15,6 @@ export interface HeapCensus {
   byName: Map<string, { count: number; bytes: number }>;
 }
 
-/** Resident set size of a process, from /proc/<pid>/status, in bytes. */
-export function rssBytes(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
 function snapshots(dir: string): string[] {
   return readdirSync(dir).filter((f) => f.endsWith('.heapsnapshot'));
 }

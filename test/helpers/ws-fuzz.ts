@@ -7,7 +7,7 @@
  */
 import WebSocket from 'ws';
 import { jsonCodec, protobufCodec } from '../../src/protocol/codec.js';
-import { mutateMany, Rng } from '../../src/protocol/fuzz.fixtures.js';
+import { jsonPayloads, mutateMany, Rng } from '../../src/protocol/fuzz.fixtures.js';
 import type { Command } from '../../src/protocol/types.js';
 import { generate, protoType } from './proto-schema.js';
 
@@ -37,16 +37,6 @@ export interface WsFuzzResult {
 }
 
 const JSON_PAYLOADS = ['{"a":1}', '[1,"x",null]', '"s"', '0', 'true', '{"text":"hello"}'];
-
-/** Random bytes fields become JSON texts, which JSON connections need. */
-function jsonPayloads(rng: Rng, v: unknown): unknown {
-  if (v instanceof Uint8Array) return v.length === 0 ? v : Buffer.from(rng.pick(JSON_PAYLOADS));
-  if (Array.isArray(v)) return v.map((x) => jsonPayloads(rng, x));
-  if (typeof v !== 'object' || v === null) return v;
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = jsonPayloads(rng, (v as Record<string, unknown>)[k]);
-  return out;
-}
 
 /** An attacker-chosen name: fresh random text, so every one is new to the server. */
 function freshName(rng: Rng): string {
@@ -130,7 +120,7 @@ export async function fuzzWebSocket(opts: WsFuzzOptions): Promise<WsFuzzResult> 
         if (rng.chance(0.6)) cmd = aimedCommand(rng, namespaces);
         else cmd = generate(rng, commandType, { fill: 0.3, maxDepth: 2 }) as Command;
         cmd.id = id++;
-        if (!protobuf) cmd = jsonPayloads(rng, cmd) as Command;
+        if (!protobuf) cmd = jsonPayloads(rng, cmd, JSON_PAYLOADS) as Command;
         let bytes: Uint8Array;
         try {
           bytes = codec.encodeCommand(cmd);

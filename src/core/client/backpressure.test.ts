@@ -7,8 +7,8 @@ import { MemoryBroker, MemoryPresenceManager } from '../../brokers/memory/index.
 import type { HistoryOptions, HistoryResult } from '../ports.js';
 import { jsonCodec } from '../../protocol/codec.js';
 import type { Disconnect } from '../../protocol/codes.js';
+import { MemoryTransport, until } from '../memory-transport.test-helper.js';
 import { Node } from '../node.js';
-import type { Transport } from '../transport.js';
 
 /** A broker whose history calls wait until the test opens the gate. */
 class GatedBroker extends MemoryBroker {
@@ -24,41 +24,6 @@ class GatedBroker extends MemoryBroker {
   }
 }
 
-class MemoryTransport implements Transport {
-  readonly name = 'test';
-  readonly protocol = 'json' as const;
-  readonly unidirectional = false;
-  readonly emulation = false;
-  readonly appLevelPing = true;
-  readonly disconnectPush = false;
-  frames: string[] = [];
-  closed: Disconnect | undefined;
-  pauses: boolean[] = [];
-  constructor(pausable: boolean) {
-    if (!pausable) this.pauseReading = undefined;
-  }
-  pauseReading: ((pause: boolean) => void) | undefined = (pause: boolean) => {
-    this.pauses.push(pause);
-  };
-  writeItems(items: Uint8Array[]): void {
-    for (const i of items) this.frames.push(Buffer.from(i).toString());
-  }
-  bufferedBytes(): number {
-    return 0;
-  }
-  close(d: Disconnect): void {
-    this.closed = d;
-  }
-}
-
-const until = async (cond: () => boolean, ms = 2000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
 async function setup(pausable: boolean) {
   const broker = new GatedBroker();
   const node = new Node(
@@ -66,7 +31,7 @@ async function setup(pausable: boolean) {
     { broker, presenceManager: new MemoryPresenceManager() },
   );
   await node.start();
-  const t = new MemoryTransport(pausable);
+  const t = new MemoryTransport({ pausable });
   const c = node.createClient(t, { headers: {} });
   c.handleFrame(jsonCodec.encodeCommand({ id: 1, connect: {} }));
   await until(() => t.frames.length >= 1);
