@@ -1,0 +1,164 @@
+/**
+ * Ports for the application backend's hooks (connect, refresh, subscribe, publish, RPC,
+ * sub_refresh proxies). Core asks a `ProxyBindings` which proxy serves a hook, and calls it
+ * with what it knows of the connection; how the call travels (HTTP, GRPC), how payloads are
+ * encoded (raw JSON or base64) and which headers are forwarded is the proxy's business
+ * (src/proxy/). Only server/ builds the bindings from the configuration.
+ *
+ * Every call resolves with the backend's result, or throws:
+ * - a ProtocolError (the backend's `error`, passed to the client as is),
+ * - a Disconnect (the backend's `disconnect`, 4000–4999 or any other code it chose),
+ * - a ProxyCallError when the backend could not be asked or answered nonsense (transport
+ *   failure, timeout, a status other than 200 without a transform, an undecodable body):
+ *   each hook's caller decides what that means (protocol.md: error 100 for subscribe,
+ *   publish and RPC; an internal error for connect; a 60 s extension for refreshes).
+ */
+import type { ProtocolType } from '../protocol/types.js';
+import type { ServerSubOptions, SubscriptionOverride } from './ports.js';
+
+/** The connection a proxy call is made for. */
+export interface ProxyClient {
+  /** Connection id. */
+  readonly client: string;
+  /** Transport name: websocket, http_stream, sse, uni_websocket, uni_sse, uni_http_stream. */
+  readonly transport: string;
+  readonly protocol: ProtocolType;
+  /** User id; "" for anonymous connections and before connect. */
+  readonly user: string;
+  /** Headers of the HTTP request that opened the connection (upgrade, SSE or stream request). */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Headers the client sent in its connect command (`ConnectRequest.headers`), client-controlled. */
+  readonly emulatedHeaders?: Readonly<Record<string, string>>;
+  /** Connection meta (JSON bytes) from the token or the connect proxy. */
+  readonly meta?: Uint8Array;
+}
+
+/** The backend could not be asked, or its answer was not a valid proxy response. */
+export class ProxyCallError extends Error {
+  /** Stable code callers branch on. */
+  readonly code = 'PROXY_CALL_FAILED';
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'ProxyCallError';
+  }
+}
+
+export interface ConnectProxyRequest extends ProxyClient {
+  /** Custom data of the connect command. */
+  readonly data?: Uint8Array;
+  readonly name?: string;
+  readonly version?: string;
+  /** Channels the client listed in `ConnectRequest.subs`. */
+  readonly channels?: readonly string[];
+}
+
+export interface ConnectProxyResult {
+  user: string;
+  /** Unix seconds; 0 = never. */
+  expireAt: number;
+  info?: Uint8Array;
+  /** Returned to the client in the connect result. */
+  data?: Uint8Array;
+  /** Server-side subscriptions with namespace defaults; ignored when `subs` is present. */
+  channels?: string[];
+  subs?: Record<string, ServerSubOptions>;
+  meta?: Uint8Array;
+}
+
+export interface RefreshProxyResult {
+  /** The connection is expired: close it. */
+  expired: boolean;
+  /** New expiry, Unix seconds; 0 = never. */
+  expireAt: number;
+  info?: Uint8Array;
+  meta?: Uint8Array;
+}
+
+export interface SubscribeProxyRequest extends ProxyClient {
+  readonly channel: string;
+  /** The client's subscription token, if any (normally empty: token subscriptions skip the proxy). */
+  readonly token?: string;
+  readonly data?: Uint8Array;
+}
+
+export interface SubscribeProxyResult {
+  /** Unix seconds; 0 = never. */
+  expireAt: number;
+  /** Channel info. */
+  info?: Uint8Array;
+  /** Returned to the subscriber. */
+  data?: Uint8Array;
+  override?: SubscriptionOverride;
+}
+
+export interface PublishProxyRequest extends ProxyClient {
+  readonly channel: string;
+  readonly data: Uint8Array;
+}
+
+export interface PublishProxyResult {
+  /** Replacement payload. */
+  data?: Uint8Array;
+  skipHistory?: boolean;
+  tags?: Record<string, string>;
+  idempotencyKey?: string;
+  delta?: boolean;
+  version?: number;
+  versionEpoch?: string;
+}
+
+export interface RpcProxyRequest extends ProxyClient {
+  readonly method: string;
+  readonly data: Uint8Array;
+}
+
+export interface SubRefreshProxyRequest extends ProxyClient {
+  readonly channel: string;
+}
+
+/** `result` absent counts as expired, as for the refresh proxy. */
+export type SubRefreshProxyResult = Omit<RefreshProxyResult, 'meta'>;
+
+export interface ConnectProxy {
+  /** undefined: the backend gave no credentials (the anonymous/header rules apply next). */
+  connect(req: ConnectProxyRequest): Promise<ConnectProxyResult | undefined>;
+}
+export interface RefreshProxy {
+  refresh(req: ProxyClient): Promise<RefreshProxyResult>;
+}
+export interface SubscribeProxy {
+  subscribe(req: SubscribeProxyRequest): Promise<SubscribeProxyResult>;
+}
+export interface PublishProxy {
+  publish(req: PublishProxyRequest): Promise<PublishProxyResult>;
+}
+export interface RpcProxy {
+  /** The data returned to the client (empty for none). */
+  rpc(req: RpcProxyRequest): Promise<Uint8Array>;
+}
+export interface SubRefreshProxy {
+  subRefresh(req: SubRefreshProxyRequest): Promise<SubRefreshProxyResult>;
+}
+
+/**
+ * Which proxy serves each hook. Namespaced hooks are asked by namespace name ("" for
+ * channels without a namespace), RPC by method; undefined means no proxy for it, and the
+ * chain goes on to tokens and namespace rules.
+ */
+export interface ProxyBindings {
+  readonly connect?: ConnectProxy;
+  readonly refresh?: RefreshProxy;
+  subscribe(namespace: string): SubscribeProxy | undefined;
+  publish(namespace: string): PublishProxy | undefined;
+  subRefresh(namespace: string): SubRefreshProxy | undefined;
+  rpc(method: string): RpcProxy | undefined;
+}
+
+/** Bindings with no proxy at all. */
+export const noProxies: ProxyBindings = Object.freeze({
+  subscribe: () => undefined,
+  publish: () => undefined,
+  subRefresh: () => undefined,
+  rpc: () => undefined,
+});
