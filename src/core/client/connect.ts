@@ -4,7 +4,8 @@
  */
 import { Disconnects, Errors } from '../../protocol/codes.js';
 import type { Command, ConnectRequest, ConnectResult, Reply, SubscribeResult } from '../../protocol/types.js';
-import { TokenError, type ServerSubOptions } from '../ports.js';
+import type { ServerSubOptions } from '../ports.js';
+import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
 import type { ClientSession } from './client.js';
 import { buildPlan, subscribeCore } from './subscribe.js';
 import type { Subscription } from './subscription.js';
@@ -143,6 +144,9 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   return { connect: result };
 }
 
+/** What connect answers for a refused token. */
+const CONNECT_REFUSALS: TokenRefusals = { expired: Errors.tokenExpired, invalid: Disconnects.invalidToken, unverifiable: Disconnects.invalidToken };
+
 async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Credentials> {
   const node = c.node;
   const rules = node.rules;
@@ -164,18 +168,7 @@ async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Cred
     }
   }
   if (req.token) {
-    if (!node.tokenVerifier) throw Disconnects.invalidToken;
-    let creds;
-    try {
-      creds = await node.tokenVerifier.verifyConnectToken(req.token);
-    } catch (err) {
-      if (err instanceof TokenError) {
-        if (err.kind === 'expired') throw Errors.tokenExpired;
-        node.faults.log('info', { client: c.id, err: err.message }, 'invalid connection token');
-        throw Disconnects.invalidToken;
-      }
-      throw err;
-    }
+    const creds = await verifiedConnectToken(c, req.token, CONNECT_REFUSALS);
     if (creds.userId === '' && rules.disallowAnonymousTokens) throw Disconnects.permissionDenied;
     const channels = new Map<string, ServerSubOptions>();
     if (creds.subs) for (const [k, v] of Object.entries(creds.subs)) channels.set(k, v);

@@ -1,21 +1,17 @@
 /** The refresh command: a client-side connection token refresh (protocol.md §5.9). */
 import { Disconnects, Errors } from '../../protocol/codes.js';
 import type { Command, Reply } from '../../protocol/types.js';
-import { TokenError } from '../ports.js';
+import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
 import type { ClientSession } from './client.js';
+
+/** What refresh answers for a refused token. */
+const REFRESH_REFUSALS: TokenRefusals = { expired: Disconnects.expired, invalid: Disconnects.invalidToken, unverifiable: Errors.notAvailable };
 
 export async function handleRefresh(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const token = cmd.refresh?.token ?? '';
   if (token === '') throw Disconnects.badRequest;
   const node = c.node;
-  if (!node.tokenVerifier) throw Errors.notAvailable;
-  let creds;
-  try {
-    creds = await node.tokenVerifier.verifyConnectToken(token);
-  } catch (err) {
-    if (err instanceof TokenError) throw err.kind === 'expired' ? Disconnects.expired : Disconnects.invalidToken;
-    throw err;
-  }
+  const creds = await verifiedConnectToken(c, token, REFRESH_REFUSALS);
   if (creds.userId !== c.userId) throw Disconnects.invalidToken;
   const expireAt = node.rules.insecure ? 0 : creds.expireAt;
   const nowSec = node.clock.now() / 1000;

@@ -1,8 +1,11 @@
 /** The sub_refresh command: a client-side subscription token refresh (protocol.md §5.10). */
 import { Disconnects, Errors } from '../../protocol/codes.js';
 import type { Command, Reply } from '../../protocol/types.js';
-import { TokenError } from '../ports.js';
+import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
 import type { ClientSession } from './client.js';
+
+/** What sub_refresh answers for a refused token: an expired one ends the subscription with 110. */
+const SUB_REFRESH_REFUSALS: TokenRefusals = { expired: Errors.expired, invalid: Disconnects.invalidToken, unverifiable: Errors.notAvailable };
 
 export async function handleSubRefresh(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const req = cmd.sub_refresh!;
@@ -14,18 +17,7 @@ export async function handleSubRefresh(c: ClientSession, cmd: Command): Promise<
   const token = req.token ?? '';
   if (token === '') throw Errors.badRequest;
   const node = c.node;
-  if (!node.tokenVerifier) throw Errors.notAvailable;
-  let creds;
-  try {
-    creds = await node.tokenVerifier.verifySubscribeToken(token);
-  } catch (err) {
-    if (err instanceof TokenError) {
-      // An expired token ends the subscription with 110 rather than silently dropping its expiry.
-      if (err.kind === 'expired') throw Errors.expired;
-      throw Disconnects.invalidToken;
-    }
-    throw err;
-  }
+  const creds = await verifiedSubscribeToken(c, token, SUB_REFRESH_REFUSALS);
   if (creds.channel !== channel || creds.userId !== c.userId || (creds.client && creds.client !== c.id)) throw Disconnects.invalidToken;
   const expireAt = node.rules.insecure ? 0 : creds.expireAt;
   const nowSec = node.clock.now() / 1000;

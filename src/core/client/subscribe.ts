@@ -6,7 +6,8 @@ import { Disconnect, Disconnects, Errors, ProtocolError } from '../../protocol/c
 import type { Command, Publication, Reply, SubscribeRequest, SubscribeResult } from '../../protocol/types.js';
 import type { ChannelOptions } from '../channel-options.js';
 import { historyEnabled, type ResolvedChannel } from '../channels.js';
-import { TokenError, type BrokerPublication, type SubscriptionOverride } from '../ports.js';
+import type { BrokerPublication, SubscriptionOverride } from '../ports.js';
+import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
 import type { ClientSession } from './client.js';
 import type { Subscription } from './subscription.js';
 
@@ -100,14 +101,7 @@ async function authorizeSubscribe(c: ClientSession, channel: string, req: Subscr
     const isPrivate = resolver.isPrivate(channel);
     if (isPrivate && !req.token) throw Errors.permissionDenied;
     if (req.token) {
-      if (!node.tokenVerifier) throw Errors.permissionDenied;
-      let creds;
-      try {
-        creds = await node.tokenVerifier.verifySubscribeToken(req.token);
-      } catch (err) {
-        if (err instanceof TokenError) throw err.kind === 'expired' ? Errors.tokenExpired : Errors.permissionDenied;
-        throw err;
-      }
+      const creds = await verifiedSubscribeToken(c, req.token, SUBSCRIBE_REFUSALS);
       if (creds.channel !== channel || creds.userId !== c.userId || (creds.client && creds.client !== c.id)) {
         throw Disconnects.invalidToken;
       }
@@ -148,6 +142,9 @@ async function authorizeSubscribe(c: ClientSession, channel: string, req: Subscr
     data,
   });
 }
+
+/** What subscribe answers for a refused token. */
+const SUBSCRIBE_REFUSALS: TokenRefusals = { expired: Errors.tokenExpired, invalid: Errors.permissionDenied, unverifiable: Errors.permissionDenied };
 
 /** Permission pattern shared by presence and history: for client, for subscriber, anonymous extension, insecure. */
 export function hasAccess(c: ClientSession, forClient?: boolean, forSubscriber?: boolean, forAnonymous?: boolean, subscribed = false): boolean {
