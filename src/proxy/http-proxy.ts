@@ -1,0 +1,448 @@
+/**
+ * The HTTP proxy client: Centrifugo's backend hooks (connect, refresh, subscribe, publish, RPC,
+ * sub_refresh) as JSON POSTs to one endpoint over a pool of keep-alive connections
+ * (server.md §5.1–§5.8, integrations.md §2.3–§2.5).
+ */
+import { type Dispatcher, Pool } from 'undici';
+import type {
+  ConnectProxy,
+  ConnectProxyRequest,
+  ConnectProxyResult,
+  ProxyClient,
+  PublishProxy,
+  PublishProxyRequest,
+  PublishProxyResult,
+  RefreshProxy,
+  RefreshProxyResult,
+  RpcProxy,
+  RpcProxyRequest,
+  SubRefreshProxy,
+  SubRefreshProxyRequest,
+  SubRefreshProxyResult,
+  SubscribeProxy,
+  SubscribeProxyRequest,
+  SubscribeProxyResult,
+} from '../core/proxy-ports.js';
+import { ProxyCallError } from '../core/proxy-ports.js';
+import { Disconnect, ProtocolError } from '../protocol/codes.js';
+import { JSON_INVALID, scanJson } from '../protocol/json-scan.js';
+import {
+  connectResult,
+  type ProxyEnvelope,
+  publishResult,
+  rawResultFields,
+  readEnvelope,
+  refreshResult,
+  rpcResult,
+  ShapeError,
+  subRefreshResult,
+  subscribeResult,
+} from './proxy-results.js';
+import { parseJsonKeepingRaw } from './raw-json.js';
+
+/** Maps one non-200 HTTP status to a protocol error or a disconnect (`status_to_code_transforms`). */
+export interface HttpStatusTransform {
+  statusCode: number;
+  /** Used when its code is above 0. */
+  toError?: { code: number; message: string; temporary?: boolean };
+  /** Used when no error applies and its code is above 0. */
+  toDisconnect?: { code: number; reason: string };
+}
+
+/** Client TLS for `https://` endpoints (PEM text); the system CAs are trusted when `ca` is absent. */
+export interface HttpProxyTlsOptions {
+  ca?: string | string[];
+  cert?: string;
+  key?: string;
+  /** SNI and certificate name to check, when not the endpoint's host. */
+  servername?: string;
+  /** false skips certificate verification (`insecure_skip_verify`). Default true. */
+  rejectUnauthorized?: boolean;
+}
+
+/** One proxy object of the configuration (server.md §1.6.11), as the HTTP client needs it. */
+export interface HttpProxyOptions {
+  /** Proxy name for error messages (`default` for the built-in ones). */
+  name: string;
+  /** `http://` or `https://` URL the hooks are POSTed to. */
+  endpoint: string;
+  /** Bound on the whole call: connecting, waiting in the pool, sending and reading the answer. */
+  timeoutMs: number;
+  /** Names of transport request headers to forward (case-insensitive). */
+  httpHeaders?: readonly string[];
+  /** Names of client-emulated headers (connect command `headers`) to forward (case-insensitive). */
+  emulatedHeaders?: readonly string[];
+  /** Headers on every request; forwarded headers of the same name replace them. */
+  staticHeaders?: Readonly<Record<string, string>>;
+  /** Payloads as base64 `b64data` with `"encoding":"binary"` instead of raw JSON `data`. */
+  binaryEncoding?: boolean;
+  /** Add the connection's `meta` to every request but connect. */
+  includeConnectionMeta?: boolean;
+  statusToCodeTransforms?: readonly HttpStatusTransform[];
+  tls?: HttpProxyTlsOptions;
+  /** Larger answers fail the call. Default 10 MiB. */
+  maxResponseBytes?: number;
+  /** Connections kept to the endpoint; calls beyond wait for a free one. Default 255. */
+  maxConnections?: number;
+}
+
+const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
+const DEFAULT_MAX_CONNECTIONS = 255;
+/** What is read of a non-200 body so its connection can be reused; larger ones close it. */
+const DISCARD_LIMIT = 64 * 1024;
+
+/** Headers the HTTP client manages itself; forwarding a client's copy would corrupt the request. */
+const MANAGED_HEADERS = new Set([
+  'host',
+  'content-length',
+  'content-type',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'upgrade',
+  'expect',
+  'te',
+  'trailer',
+]);
+
+type HeaderValue = string | string[];
+type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh';
+
+/** Builds a JSON object, splicing raw JSON values in as bytes. */
+class BodyBuilder {
+  private readonly parts: Uint8Array[] = [];
+  private text = '{';
+
+  str(key: string, value: string | undefined): this {
+    if (value) this.text += `${this.sep()}"${key}":${JSON.stringify(value)}`;
+    return this;
+  }
+
+  /** A string field sent even when empty (`user`). */
+  strAlways(key: string, value: string): this {
+    this.text += `${this.sep()}"${key}":${JSON.stringify(value)}`;
+    return this;
+  }
+
+  list(key: string, value: readonly string[] | undefined): this {
+    if (value && value.length > 0) this.text += `${this.sep()}"${key}":${JSON.stringify(value)}`;
+    return this;
+  }
+
+  /** Embeds JSON bytes as they are; throws when they are not one JSON value. */
+  raw(key: string, value: Uint8Array | undefined): this {
+    if (value === undefined || value.length === 0) return this;
+    if (scanJson(value) === JSON_INVALID) throw new ShapeError(`${key} is not valid JSON (enable binary_encoding for binary payloads)`);
+    this.text += `${this.sep()}"${key}":`;
+    this.parts.push(Buffer.from(this.text), value);
+    this.text = '';
+    return this;
+  }
+
+  finish(): Buffer {
+    this.parts.push(Buffer.from(this.text + '}'));
+    return Buffer.concat(this.parts);
+  }
+
+  private sep(): string {
+    return this.text === '{' && this.parts.length === 0 ? '' : ',';
+  }
+}
+
+function b64(data: Uint8Array | undefined): string | undefined {
+  if (data === undefined || data.length === 0) return undefined;
+  return (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)).toString('base64');
+}
+
+/**
+ * The pool marks a connection idle a turn after its response body ends; a caller that made
+ * its next call right away would otherwise open a second connection for sequential traffic.
+ */
+function connectionReleased(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+function describe(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+  }
+  return String(err);
+}
+
+/**
+ * One configured HTTP proxy; it serves every hook it is bound to. Each call resolves with the
+ * backend's result or throws a Disconnect / ProtocolError from the backend (or a status
+ * transform), or a ProxyCallError. Refresh and sub_refresh read only `result` (missing means
+ * expired), as Centrifugo does.
+ */
+export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy {
+  readonly name: string;
+  private readonly pool: Pool;
+  private readonly path: string;
+  private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly encoding: 'json' | 'binary';
+  private readonly binary: boolean;
+  private readonly includeMeta: boolean;
+  private readonly httpHeaders: ReadonlySet<string>;
+  private readonly emulatedHeaders: ReadonlySet<string>;
+  private readonly staticHeaders: ReadonlyArray<readonly [string, string]>;
+  private readonly basicAuth: string | undefined;
+  private readonly transforms: readonly HttpStatusTransform[];
+  private closed = false;
+
+  /** Throws when the endpoint is not an http(s) URL or the timeout is not positive. */
+  constructor(options: HttpProxyOptions) {
+    this.name = options.name;
+    let url: URL;
+    try {
+      url = new URL(options.endpoint);
+    } catch {
+      throw new Error(`proxy ${options.name}: endpoint ${JSON.stringify(options.endpoint)} is not a URL`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new Error(`proxy ${options.name}: endpoint must start with http:// or https://`);
+    }
+    if (!(options.timeoutMs > 0)) throw new Error(`proxy ${options.name}: timeout must be positive`);
+    this.path = url.pathname + url.search;
+    this.basicAuth =
+      url.username || url.password
+        ? 'Basic ' + Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')
+        : undefined;
+    this.timeoutMs = options.timeoutMs;
+    this.maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    this.binary = options.binaryEncoding === true;
+    this.encoding = this.binary ? 'binary' : 'json';
+    this.includeMeta = options.includeConnectionMeta === true;
+    this.httpHeaders = new Set((options.httpHeaders ?? []).map((h) => h.toLowerCase()));
+    this.emulatedHeaders = new Set((options.emulatedHeaders ?? []).map((h) => h.toLowerCase()));
+    this.staticHeaders = Object.entries(options.staticHeaders ?? {})
+      .map(([k, v]) => [k.toLowerCase(), v] as const)
+      .filter(([k]) => !MANAGED_HEADERS.has(k));
+    this.transforms = options.statusToCodeTransforms ?? [];
+    const tls = options.tls;
+    this.pool = new Pool(url.origin, {
+      connections: options.maxConnections ?? DEFAULT_MAX_CONNECTIONS,
+      keepAliveTimeout: 60_000,
+      keepAliveMaxTimeout: 600_000,
+      connectTimeout: options.timeoutMs,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+      ...(tls
+        ? {
+            connect: {
+              ...(tls.ca !== undefined && { ca: tls.ca }),
+              ...(tls.cert !== undefined && { cert: tls.cert }),
+              ...(tls.key !== undefined && { key: tls.key }),
+              ...(tls.servername !== undefined && { servername: tls.servername }),
+              rejectUnauthorized: tls.rejectUnauthorized ?? true,
+            },
+          }
+        : {}),
+    });
+  }
+
+  async connect(req: ConnectProxyRequest): Promise<ConnectProxyResult | undefined> {
+    const env = await this.call('connect', req, (b) => {
+      this.common(b, req);
+      if (this.binary) b.str('b64data', b64(req.data));
+      else b.raw('data', req.data);
+      b.str('name', req.name).str('version', req.version).list('channels', req.channels);
+    });
+    const result = this.settle(env);
+    return result === undefined ? undefined : this.decode('connect', () => connectResult(result));
+  }
+
+  async refresh(req: ProxyClient): Promise<RefreshProxyResult> {
+    const env = await this.call('refresh', req, (b) => {
+      this.common(b, req).strAlways('user', req.user);
+      this.meta(b, req);
+    });
+    return this.decode('refresh', () => refreshResult(env.result));
+  }
+
+  async subscribe(req: SubscribeProxyRequest): Promise<SubscribeProxyResult> {
+    const env = await this.call('subscribe', req, (b) => {
+      this.common(b, req).strAlways('user', req.user).str('channel', req.channel).str('token', req.token);
+      this.meta(b, req);
+      this.data(b, req.data);
+    });
+    const result = this.settle(env);
+    return this.decode('subscribe', () => subscribeResult(result));
+  }
+
+  async publish(req: PublishProxyRequest): Promise<PublishProxyResult> {
+    const env = await this.call('publish', req, (b) => {
+      this.common(b, req).strAlways('user', req.user).str('channel', req.channel);
+      this.data(b, req.data);
+      this.meta(b, req);
+    });
+    const result = this.settle(env);
+    return this.decode('publish', () => publishResult(result));
+  }
+
+  async rpc(req: RpcProxyRequest): Promise<Uint8Array> {
+    const env = await this.call('rpc', req, (b) => {
+      this.common(b, req).strAlways('user', req.user).str('method', req.method);
+      this.data(b, req.data);
+      this.meta(b, req);
+    });
+    const result = this.settle(env);
+    return this.decode('rpc', () => rpcResult(result));
+  }
+
+  async subRefresh(req: SubRefreshProxyRequest): Promise<SubRefreshProxyResult> {
+    const env = await this.call('sub_refresh', req, (b) => {
+      this.common(b, req).strAlways('user', req.user).str('channel', req.channel);
+      this.meta(b, req);
+    });
+    return this.decode('sub_refresh', () => subRefreshResult(env.result));
+  }
+
+  /** Closes the pooled connections; calls in flight are aborted. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.destroy();
+  }
+
+  private common(b: BodyBuilder, c: ProxyClient): BodyBuilder {
+    return b.str('client', c.client).str('transport', c.transport).str('protocol', c.protocol).str('encoding', this.encoding);
+  }
+
+  private data(b: BodyBuilder, data: Uint8Array | undefined): void {
+    if (this.binary) b.str('b64data', b64(data));
+    else b.raw('data', data);
+  }
+
+  private meta(b: BodyBuilder, c: ProxyClient): void {
+    if (this.includeMeta) b.raw('meta', c.meta);
+  }
+
+  /** disconnect wins over error, error over result. */
+  private settle(env: ProxyEnvelope): ProxyEnvelope['result'] {
+    if (env.disconnect) throw new Disconnect(env.disconnect.code, env.disconnect.reason);
+    if (env.error) throw new ProtocolError(env.error.code, env.error.message, env.error.temporary);
+    return env.result;
+  }
+
+  private decode<T>(hook: Hook, read: () => T): T {
+    try {
+      return read();
+    } catch (err) {
+      if (err instanceof ShapeError) throw this.failure(hook, `invalid response: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private failure(hook: Hook, detail: string, cause?: unknown): ProxyCallError {
+    return new ProxyCallError(`http proxy ${this.name} (${hook}): ${detail}`, cause === undefined ? undefined : { cause });
+  }
+
+  /** Headers in precedence order: static, then listed emulated headers, then listed transport headers. */
+  private headers(c: ProxyClient): Record<string, HeaderValue> {
+    const out = Object.create(null) as Record<string, HeaderValue>;
+    for (const [k, v] of this.staticHeaders) out[k] = v;
+    if (this.emulatedHeaders.size > 0 && c.emulatedHeaders) {
+      for (const [k, v] of Object.entries(c.emulatedHeaders)) {
+        const name = k.toLowerCase();
+        if (this.emulatedHeaders.has(name) && !MANAGED_HEADERS.has(name)) out[name] = v;
+      }
+    }
+    if (this.httpHeaders.size > 0) {
+      for (const [k, v] of Object.entries(c.headers)) {
+        if (v === undefined) continue;
+        const name = k.toLowerCase();
+        if (this.httpHeaders.has(name) && !MANAGED_HEADERS.has(name)) out[name] = v;
+      }
+    }
+    if (this.basicAuth !== undefined && out.authorization === undefined) out.authorization = this.basicAuth;
+    out['content-type'] = 'application/json';
+    return out;
+  }
+
+  /** POSTs one request and reads the envelope; every failure becomes a ProxyCallError. */
+  private async call(hook: Hook, client: ProxyClient, build: (b: BodyBuilder) => void): Promise<ProxyEnvelope> {
+    if (this.closed) throw this.failure(hook, 'proxy is closed');
+    let body: Buffer;
+    try {
+      const builder = new BodyBuilder();
+      build(builder);
+      body = builder.finish();
+    } catch (err) {
+      if (err instanceof ShapeError) throw this.failure(hook, `cannot encode request: ${err.message}`);
+      throw err;
+    }
+    const abort = new AbortController();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      abort.abort();
+    }, this.timeoutMs);
+    try {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.pool.request({ path: this.path, method: 'POST', headers: this.headers(client), body, signal: abort.signal });
+      } catch (err) {
+        throw this.failure(hook, timedOut ? `timed out after ${this.timeoutMs} ms` : `request failed: ${describe(err)}`, err);
+      }
+      if (res.statusCode !== 200) {
+        // Read a small body to completion so the connection stays usable; drop large ones.
+        await res.body.dump({ limit: DISCARD_LIMIT }).catch(() => undefined);
+        await connectionReleased();
+        const transformed = this.transform(res.statusCode);
+        if (transformed) return transformed;
+        throw this.failure(hook, `unexpected HTTP status ${res.statusCode}`);
+      }
+      let bytes: Buffer;
+      try {
+        bytes = await this.readBody(res, hook);
+      } catch (err) {
+        if (err instanceof ProxyCallError) throw err;
+        throw this.failure(hook, timedOut ? `timed out after ${this.timeoutMs} ms` : `reading response failed: ${describe(err)}`, err);
+      }
+      await connectionReleased();
+      const parsed = parseJsonKeepingRaw(bytes, rawResultFields);
+      if (parsed === undefined) throw this.failure(hook, 'response body is not valid JSON');
+      return this.decode(hook, () => readEnvelope(parsed));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readBody(res: Dispatcher.ResponseData, hook: Hook): Promise<Buffer> {
+    const limit = this.maxResponseBytes;
+    const declared = Number(res.headers['content-length']);
+    if (declared > limit) {
+      res.body.destroy();
+      throw this.failure(hook, `response body of ${declared} bytes exceeds ${limit}`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > limit) {
+        res.body.destroy();
+        throw this.failure(hook, `response body exceeds ${limit} bytes`);
+      }
+      chunks.push(buf);
+    }
+    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+  }
+
+  private transform(status: number): ProxyEnvelope | undefined {
+    for (const t of this.transforms) {
+      if (t.statusCode !== status) continue;
+      if (t.toError && t.toError.code > 0) {
+        return { error: { code: t.toError.code, message: t.toError.message, temporary: t.toError.temporary === true } };
+      }
+      if (t.toDisconnect && t.toDisconnect.code > 0) {
+        return { disconnect: { code: t.toDisconnect.code, reason: t.toDisconnect.reason } };
+      }
+    }
+    return undefined;
+  }
+}
