@@ -33,9 +33,6 @@ export interface ChannelOptions {
   channel_regex?: string;
   publication_data_format?: string;
   subscription_type?: string;
-  subscribe_proxy_enabled?: boolean;
-  publish_proxy_enabled?: boolean;
-  sub_refresh_proxy_enabled?: boolean;
 }
 
 /** A namespace: a name plus its channel options. */

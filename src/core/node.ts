@@ -46,6 +46,7 @@ import {
 } from './ports.js';
 import { TimerWheel } from './timer-wheel.js';
 import { LogLimiter } from './log-limiter.js';
+import { noProxies, type ProxyBindings } from './proxy-ports.js';
 import { TrafficCounters } from './traffic.js';
 import type { Transport, TransportRequest } from './transport.js';
 
@@ -60,6 +61,8 @@ export interface NodeDeps {
   maxCommandBytes?: number;
   /** Node-to-node channel; without it the node is a cluster of one. */
   controller?: Controller;
+  /** The application backend's hooks (connect, subscribe, publish, RPC, ... proxies); none by default. */
+  proxies?: ProxyBindings;
 }
 
 export interface HistoryRead {
@@ -84,6 +87,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly wheel: TimerWheel;
   readonly clock: Clock;
   readonly logger: Logger;
+  readonly proxies: ProxyBindings;
   /** Rate-limited logging for what clients can cause (malformed input, bad tokens). */
   readonly faults: LogLimiter;
   /** Typed events (NodeEventMap in node-events.ts); core only emits. */
@@ -108,6 +112,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.presenceManager = deps.presenceManager;
     this.tokenVerifier = deps.tokenVerifier;
     this.handlers = deps.handlers ?? {};
+    this.proxies = deps.proxies ?? noProxies;
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? nullLogger;
     this.faults = new LogLimiter(this.logger);

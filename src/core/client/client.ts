@@ -72,6 +72,8 @@ export class ClientSession implements HubClient, ClientRef {
   announced = false;
   connInfo: Uint8Array | undefined;
   meta: Uint8Array | undefined;
+  /** Headers the client sent in its connect command (`ConnectRequest.headers`), for the proxies. */
+  emulatedHeaders: Readonly<Record<string, string>> | undefined = undefined;
   /** Connection expiry, Unix seconds; 0 = never. */
   expireAt = 0;
   /** Channels granted by the connection token, for the refresh comparison. */

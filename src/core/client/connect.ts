@@ -6,6 +6,7 @@ import { Disconnects, Errors } from '../../protocol/codes.js';
 import type { Command, ConnectRequest, ConnectResult, Reply, SubscribeResult } from '../../protocol/types.js';
 import type { ServerSubOptions } from '../ports.js';
 import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
+import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
 import { buildPlan, subscribeCore } from './subscribe.js';
 import type { Subscription } from './subscription.js';
@@ -18,7 +19,7 @@ interface Credentials {
   channels: Map<string, ServerSubOptions>;
   meta?: Uint8Array;
   /** How the connection authenticated; client-requested subs are honoured for token and anonymous only. */
-  source: 'token' | 'handler' | 'anonymous' | 'header';
+  source: 'token' | 'handler' | 'proxy' | 'anonymous' | 'header';
 }
 
 export async function handleConnect(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
@@ -47,7 +48,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
       const resolved = node.resolver.resolve(ch);
       if (!resolved) throw Disconnects.badRequest;
       const o = resolved.options;
-      if (node.resolver.isPrivate(ch) || o.subscribe_proxy_enabled || !node.resolver.validName(ch, resolved)) continue;
+      if (node.resolver.isPrivate(ch) || node.proxies.subscribe(resolved.namespace) || !node.resolver.validName(ch, resolved)) continue;
       const userLimited = !!o.allow_user_limited_channels && node.resolver.isUserLimited(ch);
       const ok = rules.insecure || (userLimited ? node.resolver.userAllowed(ch, creds.userId) : !!o.allow_subscribe_for_client && (creds.userId !== '' || !!o.allow_subscribe_for_anonymous));
       if (ok) creds.channels.set(ch, {});
@@ -165,6 +166,22 @@ async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Cred
       if (r.subs) for (const [k, v] of Object.entries(r.subs)) channels.set(k, v);
       else for (const ch of r.channels ?? []) channels.set(ch, {});
       return { userId: r.userId, expireAt: r.expireAt ?? 0, info: r.info, data: r.data, channels, source: 'handler' };
+    }
+  }
+  // The connect proxy is asked only for connections without a token.
+  const proxy = node.proxies.connect;
+  if (proxy && !req.token) {
+    if (req.headers) c.emulatedHeaders = req.headers;
+    const subs = req.subs ? Object.keys(req.subs) : undefined;
+    const r = await callProxy(c, 'connect', () =>
+      proxy.connect({ ...proxyClientOf(c), data: req.data, name: req.name, version: req.version, channels: subs }),
+    );
+    if (r) {
+      const channels = new Map<string, ServerSubOptions>();
+      if (r.subs) for (const [k, v] of Object.entries(r.subs)) channels.set(k, v);
+      else for (const ch of r.channels ?? []) channels.set(ch, {});
+      for (const ch of channels.keys()) if (!node.resolver.resolve(ch)) throw Errors.unknownChannel;
+      return { userId: r.user, expireAt: r.expireAt, info: r.info, data: r.data, meta: r.meta, channels, source: 'proxy' };
     }
   }
   if (req.token) {

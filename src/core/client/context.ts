@@ -9,6 +9,7 @@ import type { ChannelOptions } from '../channel-options.js';
 import type { ApiHistoryResult } from '../node-api.js';
 import type { TimerWheel } from '../timer-wheel.js';
 import type { LogLimiter } from '../log-limiter.js';
+import type { ProxyBindings } from '../proxy-ports.js';
 import type { TrafficCounters } from '../traffic.js';
 import type { Disconnect } from '../../protocol/codes.js';
 import type { ClientSession } from './client.js';
@@ -23,6 +24,8 @@ export interface NodeContext {
   readonly presenceManager: PresenceManager;
   readonly tokenVerifier: TokenVerifier | undefined;
   readonly handlers: NodeHandlers;
+  /** Which backend hook (proxy) serves connect, subscribe, publish, RPC, ...; consulted after the handlers. */
+  readonly proxies: ProxyBindings;
   readonly wheel: TimerWheel;
   readonly clock: Clock;
   readonly logger: Logger;

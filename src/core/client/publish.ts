@@ -4,6 +4,10 @@ import type { Command, Reply } from '../../protocol/types.js';
 import { validateDataFormat } from '../data-format.js';
 import type { ClientSession } from './client.js';
 import { hasAccess } from './subscribe.js';
+import { callProxy, proxyClientOf } from './proxy-calls.js';
+
+/** Publish options a publish proxy may set. */
+type PublishExtra = { skipHistory?: boolean; tags?: Record<string, string>; idempotencyKey?: string; delta?: boolean; version?: number; versionEpoch?: string };
 
 export async function handlePublish(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const req = cmd.publish!;
@@ -19,6 +23,7 @@ export async function handlePublish(c: ClientSession, cmd: Command): Promise<Rep
   if (!validateDataFormat(node.resolver.dataFormat(opts), data)) throw Errors.badRequest;
 
   let allowed = false;
+  let extra: PublishExtra = {};
   if (node.handlers.onPublish) {
     const r = await node.handlers.onPublish({ client: c, channel, data });
     if (r) {
@@ -26,14 +31,28 @@ export async function handlePublish(c: ClientSession, cmd: Command): Promise<Rep
       if (r.data) data = r.data;
     }
   }
+  // The namespace's publish proxy, when it has one, replaces the allow_publish_* rules.
+  const proxy = allowed ? undefined : node.proxies.publish(resolved.namespace);
+  if (proxy) {
+    const r = await callProxy(c, 'publish', () => proxy.publish({ ...proxyClientOf(c), channel, data }));
+    allowed = true;
+    if (r.data) data = r.data;
+    extra = {
+      skipHistory: r.skipHistory,
+      tags: r.tags,
+      idempotencyKey: r.idempotencyKey,
+      delta: r.delta,
+      version: r.version,
+      versionEpoch: r.versionEpoch,
+    };
+  }
   if (!allowed) {
-    if (opts.publish_proxy_enabled) throw Errors.notAvailable;
     const sub = c.subs.get(channel);
     const subscribed = !!sub && sub.state === 'subscribed';
     allowed = hasAccess(c, opts.allow_publish_for_client, opts.allow_publish_for_subscriber, opts.allow_publish_for_anonymous, subscribed);
   }
   if (!allowed) throw Errors.permissionDenied;
   const sub = c.subs.get(channel);
-  await node.publishToChannel(channel, data, resolved.options, { clientInfo: c.clientInfo(sub?.info.chan_info) });
+  await node.publishToChannel(channel, data, resolved.options, { ...extra, clientInfo: c.clientInfo(sub?.info.chan_info) });
   return { publish: {} };
 }

@@ -8,6 +8,7 @@ import type { ChannelOptions } from '../channel-options.js';
 import { historyEnabled, type ResolvedChannel } from '../channels.js';
 import type { BrokerPublication, SubscriptionOverride } from '../ports.js';
 import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
+import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
 import type { Subscription } from './subscription.js';
 
@@ -113,9 +114,19 @@ async function authorizeSubscribe(c: ClientSession, channel: string, req: Subscr
       override = creds.override;
     } else {
       const userLimited = !!opts.allow_user_limited_channels && resolver.isUserLimited(channel);
+      // The namespace's subscribe proxy, when it has one, replaces the allow_subscribe_* rules.
+      const proxy = userLimited ? undefined : node.proxies.subscribe(resolved.namespace);
       if (userLimited && resolver.userAllowed(channel, c.userId)) allowed = true;
-      else if (!userLimited && opts.subscribe_proxy_enabled) throw Errors.notAvailable;
-      else if (!userLimited && opts.allow_subscribe_for_client && (c.userId !== '' || opts.allow_subscribe_for_anonymous)) allowed = true;
+      else if (proxy) {
+        const r = await callProxy(c, 'subscribe', () => proxy.subscribe({ ...proxyClientOf(c), channel, data: req.data }));
+        allowed = true;
+        chanInfo = r.info;
+        data = r.data;
+        expireAt = node.rules.insecure ? 0 : r.expireAt;
+        // With a sub_refresh proxy the server refreshes the subscription, not the client.
+        clientSideRefresh = expireAt > 0 && node.proxies.subRefresh(resolved.namespace) === undefined;
+        override = r.override;
+      } else if (!userLimited && opts.allow_subscribe_for_client && (c.userId !== '' || opts.allow_subscribe_for_anonymous)) allowed = true;
       else if (node.rules.insecure) allowed = true;
     }
   }
