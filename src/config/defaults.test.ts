@@ -43,7 +43,6 @@ function expectedSdkLikeWarnings(): string[] {
     'channel.namespaces[4].subscription_type',
     'channel.namespaces[5].subscription_type',
     'channel.namespaces[6].subscription_type',
-    'proxies',
   ].map((p) => `${p}: not supported yet`);
 }
 
@@ -69,7 +68,6 @@ describe('not-supported warnings', () => {
     const r = loadConfig({ configPath: writeTemp('config.json', text), env: {}, cwd: tempDir() });
     assert.equal(r.config.client.insecure, true);
     const warnings = notSupportedWarnings(r.config);
-    assert.ok(warnings.includes('proxies: not supported yet'));
     assert.ok(warnings.some((w) => /^channel\.namespaces\[\d+\]\.subscription_type: not supported yet$/.test(w)));
     assert.ok(warnings.every((w) => w.endsWith(': not supported yet')));
   });
@@ -88,8 +86,8 @@ describe('not-supported warnings', () => {
       opentelemetry: { enabled: true, api: true, google_cloud_adc_auth: true },
       graphite: { enabled: true },
       http_server: { tls: { enabled: true } },
-      client: { proxy: { connect: { enabled: true, endpoint: 'http://a' } } },
-      rpc: { without_namespace: { proxy_enabled: true }, proxy: { endpoint: 'http://a' } },
+      client: { proxy: { connect: { enabled: true, endpoint: 'grpc://a:1' } } },
+      rpc: { without_namespace: { proxy_enabled: true }, proxy: { endpoint: 'grpc://a:1' } },
       consumers: [{ name: 'c1', type: 'kafka' }, { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } }],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
@@ -98,6 +96,27 @@ describe('not-supported warnings', () => {
     }
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
     for (const p of ['admin', 'prometheus', 'opentelemetry']) assert.ok(!paths.includes(p), `${p} is supported`);
+  });
+
+  it('does not warn about HTTP connect, subscribe, publish and RPC proxies, named or not; warns about GRPC ones and unserved hooks', () => {
+    const r = loadValues({
+      client: { proxy: { connect: { enabled: true, endpoint: 'http://a/connect' }, refresh: { enabled: true, endpoint: 'http://a/refresh' } } },
+      channel: {
+        proxy: { subscribe: { endpoint: 'http://a/subscribe' }, publish: { endpoint: 'https://a/publish' } },
+        without_namespace: { subscribe_proxy_enabled: true, publish_proxy_enabled: true },
+        namespaces: [
+          { name: 'named', subscribe_proxy_enabled: true, subscribe_proxy_name: 'backend' },
+          { name: 'grpc', publish_proxy_enabled: true, publish_proxy_name: 'grpcbackend' },
+        ],
+      },
+      rpc: { proxy: { endpoint: 'http://a/rpc' }, without_namespace: { proxy_enabled: true } },
+      proxies: [
+        { name: 'backend', endpoint: 'http://b/hook' },
+        { name: 'grpcbackend', endpoint: 'b:10001' },
+      ],
+    });
+    const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
+    assert.deepEqual(paths, ['client.proxy.refresh', 'channel.namespaces[1].publish_proxy_enabled', 'proxies[1]']);
   });
 
   it('does not warn about the Redis engine or the NATS broker', () => {

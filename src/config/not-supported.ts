@@ -1,23 +1,38 @@
 import type { ChannelOptionsConfig, GyreConfig, ProxyConfig } from './types.js';
 
-const CHANNEL_PROXY_FLAGS = [
-  'subscribe_proxy_enabled',
-  'publish_proxy_enabled',
-  'sub_refresh_proxy_enabled',
-  'subscribe_stream_proxy_enabled',
+/** Namespace proxy flags Gyre serves over HTTP, with the channel.proxy block their `default` name means. */
+const SERVED_CHANNEL_PROXIES = [
+  ['subscribe_proxy_enabled', 'subscribe_proxy_name', 'subscribe'],
+  ['publish_proxy_enabled', 'publish_proxy_name', 'publish'],
 ] as const;
 
-function channelOptions(o: ChannelOptionsConfig, path: string, out: string[]): void {
-  if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
-  for (const flag of CHANNEL_PROXY_FLAGS) if (o[flag]) out.push(`${path}.${flag}`);
-  if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
-  if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
-  if (o.allowed_delta_types.length > 0) out.push(`${path}.allowed_delta_types`);
-  if (o.allow_tags_filter) out.push(`${path}.allow_tags_filter`);
+/** Namespace proxy flags for hooks Gyre does not call yet. */
+const UNSERVED_CHANNEL_PROXY_FLAGS = ['sub_refresh_proxy_enabled', 'subscribe_stream_proxy_enabled'] as const;
+
+/** Proxy blocks Gyre calls: HTTP(S) endpoints; GRPC ones are not served yet. */
+function served(p: ProxyConfig | undefined): boolean {
+  return p !== undefined && /^https?:\/\//i.test(p.endpoint);
 }
 
 function proxyDefined(p: ProxyConfig): boolean {
   return p.endpoint !== '';
+}
+
+/** The proxy a `*_proxy_name` designates: `""`/`default` is the given block, else an entry of `proxies`. */
+function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): ProxyConfig | undefined {
+  return name === '' || name === 'default' ? byDefault : config.proxies.find((p) => p.name === name);
+}
+
+function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: string, out: string[]): void {
+  if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
+  for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
+    if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
+  }
+  for (const flag of UNSERVED_CHANNEL_PROXY_FLAGS) if (o[flag]) out.push(`${path}.${flag}`);
+  if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
+  if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
+  if (o.allowed_delta_types.length > 0) out.push(`${path}.allowed_delta_types`);
+  if (o.allow_tags_filter) out.push(`${path}.allow_tags_filter`);
 }
 
 /**
@@ -39,19 +54,24 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (config.map_broker.type !== 'memory') out.push('map_broker.type');
   if (config.controller.enabled) out.push('controller');
   const client = config.client;
-  if (client.proxy.connect.enabled) out.push('client.proxy.connect');
+  if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');
+  // The refresh hook (server-driven connection refresh) is not called yet, whatever its endpoint.
   if (client.proxy.refresh.enabled) out.push('client.proxy.refresh');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
-    if (proxyDefined(p)) out.push(`channel.proxy.${name}`);
+    const callable = name === 'subscribe' || name === 'publish';
+    if (proxyDefined(p) && !(callable && served(p))) out.push(`channel.proxy.${name}`);
   }
-  channelOptions(config.channel.without_namespace, 'channel.without_namespace', out);
-  config.channel.namespaces.forEach((ns, i) => channelOptions(ns, `channel.namespaces[${i}]`, out));
-  if (proxyDefined(config.rpc.proxy)) out.push('rpc.proxy');
-  if (config.rpc.without_namespace.proxy_enabled) out.push('rpc.without_namespace.proxy_enabled');
+  channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);
+  config.channel.namespaces.forEach((ns, i) => channelOptions(config, ns, `channel.namespaces[${i}]`, out));
+  if (proxyDefined(config.rpc.proxy) && !served(config.rpc.proxy)) out.push('rpc.proxy');
+  const rpcServed = (name: string): boolean => served(namedProxy(config, config.rpc.proxy, name));
+  if (config.rpc.without_namespace.proxy_enabled && !rpcServed(config.rpc.without_namespace.proxy_name)) out.push('rpc.without_namespace.proxy_enabled');
   config.rpc.namespaces.forEach((ns, i) => {
-    if (ns.proxy_enabled) out.push(`rpc.namespaces[${i}].proxy_enabled`);
+    if (ns.proxy_enabled && !rpcServed(ns.proxy_name)) out.push(`rpc.namespaces[${i}].proxy_enabled`);
   });
-  if (config.proxies.length > 0) out.push('proxies');
+  config.proxies.forEach((p, i) => {
+    if (!served(p)) out.push(`proxies[${i}]`);
+  });
   if (config.grpc_api.enabled) out.push('grpc_api');
   config.consumers.forEach((c, i) => {
     if (c.enabled) out.push(`consumers[${i}]`);

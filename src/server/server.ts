@@ -3,6 +3,8 @@
  * transports and HTTP routes from a loaded configuration, and starts and stops them
  * in order. It can listen on its own ports or attach to an application's http.Server.
  */
+import { buildProxyBindings, type BuiltProxies, type ProxyConfigSource } from './proxy-bindings.js';
+import { createProxy } from './proxies.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiEndpoint, ApiExecutor, apiHandlerOf } from '../api/index.js';
@@ -58,6 +60,8 @@ const HTTP_SERVER_OPTIONS: http.ServerOptions = { headersTimeout: 10_000, connec
 /** A running Gyre: the node plus its HTTP surface. */
 export class GyreServer {
   readonly node: Node;
+  /** The application backend's hooks from the configuration (closed after the node). */
+  private readonly proxies: BuiltProxies;
   /** Which broker and presence manager run, e.g. "memory", "redis" or "nats+memory". */
   readonly engineDescription: string;
   private readonly logger: Logger;
@@ -94,6 +98,7 @@ export class GyreServer {
       this.logger,
     );
     this.engineDescription = engine.description;
+    this.proxies = buildProxyBindings(config as ProxyConfigSource, createProxy);
     this.node = new Node(
       { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc, compileRegex: compileGoRegex },
       {
@@ -103,6 +108,7 @@ export class GyreServer {
         tokenVerifier,
         logger: this.logger,
         handlers: opts.handlers,
+        proxies: this.proxies.bindings,
         maxCommandBytes: config.websocket?.message_size_limit || 65536,
       },
     );
@@ -290,6 +296,7 @@ export class GyreServer {
     const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const f of this.fastPaths) f.close();
     await this.node.shutdown();
+    await this.proxies.close();
     this.ws?.close();
     this.transports.close();
     this.ops.beginClose();
