@@ -98,7 +98,7 @@ describe('not-supported warnings', () => {
     for (const p of ['admin', 'prometheus', 'opentelemetry']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 
-  it('does not warn about HTTP connect, subscribe, publish and RPC proxies, named or not; warns about GRPC ones and unserved hooks', () => {
+  it('does not warn about HTTP connect, refresh, subscribe, publish, sub_refresh and RPC proxies, named or not; warns about GRPC ones and unserved hooks', () => {
     const r = loadValues({
       client: { proxy: { connect: { enabled: true, endpoint: 'http://a/connect' }, refresh: { enabled: true, endpoint: 'http://a/refresh' } } },
       channel: {
@@ -107,6 +107,8 @@ describe('not-supported warnings', () => {
         namespaces: [
           { name: 'named', subscribe_proxy_enabled: true, subscribe_proxy_name: 'backend' },
           { name: 'grpc', publish_proxy_enabled: true, publish_proxy_name: 'grpcbackend' },
+          { name: 'sr', sub_refresh_proxy_enabled: true, sub_refresh_proxy_name: 'backend' },
+          { name: 'stream', subscribe_stream_proxy_enabled: true, subscribe_stream_proxy_name: 'grpcbackend' },
         ],
       },
       rpc: { proxy: { endpoint: 'http://a/rpc' }, without_namespace: { proxy_enabled: true } },
@@ -116,7 +118,7 @@ describe('not-supported warnings', () => {
       ],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    assert.deepEqual(paths, ['client.proxy.refresh', 'channel.namespaces[1].publish_proxy_enabled', 'proxies[1]']);
+    assert.deepEqual(paths, ['channel.namespaces[1].publish_proxy_enabled', 'channel.namespaces[3].subscribe_stream_proxy_enabled', 'proxies[1]']);
   });
 
   it('does not warn about the Redis engine or the NATS broker', () => {

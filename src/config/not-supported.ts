@@ -4,10 +4,11 @@ import type { ChannelOptionsConfig, GyreConfig, ProxyConfig } from './types.js';
 const SERVED_CHANNEL_PROXIES = [
   ['subscribe_proxy_enabled', 'subscribe_proxy_name', 'subscribe'],
   ['publish_proxy_enabled', 'publish_proxy_name', 'publish'],
+  ['sub_refresh_proxy_enabled', 'sub_refresh_proxy_name', 'sub_refresh'],
 ] as const;
 
 /** Namespace proxy flags for hooks Gyre does not call yet. */
-const UNSERVED_CHANNEL_PROXY_FLAGS = ['sub_refresh_proxy_enabled', 'subscribe_stream_proxy_enabled'] as const;
+const UNSERVED_CHANNEL_PROXY_FLAGS = ['subscribe_stream_proxy_enabled'] as const;
 
 /** Proxy blocks Gyre calls: HTTP(S) endpoints; GRPC ones are not served yet. */
 function served(p: ProxyConfig | undefined): boolean {
@@ -55,10 +56,9 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (config.controller.enabled) out.push('controller');
   const client = config.client;
   if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');
-  // The refresh hook (server-driven connection refresh) is not called yet, whatever its endpoint.
-  if (client.proxy.refresh.enabled) out.push('client.proxy.refresh');
+  if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
-    const callable = name === 'subscribe' || name === 'publish';
+    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh';
     if (proxyDefined(p) && !(callable && served(p))) out.push(`channel.proxy.${name}`);
   }
   channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);

@@ -230,3 +230,92 @@ describe('HTTP proxies with the official SDK', { timeout: 90_000 }, () => {
     await waitFor(() => gyre.output().includes('proxy call failed'), 'the failure is logged');
   });
 });
+
+describe('server-driven refresh through the refresh and sub_refresh proxies', { timeout: 60_000 }, () => {
+  let gyre: GyreProcess;
+  let backend: http.Server;
+  const calls: Call[] = [];
+  /** What the refresh and sub_refresh hooks answer next (queues; then `expired`). */
+  const refreshes: unknown[] = [];
+  const subRefreshes: unknown[] = [];
+  const nowSec = (): number => Math.floor(Date.now() / 1000);
+
+  before(async () => {
+    backend = http.createServer((req, res) => {
+      let text = '';
+      req.on('data', (d: Buffer) => (text += d.toString('utf8')));
+      req.on('end', () => {
+        const body = JSON.parse(text);
+        calls.push({ path: req.url ?? '', headers: req.headers, body });
+        let answer: unknown;
+        if (req.url === '/connect') answer = { result: { user: 'r1', expire_at: nowSec() + 2 } };
+        else if (req.url === '/subscribe') answer = { result: { expire_at: nowSec() + 1 } };
+        else if (req.url === '/refresh') answer = refreshes.shift() ?? { result: { expired: true } };
+        else if (req.url === '/sub_refresh') answer = subRefreshes.shift() ?? { result: { expired: true } };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer ?? {}));
+      });
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', () => r()));
+    const base = `http://127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    gyre = await startGyre({
+      log: { level: 'warn' },
+      client: {
+        presence_update_interval: '500ms',
+        proxy: {
+          connect: { enabled: true, endpoint: `${base}/connect`, timeout: '500ms' },
+          refresh: { enabled: true, endpoint: `${base}/refresh`, timeout: '500ms' },
+        },
+      },
+      channel: {
+        proxy: { subscribe: { endpoint: `${base}/subscribe` }, sub_refresh: { endpoint: `${base}/sub_refresh` } },
+        namespaces: [{ name: 'sr', subscribe_proxy_enabled: true, sub_refresh_proxy_enabled: true }],
+      },
+    });
+  });
+  after(async () => {
+    await gyre?.stop();
+    backend?.closeAllConnections();
+    await new Promise((r) => backend?.close(r));
+  });
+
+  it('renews a connection through the refresh proxy, and ends it as expired when the backend says so', async () => {
+    refreshes.push({ result: { expire_at: nowSec() + 3 } });
+    const raw = await RawClient.open(gyre.wsUrl);
+    try {
+      const connected = await raw.connect({});
+      assert.ok(connected.connect, JSON.stringify(connected));
+      assert.equal(connected.connect.expires, undefined, 'the server refreshes, not the client');
+      await waitFor(() => calls.some((c) => c.path === '/refresh'), 'first refresh call', 5000);
+      const first = calls.find((c) => c.path === '/refresh')!;
+      assert.equal(first.body.user, 'r1');
+      assert.equal(first.body.client, connected.connect.client);
+      assert.ok(raw.isOpen, 'renewed: still connected');
+      const closed = await raw.waitClose(8000);
+      assert.equal(closed.code, 3005, 'the second answer is expired');
+      assert.equal(calls.filter((c) => c.path === '/refresh').length, 2);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('renews a subscription through the sub_refresh proxy, then unsubscribes it when expired', async () => {
+    refreshes.push({ result: { expire_at: nowSec() + 60 } }, { result: { expire_at: nowSec() + 60 } });
+    subRefreshes.push({ result: { expire_at: nowSec() + 2 } });
+    const raw = await RawClient.open(gyre.wsUrl);
+    try {
+      await raw.connect({});
+      const sub = await raw.call({ subscribe: { channel: 'sr:room' } });
+      assert.ok(sub.subscribe, JSON.stringify(sub));
+      assert.equal(sub.subscribe.expires, undefined, 'the server refreshes, not the client');
+      const push = await raw.push((p) => p.unsubscribe && p.channel === 'sr:room', 'unsubscribe push', 10_000);
+      assert.equal(push.unsubscribe.code, 2501);
+      const subCalls = calls.filter((c) => c.path === '/sub_refresh');
+      assert.equal(subCalls.length, 2, 'renewed once, then expired');
+      assert.equal(subCalls[0]!.body.channel, 'sr:room');
+      assert.equal(subCalls[0]!.body.user, 'r1');
+      assert.ok(raw.isOpen, 'the connection stays');
+    } finally {
+      await raw.close();
+    }
+  });
+});

@@ -27,6 +27,7 @@ import { handleRpc } from './rpc.js';
 import { handleSend } from './send.js';
 import { handleRefresh } from './refresh.js';
 import { handleSubRefresh } from './sub-refresh.js';
+import { refreshConnection, refreshSubscription } from './server-refresh.js';
 
 /** A command handler returns the reply fields (without id), or undefined for no reply. */
 export type CommandHandler = (client: ClientSession, cmd: Command) => Promise<Reply | undefined>;
@@ -76,6 +77,8 @@ export class ClientSession implements HubClient, ClientRef {
   emulatedHeaders: Readonly<Record<string, string>> | undefined = undefined;
   /** Connection expiry, Unix seconds; 0 = never. */
   expireAt = 0;
+  /** True when the refresh proxy, not the client, renews the connection at expiry. */
+  serverRefresh = false;
   /** Channels granted by the connection token, for the refresh comparison. */
   tokenChannels: readonly string[] = NO_CHANNELS;
   readonly subs = new Map<string, Subscription>();
@@ -524,10 +527,14 @@ export class ClientSession implements HubClient, ClientRef {
     this.node.wheel.cancel(this.expireTimer);
     this.expireTimer = undefined;
     if (this.expireAt <= 0) return;
-    const delay = this.expireAt * 1000 - this.node.clock.now() + this.node.rules.expiredCloseDelayMs;
+    // A client refreshing its own token gets a grace delay; the refresh proxy is asked at expiry.
+    const serverSide = this.serverRefresh;
+    const delay = this.expireAt * 1000 - this.node.clock.now() + (serverSide ? 0 : this.node.rules.expiredCloseDelayMs);
     const at = this.expireAt;
     this.expireTimer = this.node.wheel.schedule(Math.max(0, delay), () => {
-      if (this.state === 'connected' && this.expireAt === at) this.close(Disconnects.expired);
+      if (this.state !== 'connected' || this.expireAt !== at) return;
+      if (serverSide) void refreshConnection(this);
+      else this.close(Disconnects.expired);
     });
   }
 
@@ -541,6 +548,13 @@ export class ClientSession implements HubClient, ClientRef {
       if (!needsTick(sub)) continue;
       again = true;
       if (sub.state !== 'subscribed') continue;
+      if (sub.expireAt > 0 && !sub.clientSideRefresh && nowSec >= sub.expireAt && !sub.serverSide) {
+        const proxy = node.proxies.subRefresh(node.resolver.resolve(sub.channel)?.namespace ?? '');
+        if (proxy) {
+          void refreshSubscription(this, sub, proxy);
+          continue;
+        }
+      }
       if (sub.expireAt > 0 && nowSec > sub.expireAt + node.rules.expiredSubCloseDelayMs / 1000) {
         if (sub.serverSide) {
           this.close(Disconnects.subExpired);

@@ -70,8 +70,10 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   c.expireAt = creds.expireAt;
   c.tokenChannels = tokenChannels;
 
+  // Credentials from the connect proxy are renewed through the refresh proxy when there is one.
+  c.serverRefresh = creds.source === 'proxy' && node.proxies.refresh !== undefined;
   const result: ConnectResult = { client: c.id, version: node.version };
-  if (creds.expireAt > 0) {
+  if (creds.expireAt > 0 && !c.serverRefresh) {
     result.expires = true;
     result.ttl = Math.max(1, Math.min(Math.ceil(creds.expireAt - nowSec), 31_536_000));
   }
