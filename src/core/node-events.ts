@@ -71,6 +71,20 @@ export interface JoinLeaveEvent {
   info: ClientInfo;
 }
 
+/** A call to the application backend (a proxy hook) started (`proxy_start`) or finished (`proxy`). */
+export interface ProxyEvent {
+  /** The hook: connect, refresh, subscribe, publish, rpc, sub_refresh. */
+  type: string;
+  /** The proxy's name: `default` for the built-in blocks, else the `proxies[]` name. */
+  name: string;
+  /** How it was called: `http` (or `grpc`). */
+  protocol: string;
+  /** Set on `proxy`: the call's duration. */
+  durationMs?: number;
+  /** Set on `proxy`: true when the backend could not be asked or answered nonsense. */
+  failed?: boolean;
+}
+
 /** Event name → payload. */
 export interface NodeEventMap {
   command: CommandEvent;
@@ -81,4 +95,6 @@ export interface NodeEventMap {
   publication: PublicationEvent;
   join: JoinLeaveEvent;
   leave: JoinLeaveEvent;
+  proxy_start: ProxyEvent;
+  proxy: ProxyEvent;
 }

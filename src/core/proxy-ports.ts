@@ -120,24 +120,32 @@ export interface SubRefreshProxyRequest extends ProxyClient {
 /** `result` absent counts as expired, as for the refresh proxy. */
 export type SubRefreshProxyResult = Omit<RefreshProxyResult, 'meta'>;
 
-export interface ConnectProxy {
+/** What every proxy may tell about itself, for metrics and logs. */
+export interface ProxyIdentity {
+  /** `default` for the built-in blocks, else the `proxies[]` name. */
+  readonly name?: string;
+  /** `http` or `grpc`. */
+  readonly protocol?: string;
+}
+
+export interface ConnectProxy extends ProxyIdentity {
   /** undefined: the backend gave no credentials (the anonymous/header rules apply next). */
   connect(req: ConnectProxyRequest): Promise<ConnectProxyResult | undefined>;
 }
-export interface RefreshProxy {
+export interface RefreshProxy extends ProxyIdentity {
   refresh(req: ProxyClient): Promise<RefreshProxyResult>;
 }
-export interface SubscribeProxy {
+export interface SubscribeProxy extends ProxyIdentity {
   subscribe(req: SubscribeProxyRequest): Promise<SubscribeProxyResult>;
 }
-export interface PublishProxy {
+export interface PublishProxy extends ProxyIdentity {
   publish(req: PublishProxyRequest): Promise<PublishProxyResult>;
 }
-export interface RpcProxy {
+export interface RpcProxy extends ProxyIdentity {
   /** The data returned to the client (empty for none). */
   rpc(req: RpcProxyRequest): Promise<Uint8Array>;
 }
-export interface SubRefreshProxy {
+export interface SubRefreshProxy extends ProxyIdentity {
   subRefresh(req: SubRefreshProxyRequest): Promise<SubRefreshProxyResult>;
 }
 

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/node.js';
-import type { CommandEvent, ConnectEvent, DisconnectEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/node-events.js';
+import type { CommandEvent, ConnectEvent, DisconnectEvent, ProxyEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/node-events.js';
 import type { BrokerMessageType } from '../core/traffic.js';
 import { ClientLabels } from './client-labels.js';
 
@@ -125,6 +125,31 @@ export class GyreMetrics {
       cmdSummary?.observe(labels, e.durationMs / 1000);
       cmdHistogram.observe(labels, e.durationMs / 1000);
       if (e.error !== undefined) replyErrors.inc({ method: e.method, code: String(e.error), channel_namespace: '' });
+    });
+
+    // Calls to the application backend (proxies), with Centrifugo's names.
+    const proxyLabels = ['protocol', 'type', 'name'] as const;
+    const proxySummary = summaries
+      ? new Summary({ name: `${NS}_proxy_duration_seconds`, help: 'Duration of proxy calls.', labelNames: proxyLabels, registers: [r], ...SUMMARY })
+      : undefined;
+    const proxyHistogram = new Histogram({
+      name: `${NS}_proxy_duration_seconds_histogram`,
+      help: 'Histogram of duration of proxy calls.',
+      labelNames: proxyLabels,
+      buckets: DEF_BUCKETS,
+      registers: [r],
+    });
+    const proxyErrors = new Counter({ name: `${NS}_proxy_errors`, help: 'Number of failed proxy calls.', labelNames: proxyLabels, registers: [r] });
+    const proxyInflight = new Gauge({ name: `${NS}_proxy_inflight_requests`, help: 'Proxy calls in flight.', labelNames: proxyLabels, registers: [r] });
+    this.on(node.events, 'proxy_start', (e: ProxyEvent) => {
+      proxyInflight.inc({ protocol: e.protocol, type: e.type, name: e.name });
+    });
+    this.on(node.events, 'proxy', (e: ProxyEvent) => {
+      const labels = { protocol: e.protocol, type: e.type, name: e.name };
+      proxyInflight.dec(labels);
+      proxySummary?.observe(labels, (e.durationMs ?? 0) / 1000);
+      proxyHistogram.observe(labels, (e.durationMs ?? 0) / 1000);
+      if (e.failed) proxyErrors.inc(labels);
     });
 
     const broadcast = new Histogram({

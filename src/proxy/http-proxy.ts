@@ -179,6 +179,8 @@ function describe(err: unknown): string {
  */
 export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy {
   readonly name: string;
+  /** How hooks travel, for metrics. */
+  readonly protocol = 'http';
   private readonly pool: Pool;
   private readonly path: string;
   private readonly timeoutMs: number;

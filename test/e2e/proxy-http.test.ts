@@ -88,6 +88,7 @@ describe('HTTP proxies with the official SDK', { timeout: 90_000 }, () => {
       },
       rpc: { proxy: { endpoint: `${base}/rpc`, timeout: '500ms' }, without_namespace: { proxy_enabled: true } },
       proxies: [{ name: 'other', endpoint: `${base}/named-subscribe`, timeout: '500ms' }],
+      prometheus: { enabled: true },
     });
     clients = new SdkClients(gyre.wsUrl, 'json');
   });
@@ -228,6 +229,15 @@ describe('HTTP proxies with the official SDK', { timeout: 90_000 }, () => {
       await raw.close();
     }
     await waitFor(() => gyre.output().includes('proxy call failed'), 'the failure is logged');
+  });
+
+  it('exposes proxy metrics with Centrifugo\'s names', async () => {
+    const text = await (await fetch(`${gyre.base}/metrics`)).text();
+    const value = (line: string): number => Number(text.split('\n').find((l) => l.startsWith(line))?.split(' ').at(-1) ?? NaN);
+    assert.ok(value('centrifugo_proxy_duration_seconds_histogram_count{protocol="http",type="subscribe",name="default"}') > 0, 'subscribe calls timed');
+    assert.ok(value('centrifugo_proxy_duration_seconds_histogram_count{protocol="http",type="subscribe",name="other"}') > 0, 'the named proxy by its name');
+    assert.ok(value('centrifugo_proxy_errors{protocol="http",type="subscribe",name="default"}') >= 3, 'the 500, garbage and timeout calls failed');
+    assert.equal(value('centrifugo_proxy_inflight_requests{protocol="http",type="subscribe",name="default"}'), 0);
   });
 });
 

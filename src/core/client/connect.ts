@@ -175,7 +175,7 @@ async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Cred
   if (proxy && !req.token) {
     if (req.headers) c.emulatedHeaders = req.headers;
     const subs = req.subs ? Object.keys(req.subs) : undefined;
-    const r = await callProxy(c, 'connect', () =>
+    const r = await callProxy(c, 'connect', proxy, () =>
       proxy.connect({ ...proxyClientOf(c), data: req.data, name: req.name, version: req.version, channels: subs }),
     );
     if (r) {

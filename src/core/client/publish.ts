@@ -34,7 +34,7 @@ export async function handlePublish(c: ClientSession, cmd: Command): Promise<Rep
   // The namespace's publish proxy, when it has one, replaces the allow_publish_* rules.
   const proxy = allowed ? undefined : node.proxies.publish(resolved.namespace);
   if (proxy) {
-    const r = await callProxy(c, 'publish', () => proxy.publish({ ...proxyClientOf(c), channel, data }));
+    const r = await callProxy(c, 'publish', proxy, () => proxy.publish({ ...proxyClientOf(c), channel, data }));
     allowed = true;
     if (r.data) data = r.data;
     extra = {

@@ -17,7 +17,7 @@ export async function handleRpc(c: ClientSession, cmd: Command): Promise<Reply |
   }
   const proxy = node.proxies.rpc(method);
   if (proxy) {
-    const data = await callProxy(c, 'rpc', () => proxy.rpc({ ...proxyClientOf(c), method, data: payload }));
+    const data = await callProxy(c, 'rpc', proxy, () => proxy.rpc({ ...proxyClientOf(c), method, data: payload }));
     return { rpc: data.length > 0 ? { data } : {} };
   }
   if (node.handlers.onRpc || node.rpcPing.enabled) throw Errors.methodNotFound;

@@ -9,7 +9,7 @@
 import { Disconnect, Disconnects, Unsubscribes } from '../../protocol/codes.js';
 import { ProxyCallError, type SubRefreshProxy } from '../proxy-ports.js';
 import type { ClientSession } from './client.js';
-import { proxyClientOf } from './proxy-calls.js';
+import { proxyClientOf, timedProxyCall } from './proxy-calls.js';
 import type { Subscription } from './subscription.js';
 
 /** How far a failed refresh call pushes the expiry, in seconds. */
@@ -27,7 +27,7 @@ export async function refreshConnection(c: ClientSession): Promise<void> {
   c.expireAt = node.clock.now() / 1000 + FAILED_REFRESH_EXTENSION_SEC;
   let r;
   try {
-    r = await proxy.refresh(proxyClientOf(c));
+    r = await timedProxyCall(c, 'refresh', proxy, () => proxy.refresh(proxyClientOf(c)));
   } catch (err) {
     if (c.state !== 'connected') return;
     if (err instanceof Disconnect) {
@@ -57,7 +57,7 @@ export async function refreshSubscription(c: ClientSession, sub: Subscription, p
   sub.expireAt = node.clock.now() / 1000 + FAILED_REFRESH_EXTENSION_SEC;
   let r;
   try {
-    r = await proxy.subRefresh({ ...proxyClientOf(c), channel: sub.channel });
+    r = await timedProxyCall(c, 'sub_refresh', proxy, () => proxy.subRefresh({ ...proxyClientOf(c), channel: sub.channel }));
   } catch (err) {
     if (c.state !== 'connected' || c.subs.get(sub.channel) !== sub) return;
     if (err instanceof Disconnect) {

@@ -118,7 +118,7 @@ async function authorizeSubscribe(c: ClientSession, channel: string, req: Subscr
       const proxy = userLimited ? undefined : node.proxies.subscribe(resolved.namespace);
       if (userLimited && resolver.userAllowed(channel, c.userId)) allowed = true;
       else if (proxy) {
-        const r = await callProxy(c, 'subscribe', () => proxy.subscribe({ ...proxyClientOf(c), channel, data: req.data }));
+        const r = await callProxy(c, 'subscribe', proxy, () => proxy.subscribe({ ...proxyClientOf(c), channel, data: req.data }));
         allowed = true;
         chanInfo = r.info;
         data = r.data;
