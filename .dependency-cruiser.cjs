@@ -16,6 +16,13 @@ module.exports = {
     forbid('admin-inward', folder('admin'), '^src/(brokers|transports|config|auth|proxy|server|cli|metrics)/', 'admin sees core events and the api only'),
     forbid('config-is-data', folder('config'), '^src/(?!config/)', 'config imports nothing else in src'),
     forbid('server-not-cli', folder('server'), folder('cli'), 'the composition root does not depend on the CLI'),
+    {
+      name: 'core-through-its-index',
+      severity: 'error',
+      comment: 'other folders use core through its public face, src/core/index.ts',
+      from: { path: '^src/(?!core/)', pathNot: '(\\.test|test-helper)\\.ts$' },
+      to: { path: '^src/core/(?!index\\.ts$)' },
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

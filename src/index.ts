@@ -5,10 +5,10 @@
  */
 import type http from 'node:http';
 import { configFromObject } from './config/from-object.js';
-import type { NodeHandlers } from './core/handlers.js';
-import type { ApiPublishResult } from './core/node-api.js';
-import type { Node } from './core/node.js';
-import type { Logger } from './core/ports.js';
+import type { NodeHandlers } from './core/index.js';
+import type { ApiPublishResult } from './core/index.js';
+import type { Node } from './core/index.js';
+import type { Logger } from './core/index.js';
 import { GyreServer } from './server/index.js';
 
 export { ProtocolError, Disconnect, Errors, Disconnects } from './protocol/codes.js';
@@ -21,8 +21,8 @@ export type {
   SubscribeDecision,
   PublishContext,
   RpcContext,
-} from './core/handlers.js';
-export type { Logger } from './core/ports.js';
+} from './core/index.js';
+export type { Logger } from './core/index.js';
 export { GyreServer, startServer, gyreVersion } from './server/index.js';
 export { configFromObject } from './config/from-object.js';
 export type { GyreConfig } from './config/index.js';

@@ -7,7 +7,7 @@
  */
 import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { JoinLeaveEvent, PublicationEvent } from '../core/node-events.js';
+import type { JoinLeaveEvent, PublicationEvent } from '../core/index.js';
 import type { ClientInfo } from '../protocol/types.js';
 
 /** What the tail needs from the node. */

@@ -3,7 +3,7 @@
  * it parsed JSON bodies and encode its replies with encodeJson.
  */
 import { EventEmitter } from 'node:events';
-import type { NodeApi } from '../core/node-api.js';
+import type { NodeApi } from '../core/index.js';
 import { ApiErrors, toApiError, type ApiErrorBody } from './errors.js';
 import { DecodeError } from './decode.js';
 import type { ApiLogger, ApiMethod, MethodContext, MethodRegistry } from './method.js';

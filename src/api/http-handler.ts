@@ -12,7 +12,7 @@ import { encodeJson } from './raw-json.js';
 import { JsonStreamError } from './json-stream.js';
 import { parseLegacyCommands, runLegacyCommands } from './legacy.js';
 import { closeAfterAnswer, EARLY_ANSWER_SKIP_MAX_BYTES } from './lingering-close.js';
-import { LogLimiter } from '../core/log-limiter.js';
+import { LogLimiter } from '../core/index.js';
 
 /** Default request body limit. */
 export const DEFAULT_API_MAX_BODY_BYTES = 10 * 1024 * 1024;

@@ -2,7 +2,7 @@
  * The contract every server API method implements: decode a JSON request body into a typed
  * request (shape only), then run it against the node (semantics, node calls, result building).
  */
-import type { NodeApi } from '../core/node-api.js';
+import type { NodeApi } from '../core/index.js';
 import type { ApiErrorBody } from './errors.js';
 
 /** Structured logger the API reports to (pino-compatible subset). */

@@ -8,7 +8,7 @@ import {
   type ServerSubOptions,
   type SubscribeCredentials,
   type SubscriptionOverride,
-} from '../core/ports.js';
+} from '../core/index.js';
 
 /** A decoded JWT payload (a JSON object). */
 export type Claims = Record<string, unknown>;

@@ -4,7 +4,7 @@
  * then the claims of each token kind mapped to core credentials.
  */
 import { compactVerify, decodeJwt, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
-import type { CompilePattern, ConnectCredentials, PatternMatcher, SubscribeCredentials, TokenVerifier } from '../core/ports.js';
+import type { CompilePattern, ConnectCredentials, PatternMatcher, SubscribeCredentials, TokenVerifier } from '../core/index.js';
 import {
   audiences,
   checkLifetime,

@@ -11,7 +11,7 @@
  * which is then offset − 1), `j<info>` for a join and `l<info>` for a leave. The publication header
  * is ASCII so Lua scripts can build it around bodies they never parse.
  */
-import type { BrokerPublication, StreamPosition } from '../core/ports.js';
+import type { BrokerPublication, StreamPosition } from '../core/index.js';
 import type { ClientInfo } from '../protocol/types.js';
 
 const BODY_VERSION = 1;

@@ -2,7 +2,7 @@
  * The one factory that names concrete brokers and presence managers. Only server/ calls it;
  * everything else sees the Broker and PresenceManager ports.
  */
-import type { Broker, Controller, PresenceManager } from '../core/ports.js';
+import type { Broker, Controller, PresenceManager } from '../core/index.js';
 import { BrokerError } from './errors.js';
 import { MemoryBroker, MemoryPresenceManager } from './memory/index.js';
 import type { MemoryBrokerOptions } from './memory/index.js';

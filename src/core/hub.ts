@@ -43,15 +43,19 @@ interface ChannelEntry {
   subs: Map<HubClient, Subscription>;
 }
 
-export class Hub {
-  private readonly clients = new Map<string, HubClient>();
-  private readonly users = new Map<string, Set<HubClient>>();
+/**
+ * C is the connection type the registry hands back (the node's sessions), so callers need
+ * no casts; the fan-out side only uses HubClient.
+ */
+export class Hub<C extends HubClient = HubClient> {
+  private readonly clients = new Map<string, C>();
+  private readonly users = new Map<string, Set<C>>();
   private readonly channels = new Map<string, ChannelEntry>();
   private numSubs = 0;
 
   constructor(private readonly encode: PushEncoder) {}
 
-  addClient(c: HubClient): void {
+  addClient(c: C): void {
     this.clients.set(c.id, c);
     let set = this.users.get(c.userId);
     if (!set) {
@@ -61,7 +65,7 @@ export class Hub {
     set.add(c);
   }
 
-  removeClient(c: HubClient): void {
+  removeClient(c: C): void {
     if (this.clients.get(c.id) !== c) return;
     this.clients.delete(c.id);
     const set = this.users.get(c.userId);
@@ -71,11 +75,11 @@ export class Hub {
     }
   }
 
-  client(id: string): HubClient | undefined {
+  client(id: string): C | undefined {
     return this.clients.get(id);
   }
 
-  userClients(userId: string): Iterable<HubClient> {
+  userClients(userId: string): Iterable<C> {
     return this.users.get(userId) ?? [];
   }
 
@@ -180,7 +184,7 @@ export class Hub {
     return this.numSubs;
   }
 
-  allClients(): Iterable<HubClient> {
+  allClients(): Iterable<C> {
     return this.clients.values();
   }
 }

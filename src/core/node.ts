@@ -79,7 +79,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly version: string;
   readonly rules: ResolvedClientRules;
   readonly resolver: ChannelResolver;
-  readonly hub: Hub;
+  readonly hub: Hub<ClientSession>;
   readonly broker: Broker;
   readonly presenceManager: PresenceManager;
   readonly tokenVerifier: TokenVerifier | undefined;
@@ -325,13 +325,12 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   /** Connections a user-targeted command applies to; a client id alone selects that connection. */
   private select(sel: ConnectionSelector): ClientSession[] {
     if (sel.client) {
-      const c = this.hub.client(sel.client) as ClientSession | undefined;
+      const c = this.hub.client(sel.client);
       if (!c || (sel.user && c.userId !== sel.user) || (sel.session && c.sessionId !== sel.session)) return [];
       return [c];
     }
     const out: ClientSession[] = [];
-    for (const hc of this.hub.userClients(sel.user ?? '')) {
-      const c = hc as ClientSession;
+    for (const c of this.hub.userClients(sel.user ?? '')) {
       if (sel.session && c.sessionId !== sel.session) continue;
       out.push(c);
     }
@@ -412,13 +411,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
         c.close(Disconnects.expired);
         continue;
       }
-      if (req.info) c.connInfo = req.info;
-      if (req.expireAt !== undefined && req.expireAt > 0) {
-        c.expireAt = req.expireAt;
-        c.scheduleExpiry();
-        const ttl = Math.max(0, Math.ceil(req.expireAt - this.clock.now() / 1000));
-        c.writeReply({ push: { refresh: { expires: true, ttl } } });
-      }
+      c.applyRefresh(req.info, req.expireAt);
     }
   }
 
@@ -496,7 +489,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     if (this.closing) return;
     this.closing = true;
     this.cluster?.close();
-    for (const c of [...this.hub.allClients()]) (c as ClientSession).close(Disconnects.shutdown);
+    for (const c of [...this.hub.allClients()]) c.close(Disconnects.shutdown);
     this.wheel.close();
     await Promise.allSettled([this.broker.close(), this.presenceManager.close()]);
   }

@@ -8,9 +8,9 @@ import type { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
-import type { Node } from '../core/node.js';
-import type { CommandEvent, ConnectEvent, DisconnectEvent, ProxyEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/node-events.js';
-import type { BrokerMessageType } from '../core/traffic.js';
+import type { Node } from '../core/index.js';
+import type { CommandEvent, ConnectEvent, DisconnectEvent, ProxyEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/index.js';
+import type { BrokerMessageType } from '../core/index.js';
 import { ClientLabels } from './client-labels.js';
 
 const NS = 'centrifugo';

@@ -22,8 +22,8 @@ import type {
   SubscribeProxy,
   SubscribeProxyRequest,
   SubscribeProxyResult,
-} from '../core/proxy-ports.js';
-import { ProxyCallError } from '../core/proxy-ports.js';
+} from '../core/index.js';
+import { ProxyCallError } from '../core/index.js';
 import { Disconnect, ProtocolError } from '../protocol/codes.js';
 import { JSON_INVALID, scanJson } from '../protocol/json-scan.js';
 import {

@@ -5,14 +5,14 @@
  * (except a publish result's `data`, which wins when present), and raw fields are kept byte
  * for byte.
  */
-import type { SubscriptionOverride, ServerSubOptions } from '../core/ports.js';
+import type { SubscriptionOverride, ServerSubOptions } from '../core/index.js';
 import type {
   ConnectProxyResult,
   PublishProxyResult,
   RefreshProxyResult,
   SubRefreshProxyResult,
   SubscribeProxyResult,
-} from '../core/proxy-ports.js';
+} from '../core/index.js';
 import { RawJson, type RawPredicate } from './raw-json.js';
 
 /** The answer does not have the shape of a proxy response. */

@@ -6,9 +6,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Node } from '../core/node.js';
-import type { Logger } from '../core/ports.js';
-import type { UniDisconnectTransform } from '../core/client/uni-connect.js';
+import type { Node } from '../core/index.js';
+import type { Logger } from '../core/index.js';
+import type { UniDisconnectTransform } from '../core/index.js';
 import { EmulationHandler, ForwardingEmulationRouter, LocalEmulationRouter } from '../transports/emulation.js';
 import { HttpStreamHandler } from '../transports/http-stream.js';
 import { SseHandler } from '../transports/sse.js';

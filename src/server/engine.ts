@@ -11,7 +11,7 @@ import {
   type RedisBrokerOptions,
   type RedisPresenceOptions,
 } from '../brokers/index.js';
-import type { Broker, Controller, Logger, PresenceManager } from '../core/ports.js';
+import type { Broker, Controller, Logger, PresenceManager } from '../core/index.js';
 
 export interface EngineSections {
   engine?: { type?: string; redis?: object };

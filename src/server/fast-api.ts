@@ -26,8 +26,8 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApiAnswer, ApiEndpoint } from '../api/http-handler.js';
 import { LINGER_MAX_BYTES, LINGER_MS } from '../api/index.js';
-import { LogLimiter } from '../core/log-limiter.js';
-import type { Logger } from '../core/ports.js';
+import { LogLimiter } from '../core/index.js';
+import type { Logger } from '../core/index.js';
 import { HeadScanner, type Head } from './fast-api-head.js';
 
 /** Idle time after which a kept-alive connection is closed (node:http's keepAliveTimeout default). */

@@ -7,9 +7,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AdminHandler, type AdminOptions } from '../admin/index.js';
 import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
-import type { Node } from '../core/node.js';
-import type { CommandEvent, ConnectEvent } from '../core/node-events.js';
-import type { Logger } from '../core/ports.js';
+import type { Node } from '../core/index.js';
+import type { CommandEvent, ConnectEvent } from '../core/index.js';
+import type { Logger } from '../core/index.js';
 import { GyreMetrics, createApiTracer, type ApiTracer } from '../metrics/index.js';
 import { gyreVersion } from './version.js';
 

@@ -15,7 +15,7 @@ import type {
   RpcProxy,
   SubRefreshProxy,
   SubscribeProxy,
-} from '../core/proxy-ports.js';
+} from '../core/index.js';
 
 /** A proxy block as the config holds it (fields this module reads; the factory reads the rest). */
 export interface ProxyBlock {

@@ -10,9 +10,9 @@ import { Disconnects } from '../protocol/codes.js';
 import { decodeEmulationRequest } from '../protocol/protobuf-codec.js';
 import { decodeEmulationRequestJson } from '../protocol/json-codec.js';
 import type { Command, EmulationRequest, ProtocolType } from '../protocol/types.js';
-import type { ClientSession } from '../core/client/client.js';
-import type { Logger } from '../core/ports.js';
-import type { Node } from '../core/node.js';
+import type { ClientSession } from '../core/index.js';
+import type { Logger } from '../core/index.js';
+import type { Node } from '../core/index.js';
 import { bodyFailed, preflight, readBody, respond } from './http-common.js';
 
 /** One decoded emulation request: a command frame for one session. */

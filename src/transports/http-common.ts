@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Disconnect } from '../protocol/codes.js';
 import type { ProtocolType } from '../protocol/types.js';
-import type { Transport, TransportRequest } from '../core/transport.js';
+import type { Transport, TransportRequest } from '../core/index.js';
 
 /** Default of every `max_request_body_size`. */
 export const defaultMaxBodyBytes = 65536;

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CodecError, codecFor } from '../protocol/codec.js';
 import type { Command, ProtocolType } from '../protocol/types.js';
-import type { Node } from '../core/node.js';
+import type { Node } from '../core/index.js';
 import { isProtobuf, type EmulationSessions } from './emulation.js';
 import {
   bodyFailed,

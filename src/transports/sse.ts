@@ -5,7 +5,7 @@
  * endpoint for the session named in the connect result.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Node } from '../core/node.js';
+import type { Node } from '../core/index.js';
 import type { EmulationSessions } from './emulation.js';
 import { bodyFailed, preflight, readBody, respond, sseEvents } from './http-common.js';
 import { openEmulationStream } from './http-stream.js';

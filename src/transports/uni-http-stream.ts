@@ -4,7 +4,7 @@
  * starting with `{"connect":…}`, is written as one JSON line.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Node } from '../core/node.js';
+import type { Node } from '../core/index.js';
 import { bodyFailed, jsonLines, preflight, readBody, respond } from './http-common.js';
 import { parseConnectRequest, serveUniStream, type UniStreamOptions } from './uni-stream.js';
 

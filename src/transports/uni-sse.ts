@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ConnectRequest } from '../protocol/types.js';
-import type { Node } from '../core/node.js';
+import type { Node } from '../core/index.js';
 import { bodyFailed, preflight, readBody, respond, sseEvents } from './http-common.js';
 import { parseConnectRequest, serveUniStream, type UniStreamOptions } from './uni-stream.js';
 import { connectParam } from './sse.js';

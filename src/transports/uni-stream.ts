@@ -9,8 +9,8 @@ import { CodecError } from '../protocol/codec.js';
 import { Disconnects } from '../protocol/codes.js';
 import { decodeConnectRequestJson } from '../protocol/json-codec.js';
 import type { ConnectRequest } from '../protocol/types.js';
-import type { Node } from '../core/node.js';
-import { connectUnidirectional, uniConnectDisconnect, type UniConnectFailure, type UniDisconnectTransform } from '../core/client/uni-connect.js';
+import type { Node } from '../core/index.js';
+import { connectUnidirectional, uniConnectDisconnect, type UniConnectFailure, type UniDisconnectTransform } from '../core/index.js';
 import { HttpStreamTransport, respond, transportRequest, type StreamFormat } from './http-common.js';
 
 /** One `connect_code_to_http_response.transforms` entry. */

@@ -1,7 +1,7 @@
 /** The upgrade request as a WebSocket session keeps it: headers, and the peer address on demand. */
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { TransportRequest } from '../core/transport.js';
+import type { TransportRequest } from '../core/index.js';
 
 /** Request headers that only serve the handshake itself; sessions do not keep them. */
 const handshakeHeaders = new Set(['connection', 'upgrade', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions']);

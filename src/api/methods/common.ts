@@ -1,7 +1,7 @@
 /** Checks and result builders shared by several API methods. */
-import type { ChannelOptions } from '../../core/channel-options.js';
-import type { NodeApi, ApiPublishResult } from '../../core/node-api.js';
-import type { BrokerPublication } from '../../core/ports.js';
+import type { ChannelOptions } from '../../core/index.js';
+import type { NodeApi, ApiPublishResult } from '../../core/index.js';
+import type { BrokerPublication } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/index.js';
 import { ApiErrors } from '../errors.js';
 import { isValidJson, isValidJsonObject, rawJsonFromBytes, type RawJson } from '../raw-json.js';

@@ -1,5 +1,5 @@
 /** `disconnect`: closes a user's connections with a disconnect code (server.md §4.6). */
-import type { ApiDisconnectRequest } from '../../core/node-api.js';
+import type { ApiDisconnectRequest } from '../../core/index.js';
 import type { ApiMethod } from '../method.js';
 import { Disconnects } from '../../protocol/index.js';
 import { optObject, requestObject, str, strArray, int, UINT32 } from '../decode.js';

@@ -1,5 +1,5 @@
 /** `history`: publications and the current position of a channel stream (server.md §4.6). */
-import type { ApiHistoryRequest } from '../../core/node-api.js';
+import type { ApiHistoryRequest } from '../../core/index.js';
 import type { ApiMethod } from '../method.js';
 import { ApiErrors } from '../errors.js';
 import { bool, INT32, int, position, requestObject, str } from '../decode.js';

@@ -1,5 +1,5 @@
 /** `info`: the live nodes of the cluster with their counters (server.md §4.6). */
-import type { NodeInfo } from '../../core/node-api.js';
+import type { NodeInfo } from '../../core/index.js';
 import type { ApiMethod } from '../method.js';
 import { requestObject } from '../decode.js';
 

@@ -1,5 +1,5 @@
 /** `refresh`: extends, expires or re-informs a user's connections (server.md §4.6). */
-import type { ApiRefreshRequest } from '../../core/node-api.js';
+import type { ApiRefreshRequest } from '../../core/index.js';
 import type { ApiMethod } from '../method.js';
 import { bool, INT64, int, raw, requestObject, str } from '../decode.js';
 

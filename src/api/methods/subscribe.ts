@@ -1,5 +1,5 @@
 /** `subscribe`: server-side subscription of a user's active connections to a channel (server.md §4.6). */
-import type { ApiSubscribeRequest } from '../../core/node-api.js';
+import type { ApiSubscribeRequest } from '../../core/index.js';
 import type { ApiMethod } from '../method.js';
 import { bool, INT64, int, optObject, position, raw, requestObject, str, type JsonObject } from '../decode.js';
 import { channelOptions, optionalPayload, requireChannel } from './common.js';

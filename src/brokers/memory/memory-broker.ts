@@ -8,8 +8,8 @@ import type {
   PublishOptions,
   PublishResult,
   StreamPosition,
-} from '../../core/ports.js';
-import { systemClock } from '../../core/ports.js';
+} from '../../core/index.js';
+import { systemClock } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { BrokerError } from '../errors.js';
 import { MemoryStream, newEpoch } from './memory-stream.js';

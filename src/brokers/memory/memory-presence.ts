@@ -1,4 +1,4 @@
-import type { PresenceManager, PresenceStats } from '../../core/ports.js';
+import type { PresenceManager, PresenceStats } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { BrokerError } from '../errors.js';
 

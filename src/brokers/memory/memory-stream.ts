@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import type { BrokerPublication } from '../../core/ports.js';
+import type { BrokerPublication } from '../../core/index.js';
 
 const EPOCH_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 

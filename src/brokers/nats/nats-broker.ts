@@ -1,7 +1,7 @@
 import { connect } from 'nats';
 import type { ConnectionOptions, Msg, NatsConnection, Subscription, TlsOptions } from 'nats';
-import type { Broker, BrokerEventHandler, Clock, Controller, HistoryResult, Logger, PublishOptions, PublishResult, StreamPosition } from '../../core/ports.js';
-import { systemClock } from '../../core/ports.js';
+import type { Broker, BrokerEventHandler, Clock, Controller, HistoryResult, Logger, PublishOptions, PublishResult, StreamPosition } from '../../core/index.js';
+import { systemClock } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { decodeFrame, encodeBody, joinLeaveFrame, liveFrame } from '../envelope.js';
 import { BrokerError } from '../errors.js';

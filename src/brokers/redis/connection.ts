@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import type { RedisOptions } from 'ioredis';
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/index.js';
 import { BrokerError } from '../errors.js';
 import type { HostPort, ShardSpec } from './options.js';
 

@@ -4,7 +4,7 @@
  * (§6.2.1 address forms).
  */
 import type { ConnectionOptions } from 'node:tls';
-import type { Clock, Logger } from '../../core/ports.js';
+import type { Clock, Logger } from '../../core/index.js';
 import { BrokerError } from '../errors.js';
 import { tlsConnectionOptions } from '../tls.js';
 import type { TlsBlock } from '../tls.js';

@@ -10,8 +10,8 @@ import type {
   Logger,
   PublishOptions,
   PublishResult,
-} from '../../core/ports.js';
-import { systemClock } from '../../core/ports.js';
+} from '../../core/index.js';
+import { systemClock } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { decodeBody, decodeFrame, encodeBody, joinLeaveFrame, liveFrame } from '../envelope.js';
 import { newStreamEpoch } from '../epoch.js';

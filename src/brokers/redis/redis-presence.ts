@@ -1,5 +1,5 @@
-import type { Clock, PresenceManager, PresenceStats } from '../../core/ports.js';
-import { systemClock } from '../../core/ports.js';
+import type { Clock, PresenceManager, PresenceStats } from '../../core/index.js';
+import { systemClock } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { decodeClientInfo, encodeClientInfo } from '../envelope.js';
 import { BrokerError } from '../errors.js';

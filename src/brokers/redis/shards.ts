@@ -2,7 +2,7 @@
  * The shards of a Redis broker or presence manager: one command client each (plus, for brokers, a
  * PUB/SUB subscriber), and the consistent choice of a shard per channel.
  */
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/index.js';
 import { connectClient, createCommandClient, shardIndex } from './connection.js';
 import type { RedisClient } from './connection.js';
 import { RedisKeys } from './keys.js';

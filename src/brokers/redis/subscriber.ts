@@ -6,7 +6,7 @@
  * still wanted, so nothing is delivered after `unsubscribe` resolves.
  */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../../core/ports.js';
+import type { Logger } from '../../core/index.js';
 import { BrokerError } from '../errors.js';
 import { backendError, reconnectDelayMs } from './connection.js';
 

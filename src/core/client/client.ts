@@ -522,6 +522,21 @@ export class ClientSession implements HubClient, ClientRef {
     this.node.wheel.cancel(this.pongTimer);
   }
 
+  /**
+   * A refresh from the server API: new connection info and, when expireAt > 0, a new expiry
+   * the client is told about with a refresh push.
+   */
+  applyRefresh(info: Uint8Array | undefined, expireAt: number | undefined): void {
+    if (this.state !== 'connected') return;
+    if (info) this.connInfo = info;
+    if (expireAt !== undefined && expireAt > 0) {
+      this.expireAt = expireAt;
+      this.scheduleExpiry();
+      const ttl = Math.max(0, Math.ceil(expireAt - this.node.clock.now() / 1000));
+      this.writeReply({ push: { refresh: { expires: true, ttl } } });
+    }
+  }
+
   /** (Re)arms the connection expiry check for the current expireAt. */
   scheduleExpiry(): void {
     this.node.wheel.cancel(this.expireTimer);

@@ -130,7 +130,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
     if (rules.personalChannel.enabled && rules.personalChannel.singleConnection && c.userId !== '') {
       // Single-connection mode: the newest connection of a user wins.
       for (const other of [...node.hub.userClients(c.userId)]) {
-        if (other !== c) (other as ClientSession).close(Disconnects.connectionLimit);
+        if (other !== c) other.close(Disconnects.connectionLimit);
       }
     }
     for (const sub of made) {

@@ -19,7 +19,7 @@ export interface NodeContext {
   readonly version: string;
   readonly rules: ResolvedClientRules;
   readonly resolver: ChannelResolver;
-  readonly hub: Hub;
+  readonly hub: Hub<ClientSession>;
   readonly broker: Broker;
   readonly presenceManager: PresenceManager;
   readonly tokenVerifier: TokenVerifier | undefined;
