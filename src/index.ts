@@ -21,6 +21,8 @@ export type {
   SubscribeDecision,
   PublishContext,
   RpcContext,
+  RefreshDecision,
+  EndReason,
 } from './core/index.js';
 export type { Logger } from './core/index.js';
 export { GyreServer, startServer, gyreVersion } from './server/index.js';

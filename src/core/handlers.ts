@@ -62,6 +62,20 @@ export interface RpcContext {
   data: Uint8Array;
 }
 
+/** What a server-side refresh decides: `expired` ends it, else a new expiry (Unix seconds) and info. */
+export interface RefreshDecision {
+  expired?: boolean;
+  /** Unix seconds; 0 or absent = never expires again. */
+  expireAt?: number;
+  info?: Uint8Array;
+}
+
+/** Why a connection closed or a subscription ended. */
+export interface EndReason {
+  code: number;
+  reason: string;
+}
+
 export interface NodeHandlers {
   /** Called on every connect, before token checks; a result authenticates the connection. */
   onConnecting?(ctx: ConnectingContext): Promise<ConnectingResult | undefined>;
@@ -73,4 +87,15 @@ export interface NodeHandlers {
   onRpc?(ctx: RpcContext): Promise<Uint8Array | undefined>;
   /** Receives asynchronous `send` messages; without it a send disconnects with 3508. */
   onMessage?(client: ClientRef, data: Uint8Array): void;
+  /**
+   * Renews, at expiry, a connection onConnecting authenticated with an expireAt (the server
+   * refreshes it instead of the client); undefined defers to the refresh proxy, else it expires.
+   */
+  onRefresh?(client: ClientRef): Promise<RefreshDecision | undefined>;
+  /** Renews, at expiry, a subscription granted with an expireAt by onSubscribe or the subscribe proxy. */
+  onSubRefresh?(client: ClientRef, channel: string): Promise<RefreshDecision | undefined>;
+  /** A connection closed, whatever closed it (called once per connection that had connected). */
+  onDisconnect?(client: ClientRef, why: EndReason): void;
+  /** A subscription ended: client unsubscribe (0), connection closed (1), or the server's code (2000+). */
+  onUnsubscribe?(client: ClientRef, channel: string, why: EndReason): void;
 }

@@ -212,6 +212,13 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
       version: client.clientVersion,
     });
     if (d.code !== 3000) this.logger.debug({ client: client.id, user: client.userId, code: d.code, reason: d.reason }, 'client disconnected');
+    if (client.announced && this.handlers.onDisconnect) {
+      try {
+        this.handlers.onDisconnect(client, { code: d.code, reason: d.reason });
+      } catch (err) {
+        this.logger.warn({ client: client.id, err }, 'onDisconnect handler failed');
+      }
+    }
   }
 
   // ---- broker events ----

@@ -12,7 +12,7 @@ import type { Transport, TransportRequest } from '../transport.js';
 import { ConnectionWriter } from '../writer.js';
 import type { HubClient, PushFraming } from '../hub.js';
 import type { BrokerPublication, StreamPosition } from '../ports.js';
-import type { ClientRef } from '../handlers.js';
+import type { ClientRef, EndReason } from '../handlers.js';
 import type { FrameType, TrafficCell } from '../traffic.js';
 import { commandFrameType, replyFrameType } from './frame-types.js';
 import type { Subscription } from './subscription.js';
@@ -408,12 +408,16 @@ export class ClientSession implements HubClient, ClientRef {
     const sub = this.subs.get(channel);
     if (!sub || this.state === 'closed') return;
     this.writeReply({ push: { channel, unsubscribe: { code: u.code, reason: u.reason } } });
-    void this.removeSubscription(sub, true, u.code);
+    void this.removeSubscription(sub, true, u);
   }
 
-  /** Drops a subscription: hub entry, presence, leave message, broker interest. `serverCode`: the server unsubscribed with it. */
-  async removeSubscription(sub: Subscription, emitLeave: boolean, serverCode?: number): Promise<void> {
+  /**
+   * Drops a subscription: hub entry, presence, leave message, broker interest. `why` is the
+   * unsubscribe code and reason (2000 and up: the server's).
+   */
+  async removeSubscription(sub: Subscription, emitLeave: boolean, why: EndReason): Promise<void> {
     if (this.subs.get(sub.channel) !== sub) return;
+    const serverCode = why.code >= 2000 ? why.code : undefined;
     this.subs.delete(sub.channel);
     const node = this.node;
     node.hub.removeSub(this, sub.channel);
@@ -425,6 +429,13 @@ export class ClientSession implements HubClient, ClientRef {
       tasks.push(node.broker.publishLeave(sub.channel, sub.info));
     }
     node.events.emit('unsubscribe', { channel: sub.channel, client: this.id, clientName: this.clientName, announced: !!sub.announced, serverCode });
+    if (sub.announced && node.handlers.onUnsubscribe) {
+      try {
+        node.handlers.onUnsubscribe(this, sub.channel, { code: why.code, reason: why.reason });
+      } catch (err) {
+        node.logger.warn({ client: this.id, channel: sub.channel, err }, 'onUnsubscribe handler failed');
+      }
+    }
     try {
       await Promise.all(tasks);
     } catch (err) {
@@ -565,7 +576,7 @@ export class ClientSession implements HubClient, ClientRef {
       if (sub.state !== 'subscribed') continue;
       if (sub.expireAt > 0 && !sub.clientSideRefresh && nowSec >= sub.expireAt && !sub.serverSide) {
         const proxy = node.proxies.subRefresh(node.resolver.resolve(sub.channel)?.namespace ?? '');
-        if (proxy) {
+        if (proxy || node.handlers.onSubRefresh) {
           void refreshSubscription(this, sub, proxy);
           continue;
         }
@@ -620,7 +631,7 @@ export class ClientSession implements HubClient, ClientRef {
       }
     }
     if (wasConnected) this.node.hub.removeClient(this);
-    for (const sub of [...this.subs.values()]) void this.removeSubscription(sub, true);
+    for (const sub of [...this.subs.values()]) void this.removeSubscription(sub, true, Unsubscribes.disconnect);
     this.node.clientClosed(this, d, wasConnected);
   }
 

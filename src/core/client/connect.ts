@@ -2,7 +2,7 @@
  * The connect command (protocol.md §8.3): authenticate, apply limits, register the
  * connection, make server-side subscriptions, answer, then start timers and joins.
  */
-import { Disconnects, Errors } from '../../protocol/codes.js';
+import { Disconnects, Errors, Unsubscribes } from '../../protocol/codes.js';
 import type { Command, ConnectRequest, ConnectResult, Reply, SubscribeResult } from '../../protocol/types.js';
 import type { ServerSubOptions } from '../ports.js';
 import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
@@ -70,8 +70,8 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   c.expireAt = creds.expireAt;
   c.tokenChannels = tokenChannels;
 
-  // Credentials from the connect proxy are renewed through the refresh proxy when there is one.
-  c.serverRefresh = creds.source === 'proxy' && node.proxies.refresh !== undefined;
+  // Credentials from onConnecting or the connect proxy are renewed by the server (onRefresh, the refresh proxy) when it can.
+  c.serverRefresh = (creds.source === 'proxy' || creds.source === 'handler') && (node.handlers.onRefresh !== undefined || node.proxies.refresh !== undefined);
   const result: ConnectResult = { client: c.id, version: node.version };
   if (creds.expireAt > 0 && !c.serverRefresh) {
     result.expires = true;
@@ -118,7 +118,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
         subs[channel] = r;
       }
     } catch (err) {
-      for (const sub of made) await c.removeSubscription(sub, false);
+      for (const sub of made) await c.removeSubscription(sub, false, Unsubscribes.disconnect);
       node.hub.removeClient(c);
       c.state = 'connecting';
       throw err;

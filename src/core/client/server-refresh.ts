@@ -1,12 +1,14 @@
 /**
- * Server-driven refreshes: a connection whose expiry came from the connect proxy is
- * refreshed through the refresh proxy when it expires, and a subscription whose expiry came
- * from the subscribe proxy through the namespace's sub_refresh proxy, instead of waiting for
- * the client to bring a new token. A backend that cannot be asked extends the expiry by 60 s
- * (and is asked again then); a missing or `expired` result ends the connection (3005) or the
- * subscription (unsubscribe 3005-style `expired`).
+ * Server-driven refreshes. A connection whose expiry came from the embedding's onConnecting
+ * or the connect proxy is renewed at expiry by onRefresh, then the refresh proxy; a
+ * subscription whose expiry came from onSubscribe or the subscribe proxy by onSubRefresh,
+ * then the namespace's sub_refresh proxy (the client is not asked for a token then). The
+ * first that answers decides. A backend that cannot be asked extends the expiry by 60 s (and
+ * is asked again then); `expired`, or nobody answering, ends the connection (3005) or the
+ * subscription (unsubscribe 2501).
  */
 import { Disconnect, Disconnects, Unsubscribes } from '../../protocol/codes.js';
+import type { RefreshDecision } from '../handlers.js';
 import { ProxyCallError, type SubRefreshProxy } from '../proxy-ports.js';
 import type { ClientSession } from './client.js';
 import { proxyClientOf, timedProxyCall } from './proxy-calls.js';
@@ -15,64 +17,72 @@ import type { Subscription } from './subscription.js';
 /** How far a failed refresh call pushes the expiry, in seconds. */
 export const FAILED_REFRESH_EXTENSION_SEC = 60;
 
-/** Asks the refresh proxy about an expiring connection and applies the answer. */
-export async function refreshConnection(c: ClientSession): Promise<void> {
-  const node = c.node;
-  const proxy = node.proxies.refresh;
-  if (!proxy) {
-    c.close(Disconnects.expired);
-    return;
-  }
-  // Until the answer comes, and if none does, the connection lives a minute more.
-  c.expireAt = node.clock.now() / 1000 + FAILED_REFRESH_EXTENSION_SEC;
-  let r;
+/** The outcome of asking the chain: a decision, nobody (undefined), or a failure already handled. */
+type Asked = { decision: RefreshDecision | undefined } | 'failed';
+
+async function ask(c: ClientSession, hook: string, channel: string | undefined, calls: (() => Promise<RefreshDecision | undefined>)[]): Promise<Asked> {
   try {
-    r = await timedProxyCall(c, 'refresh', proxy, () => proxy.refresh(proxyClientOf(c)));
+    for (const call of calls) {
+      const d = await call();
+      if (d !== undefined) return { decision: d };
+    }
+    return { decision: undefined };
   } catch (err) {
-    if (c.state !== 'connected') return;
+    if (c.state !== 'connected') return 'failed';
     if (err instanceof Disconnect) {
       c.close(err);
-      return;
+      return 'failed';
     }
     const why = err instanceof ProxyCallError ? err.message : String(err);
-    node.faults.log('warn', { client: c.id, hook: 'refresh', err: why }, 'proxy call failed', 'proxy call failed: refresh');
+    c.node.faults.log('warn', { client: c.id, hook, channel, err: why }, 'refresh failed', `refresh failed: ${hook}`);
+    return 'failed';
+  }
+}
+
+/** Renews an expiring connection through onRefresh, then the refresh proxy, and applies the answer. */
+export async function refreshConnection(c: ClientSession): Promise<void> {
+  const node = c.node;
+  const calls: (() => Promise<RefreshDecision | undefined>)[] = [];
+  const handler = node.handlers.onRefresh;
+  if (handler) calls.push(() => handler(c));
+  const proxy = node.proxies.refresh;
+  if (proxy) calls.push(() => timedProxyCall(c, 'refresh', proxy, () => proxy.refresh(proxyClientOf(c))));
+  // Until the answer comes, and if none does, the connection lives a minute more.
+  c.expireAt = node.clock.now() / 1000 + FAILED_REFRESH_EXTENSION_SEC;
+  const asked = await ask(c, 'refresh', undefined, calls);
+  if (c.state !== 'connected') return;
+  if (asked === 'failed') {
     c.scheduleExpiry();
     return;
   }
-  if (c.state !== 'connected') return;
-  if (r.expired) {
+  const d = asked.decision;
+  if (d === undefined || d.expired) {
     c.close(Disconnects.expired);
     return;
   }
-  c.expireAt = r.expireAt;
-  if (r.info) c.connInfo = r.info;
-  if (r.meta) c.meta = r.meta;
+  c.expireAt = d.expireAt ?? 0;
+  if (d.info) c.connInfo = d.info;
+  const meta = (d as { meta?: Uint8Array }).meta;
+  if (meta) c.meta = meta;
   c.scheduleExpiry();
 }
 
-/** Asks the sub_refresh proxy about an expiring subscription and applies the answer. */
-export async function refreshSubscription(c: ClientSession, sub: Subscription, proxy: SubRefreshProxy): Promise<void> {
+/** Renews an expiring subscription through onSubRefresh, then the namespace's sub_refresh proxy. */
+export async function refreshSubscription(c: ClientSession, sub: Subscription, proxy: SubRefreshProxy | undefined): Promise<void> {
   const node = c.node;
+  const calls: (() => Promise<RefreshDecision | undefined>)[] = [];
+  const handler = node.handlers.onSubRefresh;
+  if (handler) calls.push(() => handler(c, sub.channel));
+  if (proxy) calls.push(() => timedProxyCall(c, 'sub_refresh', proxy, () => proxy.subRefresh({ ...proxyClientOf(c), channel: sub.channel })));
   // Pushed first, so the periodic check does not ask again while this call is out.
   sub.expireAt = node.clock.now() / 1000 + FAILED_REFRESH_EXTENSION_SEC;
-  let r;
-  try {
-    r = await timedProxyCall(c, 'sub_refresh', proxy, () => proxy.subRefresh({ ...proxyClientOf(c), channel: sub.channel }));
-  } catch (err) {
-    if (c.state !== 'connected' || c.subs.get(sub.channel) !== sub) return;
-    if (err instanceof Disconnect) {
-      c.close(err);
-      return;
-    }
-    const why = err instanceof ProxyCallError ? err.message : String(err);
-    node.faults.log('warn', { client: c.id, hook: 'sub_refresh', channel: sub.channel, err: why }, 'proxy call failed', 'proxy call failed: sub_refresh');
-    return;
-  }
-  if (c.state !== 'connected' || c.subs.get(sub.channel) !== sub) return;
-  if (r.expired) {
+  const asked = await ask(c, 'sub_refresh', sub.channel, calls);
+  if (asked === 'failed' || c.state !== 'connected' || c.subs.get(sub.channel) !== sub) return;
+  const d = asked.decision;
+  if (d === undefined || d.expired) {
     c.serverUnsubscribe(sub.channel, Unsubscribes.expired);
     return;
   }
-  sub.expireAt = r.expireAt;
-  if (r.info) sub.info = { ...sub.info, chan_info: r.info };
+  sub.expireAt = d.expireAt ?? 0;
+  if (d.info) sub.info = { ...sub.info, chan_info: d.info };
 }

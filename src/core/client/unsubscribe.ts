@@ -1,5 +1,5 @@
 /** The unsubscribe command: always succeeds; waits for an in-flight subscribe of the same channel. */
-import { Disconnects } from '../../protocol/codes.js';
+import { Disconnects, Unsubscribes } from '../../protocol/codes.js';
 import type { Command, Reply } from '../../protocol/types.js';
 import type { ClientSession } from './client.js';
 
@@ -19,6 +19,6 @@ export async function handleUnsubscribe(c: ClientSession, cmd: Command): Promise
     if (timedOut) throw Disconnects.serverError;
   }
   const sub = c.subs.get(channel);
-  if (sub) await c.removeSubscription(sub, true);
+  if (sub) await c.removeSubscription(sub, true, Unsubscribes.client);
   return { unsubscribe: {} };
 }
