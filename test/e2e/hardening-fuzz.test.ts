@@ -89,7 +89,9 @@ describe('fuzz storm', { timeout: 60_000 }, () => {
     const grown = afterStorm.bytes - base.bytes;
     const report = `${storm.frames} frames, ${storm.opened} connections; live heap ${(base.bytes / MiB).toFixed(1)} -> ${(afterStorm.bytes / MiB).toFixed(1)} MiB; RSS ${(rss0 / MiB).toFixed(0)} -> ${(rss1 / MiB).toFixed(0)} (storm end) -> ${(rss2 / MiB).toFixed(0)} MiB (settled); top growth: ${topGrowth(base, afterStorm)}`;
     t.diagnostic(report);
-    assert.ok(storm.opened > 500, `the storm reconnected often enough to matter: ${report}`);
+    // Enough connections (each with a random client name) that, without the label bound, their
+    // series would pass the 80 checked below; on a loaded machine a storm opens a few hundred.
+    assert.ok(storm.opened > 150, `the storm reconnected often enough to matter: ${report}`);
     // Each storm connection costs far more than this while open; a retained trace of each would exceed it.
     assert.ok(grown < 1 * MiB, `live heap grew by ${(grown / MiB).toFixed(2)} MiB: ${report}`);
     // No closed connection's session or socket is still reachable.
