@@ -79,7 +79,13 @@ describe('fuzz storm', { timeout: 60_000 }, () => {
     const rss0 = rssOf(pid);
     const base = await heapCensus(gyre);
 
-    const storm = await fuzzWebSocket({ url: gyre.wsUrl, connections: 50, durationMs: 4000, maxFrames: 200_000, seed: 20261207, namespaces: ['', 'chat', 're', 'nope'] });
+    // A loaded machine opens fewer connections in 4 s: storm again (at most twice more) until 500.
+    const storm = { frames: 0, opened: 0 };
+    for (let round = 0; round < 3 && storm.opened <= 500; round++) {
+      const r = await fuzzWebSocket({ url: gyre.wsUrl, connections: 50, durationMs: 4000, maxFrames: 200_000, seed: 20261207 + round, namespaces: ['', 'chat', 're', 'nope'] });
+      storm.frames += r.frames;
+      storm.opened += r.opened;
+    }
     const rss1 = rssOf(pid);
     await waitFor(async () => (await numClients()) === 0, 'storm connections closed', 10_000);
     await sleep(2500);
@@ -89,9 +95,7 @@ describe('fuzz storm', { timeout: 60_000 }, () => {
     const grown = afterStorm.bytes - base.bytes;
     const report = `${storm.frames} frames, ${storm.opened} connections; live heap ${(base.bytes / MiB).toFixed(1)} -> ${(afterStorm.bytes / MiB).toFixed(1)} MiB; RSS ${(rss0 / MiB).toFixed(0)} -> ${(rss1 / MiB).toFixed(0)} (storm end) -> ${(rss2 / MiB).toFixed(0)} MiB (settled); top growth: ${topGrowth(base, afterStorm)}`;
     t.diagnostic(report);
-    // Enough connections (each with a random client name) that, without the label bound, their
-    // series would pass the 80 checked below; on a loaded machine a storm opens a few hundred.
-    assert.ok(storm.opened > 150, `the storm reconnected often enough to matter: ${report}`);
+    assert.ok(storm.opened > 500, `the storm reconnected often enough to matter: ${report}`);
     // Each storm connection costs far more than this while open; a retained trace of each would exceed it.
     assert.ok(grown < 1 * MiB, `live heap grew by ${(grown / MiB).toFixed(2)} MiB: ${report}`);
     // No closed connection's session or socket is still reachable.
