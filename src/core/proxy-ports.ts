@@ -14,6 +14,7 @@
  *   publish and RPC; an internal error for connect; a 60 s extension for refreshes).
  */
 import type { ProtocolType } from '../protocol/types.js';
+import type { ApiPublishRequest } from './node-api.js';
 import type { ServerSubOptions, SubscriptionOverride } from './ports.js';
 
 /** The connection a proxy call is made for. */
@@ -97,15 +98,12 @@ export interface PublishProxyRequest extends ProxyClient {
   readonly data: Uint8Array;
 }
 
-export interface PublishProxyResult {
+/** Publish options a publish proxy may set: those of a server API publish. */
+export type PublishProxyOptions = Pick<ApiPublishRequest, 'skipHistory' | 'tags' | 'idempotencyKey' | 'delta' | 'version' | 'versionEpoch'>;
+
+export interface PublishProxyResult extends PublishProxyOptions {
   /** Replacement payload. */
   data?: Uint8Array;
-  skipHistory?: boolean;
-  tags?: Record<string, string>;
-  idempotencyKey?: string;
-  delta?: boolean;
-  version?: number;
-  versionEpoch?: string;
 }
 
 export interface RpcProxyRequest extends ProxyClient {

@@ -113,10 +113,7 @@ export function refreshResult(r: Obj | undefined): RefreshProxyResult {
 
 /** Sub refresh result (§5.8): as refresh, without meta. */
 export function subRefreshResult(r: Obj | undefined): SubRefreshProxyResult {
-  if (r === undefined || bool(r.expired, 'result.expired')) return { expired: true, expireAt: 0 };
-  const out: SubRefreshProxyResult = { expired: false, expireAt: int(r.expire_at, 'result.expire_at') };
-  const info = b64OrRaw(r.b64info, r.info, 'result.info');
-  if (info !== undefined) out.info = info;
+  const { meta: _ignored, ...out } = refreshResult(r === undefined ? undefined : { ...r, meta: undefined });
   return out;
 }
 

@@ -5,9 +5,7 @@ import { validateDataFormat } from '../data-format.js';
 import type { ClientSession } from './client.js';
 import { hasAccess } from './subscribe.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
-
-/** Publish options a publish proxy may set. */
-type PublishExtra = { skipHistory?: boolean; tags?: Record<string, string>; idempotencyKey?: string; delta?: boolean; version?: number; versionEpoch?: string };
+import type { PublishProxyOptions } from '../proxy-ports.js';
 
 export async function handlePublish(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const req = cmd.publish!;
@@ -23,7 +21,7 @@ export async function handlePublish(c: ClientSession, cmd: Command): Promise<Rep
   if (!validateDataFormat(node.resolver.dataFormat(opts), data)) throw Errors.badRequest;
 
   let allowed = false;
-  let extra: PublishExtra = {};
+  let extra: PublishProxyOptions = {};
   if (node.handlers.onPublish) {
     const r = await node.handlers.onPublish({ client: c, channel, data });
     if (r) {
