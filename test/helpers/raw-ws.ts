@@ -16,6 +16,8 @@ export interface RawOptions {
   protocols?: string[];
   /** Maximum incoming message size accepted by this client (ws option). */
   maxPayload?: number;
+  /** Extra headers on the upgrade request (cookies for the connect proxy). */
+  headers?: Record<string, string>;
 }
 
 export class RawClient {
@@ -61,7 +63,7 @@ export class RawClient {
   /** Opens a connection and resolves once the handshake completed. */
   static open(url: string, opts: RawOptions = {}): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, opts.protocols ?? [], { maxPayload: opts.maxPayload ?? 64 * 1024 * 1024 });
+      const ws = new WebSocket(url, opts.protocols ?? [], { maxPayload: opts.maxPayload ?? 64 * 1024 * 1024, headers: opts.headers });
       const client = new RawClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('error', (err) => reject(err));
