@@ -121,5 +121,8 @@ export function deltaCases(seed: number, rounds: number): DeltaCase[] {
     const bin = rng.bytes(70_000 + rng.int(30_000));
     cases.push({ name: `large binary #${r}`, source: bin, target: editBytes(rng, bin, 40) });
   }
+  // Past 512 KB of source the encoder computes hash buckets another way.
+  const huge = rng.bytes(600_000);
+  cases.push({ name: 'huge binary', source: huge, target: editBytes(rng, huge, 40) });
   return cases;
 }

@@ -181,6 +181,11 @@ export function createDelta(source: Uint8Array, target: Uint8Array): Uint8Array 
   // to the front of its bucket's chain.
   const nHash = Math.floor(lenSrc / BLOCK);
   const [landmark, collide] = hashTables(nHash);
+  // The bucket is (a + b·2^16) mod nHash. Up to 2^15 buckets (512 KB of source) it is computed
+  // as (b mod nHash)·(2^16 mod nHash) + a, reduced once: every step stays a small integer, which
+  // keeps the hot loop off floating-point modulo.
+  const smallTable = nHash <= 32768;
+  const mult = 65536 % nHash;
   landmark.fill(-1, 0, nHash);
   for (let s = 0; s < lenSrc - BLOCK; s += BLOCK) {
     let a = 0;
@@ -190,8 +195,9 @@ export function createDelta(source: Uint8Array, target: Uint8Array): Uint8Array 
       a += c;
       b += (BLOCK - k) * c;
     }
-    const h = ((a & 0xffff) | ((b & 0xffff) << 16)) >>> 0;
-    const bucket = h % nHash;
+    a &= 0xffff;
+    b &= 0xffff;
+    const bucket = smallTable ? ((b % nHash) * mult + a) % nHash : (a + b * 65536) % nHash;
     const block = s / BLOCK;
     collide[block] = landmark[bucket]!;
     landmark[bucket] = block;
@@ -214,8 +220,7 @@ export function createDelta(source: Uint8Array, target: Uint8Array): Uint8Array 
     let bestOfst = 0;
     let bestLitsz = 0;
     for (;;) {
-      const h = (a | (b << 16)) >>> 0;
-      let block = landmark[h % nHash]!;
+      let block = landmark[smallTable ? ((b % nHash) * mult + a) % nHash : (a + b * 65536) % nHash]!;
       let budget = MAX_CANDIDATES;
       const at = base + i;
       while (block >= 0 && budget-- > 0) {
@@ -227,13 +232,15 @@ export function createDelta(source: Uint8Array, target: Uint8Array): Uint8Array 
         let back = 0;
         while (back + 1 < iSrc && back + 1 <= i && source[iSrc - back - 1] === target[at - back - 1]) back++;
         const cnt = fwd + back;
-        const ofst = iSrc - back;
-        const litsz = i - back;
-        const cost = digitCount(litsz) + digitCount(cnt) + digitCount(ofst) + 3;
-        if (cnt >= cost && cnt > bestCnt) {
-          bestCnt = cnt;
-          bestOfst = ofst;
-          bestLitsz = litsz;
+        // A copy costs at least 4 bytes; most candidates (hash collisions) fail here cheaply.
+        if (cnt > bestCnt && cnt >= 4) {
+          const ofst = iSrc - back;
+          const litsz = i - back;
+          if (cnt >= digitCount(litsz) + digitCount(cnt) + digitCount(ofst) + 3) {
+            bestCnt = cnt;
+            bestOfst = ofst;
+            bestLitsz = litsz;
+          }
         }
         block = collide[block]!;
       }
