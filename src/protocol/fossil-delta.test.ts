@@ -4,7 +4,7 @@ import { Centrifuge } from 'centrifuge';
 import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf';
 import WebSocket from 'ws';
 import { applyDelta, createDelta, FossilDeltaError, fossilChecksum } from './fossil-delta.js';
-import { deltaCases, gameState, nextTick } from './fossil-delta.fixtures.js';
+import { deltaCases, editBytes, gameState, nextTick } from './fossil-delta.fixtures.js';
 import { mutateMany, Rng } from './fuzz.fixtures.js';
 
 /**
@@ -104,6 +104,19 @@ describe('fossil delta: the SDK decodes our deltas', () => {
       checked++;
     }
     assert.ok(checked >= 80, `only ${checked} JSON cases`);
+  });
+
+  it('a delta may split a multi-byte character: JSON delivery must check it is valid UTF-8', () => {
+    // One accented letter changed: the copy ends inside the character, the insert holds its
+    // second byte alone. As a JSON string this delta cannot reach the SDK intact; the server
+    // sends the full payload instead (spec §3.2). Over Protobuf the same bytes decode fine.
+    const source = `{"k":"${'é'.repeat(30)}"}`;
+    const target = source.slice(0, 20) + 'è' + source.slice(21);
+    const delta = createDelta(utf8.encode(source), utf8.encode(target));
+    assert.throws(() => fatalUtf8.decode(delta), TypeError);
+    assertBytes(sdkApplyBytes(utf8.encode(source), delta), utf8.encode(target), 'Protobuf path');
+    const lossy = new TextDecoder().decode(delta); // what a careless JSON encoder would send
+    assert.throws(() => sdkJson.applyDeltaIfNeeded({ data: lossy, delta: true }, utf8.encode(source)), Error);
   });
 
   it('a stream of publications: full, then each a delta against the value the SDK holds', () => {
@@ -228,6 +241,16 @@ describe('fossil delta: encoder output', () => {
       assert.ok(target.length > 1500 && target.length < 3000, `target ${target.length} bytes`);
       const delta = createDelta(source, target);
       assert.ok(delta.length < 0.2 * target.length, `delta ${delta.length} bytes for ${target.length}`);
+    }
+  });
+
+  it('stays small for large inputs, past 512 KB of source too', () => {
+    const rng = new Rng(5);
+    for (const size of [70_000, 600_000]) {
+      const source = rng.bytes(size);
+      const target = editBytes(rng, source, 20);
+      const delta = createDelta(source, target);
+      assert.ok(delta.length < 0.05 * target.length, `delta ${delta.length} bytes for ${target.length}`);
     }
   });
 
