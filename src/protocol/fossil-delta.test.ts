@@ -216,6 +216,15 @@ describe('fossil delta: our decoder', () => {
     assert.equal(Buffer.from(applyDelta(src, utf8.encode(`5\n5:hello${sum('hello')};`))).toString(), 'hello');
   });
 
+  it('refuses a cap that is not a non-negative integer', () => {
+    const delta = createDelta(utf8.encode('source text longer than a block'), utf8.encode('hello'));
+    for (const cap of [-1, Number.NaN, 1.5, Number.POSITIVE_INFINITY]) {
+      assert.throws(() => applyDelta(new Uint8Array(0), delta, cap), RangeError, String(cap));
+    }
+    assert.throws(() => applyDelta(new Uint8Array(0), delta, 4), (e: unknown) => e instanceof FossilDeltaError && e.code === 'too_large');
+    assert.equal(Buffer.from(applyDelta(new Uint8Array(0), delta, 5)).toString(), 'hello');
+  });
+
   it('accepts the minimal forms', () => {
     assert.deepEqual(applyDelta(new Uint8Array(0), utf8.encode('0\n0;')), new Uint8Array(0));
     assert.deepEqual(applyDelta(new Uint8Array(0), utf8.encode('0\n0:0;')), new Uint8Array(0));

@@ -1,11 +1,13 @@
 /**
  * Fossil deltas: the patch format of Centrifugo's delta compression (`delta: "fossil"`), which the
  * official SDKs decode. `createDelta` encodes a target against a source; `applyDelta` decodes
- * strictly (bounded output, checksum verified). Pure and synchronous; see docs in
- * spec/subscriptions.md §3.3–3.4 for the format and the exact encoding algorithm followed here.
+ * strictly (bounded output, checksum verified). Pure and synchronous.
  *
  * Format: `<target length>\n`, then commands `<n>:<n bytes>` (insert) and `<n>@<offset>,` (copy
- * from the source), then `<checksum>;`. Integers are base 64, most significant digit first.
+ * from the source), then `<checksum>;`. Integers are base 64, most significant digit first, with
+ * the digits `0-9A-Z_a-z~`. The encoder indexes the source by 16-byte blocks under a rolling hash,
+ * scans the target for windows whose hash names a source block, extends each candidate match
+ * forward and backward, and emits the longest copy that pays for its own command bytes.
  */
 
 /** Window and block size of the rolling hash. */
@@ -138,17 +140,6 @@ let landmarkScratch = new Int32Array(1024);
 let collideScratch = new Int32Array(1024);
 let outScratch = new Uint8Array(64 * 1024);
 
-function hashTables(n: number): [Int32Array, Int32Array] {
-  if (n <= landmarkScratch.length) return [landmarkScratch, collideScratch];
-  const landmark = new Int32Array(n);
-  const collide = new Int32Array(n);
-  if (n <= RETAIN_HASH_ENTRIES) {
-    landmarkScratch = landmark;
-    collideScratch = collide;
-  }
-  return [landmark, collide];
-}
-
 function outputBuffer(n: number): Uint8Array {
   if (n <= outScratch.length) return outScratch;
   const out = new Uint8Array(n);
@@ -180,7 +171,17 @@ export function createDelta(source: Uint8Array, target: Uint8Array): Uint8Array 
   // Index the source: each whole block (but not one ending exactly at the source's end) goes
   // to the front of its bucket's chain.
   const nHash = Math.floor(lenSrc / BLOCK);
-  const [landmark, collide] = hashTables(nHash);
+  // landmark: bucket → most recent block in it; collide: block → previous block of its bucket.
+  let landmark = landmarkScratch;
+  let collide = collideScratch;
+  if (nHash > landmark.length) {
+    landmark = new Int32Array(nHash);
+    collide = new Int32Array(nHash);
+    if (nHash <= RETAIN_HASH_ENTRIES) {
+      landmarkScratch = landmark;
+      collideScratch = collide;
+    }
+  }
   // The bucket is (a + b·2^16) mod nHash. Up to 2^15 buckets (512 KB of source) it is computed
   // as (b mod nHash)·(2^16 mod nHash) + a, reduced once: every step stays a small integer, which
   // keeps the hot loop off floating-point modulo.
@@ -315,6 +316,9 @@ export function applyDelta(
   delta: Uint8Array,
   maxOutputBytes: number = DEFAULT_MAX_DELTA_OUTPUT_BYTES,
 ): Uint8Array {
+  if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
+    throw new RangeError(`fossil delta: maxOutputBytes must be a non-negative integer, got ${maxOutputBytes}`);
+  }
   const r = new Reader(delta);
   const size = r.int();
   if (r.byte() !== NEWLINE) throw new FossilDeltaError('bad_header', 'target length not followed by a newline');
