@@ -12,3 +12,4 @@ export {
   encodeEmulationRequest,
   encodePushMessage,
 } from './protobuf-codec.js';
+export { applyDelta, createDelta, fossilChecksum, FossilDeltaError, type FossilDeltaErrorCode, DEFAULT_MAX_DELTA_OUTPUT_BYTES } from './fossil-delta.js';
