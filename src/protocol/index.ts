@@ -12,3 +12,13 @@ export {
   encodeEmulationRequest,
   encodePushMessage,
 } from './protobuf-codec.js';
+export {
+  compareDecimalText,
+  compileFilter,
+  FILTER_DECODE_LIMITS,
+  FILTER_ERROR_CODE,
+  FILTER_LIMITS,
+  FilterValidationError,
+  type TagsPredicate,
+  validateFilter,
+} from './tag-filter.js';
