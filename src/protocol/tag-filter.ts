@@ -227,7 +227,7 @@ function compareDecimal(s: string, d: Decimal): number {
   if (!scanDecimal(s)) return NaN;
   if (span.neg !== d.neg) return span.neg ? -1 : 1;
   const m = compareMagnitude(s, d);
-  return span.neg ? -m : m;
+  return span.neg && m !== 0 ? -m : m;
 }
 
 /** Exact comparison of two decimal texts (-1, 0, 1), or NaN when either is unparseable. For tests and tools. */
