@@ -242,13 +242,11 @@ const EMPTY_TAGS: Readonly<Record<string, string>> = Object.freeze(Object.create
 const NEVER: TagsPredicate = () => false;
 
 /**
- * Builds the tag lookup for one key. Keys that name Object.prototype members (`constructor`,
- * `__proto__`, ...) need an own-property check; other keys only need a string value.
+ * Builds the tag lookup for one key: a tag exists when the key holds a string. Keys naming
+ * Object.prototype members (`constructor`, `__proto__`, ...) read non-strings from the
+ * prototype, so they count as missing unless the tags hold them as own keys (decoders use setEntry).
  */
 function tagReader(key: string): (tags: Readonly<Record<string, string>>) => string | undefined {
-  if (key in Object.prototype) {
-    return (tags) => (Object.hasOwn(tags, key) ? tags[key] : undefined);
-  }
   return (tags) => {
     const v = tags[key];
     return typeof v === 'string' ? v : undefined;
