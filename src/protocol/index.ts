@@ -13,3 +13,13 @@ export {
   encodePushMessage,
 } from './protobuf-codec.js';
 export { applyDelta, createDelta, fossilChecksum, FossilDeltaError, type FossilDeltaErrorCode, DEFAULT_MAX_DELTA_OUTPUT_BYTES } from './fossil-delta.js';
+export {
+  compareDecimalText,
+  compileFilter,
+  FILTER_DECODE_LIMITS,
+  FILTER_ERROR_CODE,
+  FILTER_LIMITS,
+  FilterValidationError,
+  type TagsPredicate,
+  validateFilter,
+} from './tag-filter.js';

@@ -29,9 +29,20 @@ import {
   asU64,
   type JsonObject,
 } from './json-values.js';
+import { CodecError } from './codec-error.js';
+import { FILTER_DECODE_LIMITS } from './tag-filter.js';
 
-/** Decodes a tags-filter node. */
+/**
+ * Decodes a tags-filter tree. Depth, node count and vals count are capped by FILTER_DECODE_LIMITS
+ * (CodecError past them), so recursion and memory stay bounded whatever the client sends.
+ */
 export function filterNodeFromJson(o: JsonObject): FilterNode {
+  return filterNodeAt(o, 1, { nodes: 0, vals: 0 });
+}
+
+function filterNodeAt(o: JsonObject, depth: number, budget: { nodes: number; vals: number }): FilterNode {
+  if (depth > FILTER_DECODE_LIMITS.maxDepth) throw new CodecError('bad_request', `tags filter nested deeper than ${FILTER_DECODE_LIMITS.maxDepth} levels`);
+  if (++budget.nodes > FILTER_DECODE_LIMITS.maxNodes) throw new CodecError('bad_request', `tags filter has more than ${FILTER_DECODE_LIMITS.maxNodes} nodes`);
   const m: FilterNode = {};
   for (const k in o) {
     const v = o[k];
@@ -41,8 +52,12 @@ export function filterNodeFromJson(o: JsonObject): FilterNode {
       case 'key': m.key = asString(v, k); break;
       case 'cmp': m.cmp = asString(v, k); break;
       case 'val': m.val = asString(v, k); break;
-      case 'vals': m.vals = asStringList(v, k); break;
-      case 'nodes': m.nodes = asMessageList(v, k, filterNodeFromJson); break;
+      case 'vals':
+        m.vals = asStringList(v, k);
+        budget.vals += m.vals.length;
+        if (budget.vals > FILTER_DECODE_LIMITS.maxVals) throw new CodecError('bad_request', `tags filter has more than ${FILTER_DECODE_LIMITS.maxVals} vals`);
+        break;
+      case 'nodes': m.nodes = asMessageList(v, k, (c) => filterNodeAt(c, depth + 1, budget)); break;
     }
   }
   return m;

@@ -100,4 +100,6 @@ test('deeply nested payloads and filters fail with a CodecError, not a stack ove
     '{"id":1,"connect":{"subs":' + '{"a":'.repeat(n) + '{}' + '}'.repeat(n) + '}}',
   ];
   for (const f of frames) decodeOrCodecError(() => jsonCodec.decodeCommands(enc(f)), () => f.slice(0, 60));
+  // The filter is refused by the decode cap, not by whatever the runtime does at that depth.
+  assert.throws(() => jsonCodec.decodeCommands(enc(frames[1] as string)), (e: unknown) => e instanceof CodecError && e.message.includes('nested deeper than'));
 });

@@ -26,8 +26,19 @@ import {
   skipField,
   type Reader,
 } from './proto-wire.js';
+import { CodecError } from './codec-error.js';
+import { FILTER_DECODE_LIMITS } from './tag-filter.js';
 
-function filterNode(r: Reader, end: number): FilterNode {
+/**
+ * Reads a tags-filter tree. Depth, node count and vals count are capped by FILTER_DECODE_LIMITS
+ * (CodecError past them), so recursion and memory stay bounded whatever the client sends.
+ */
+function filterTree(r: Reader, end: number): FilterNode {
+  return filterNode(r, end, 1, { nodes: 0, vals: 0 });
+}
+
+function filterNode(r: Reader, end: number, depth: number, budget: { nodes: number; vals: number }): FilterNode {
+  if (++budget.nodes > FILTER_DECODE_LIMITS.maxNodes) throw new CodecError('bad_request', `tags filter has more than ${FILTER_DECODE_LIMITS.maxNodes} nodes`);
   const m: FilterNode = {};
   while (r.pos < end) {
     const tag = r.uint32();
@@ -36,8 +47,14 @@ function filterNode(r: Reader, end: number): FilterNode {
       case 18: m.key = readString(r); break;
       case 26: m.cmp = readString(r); break;
       case 34: m.val = readString(r); break;
-      case 42: (m.vals ??= []).push(readString(r)); break;
-      case 50: (m.nodes ??= []).push(readMsg(r, filterNode)); break;
+      case 42:
+        if (++budget.vals > FILTER_DECODE_LIMITS.maxVals) throw new CodecError('bad_request', `tags filter has more than ${FILTER_DECODE_LIMITS.maxVals} vals`);
+        (m.vals ??= []).push(readString(r));
+        break;
+      case 50:
+        if (depth >= FILTER_DECODE_LIMITS.maxDepth) throw new CodecError('bad_request', `tags filter nested deeper than ${FILTER_DECODE_LIMITS.maxDepth} levels`);
+        (m.nodes ??= []).push(readMsg(r, (r, e) => filterNode(r, e, depth + 1, budget)));
+        break;
       default: skipField(r, tag);
     }
   }
@@ -59,7 +76,7 @@ function subscribeRequest(r: Reader, end: number): SubscribeRequest {
       case 80: m.recoverable = r.bool(); break;
       case 88: m.join_leave = r.bool(); break;
       case 98: m.delta = readString(r); break;
-      case 106: m.tf = readMsg(r, filterNode); break;
+      case 106: m.tf = readMsg(r, filterTree); break;
       case 112: m.flag = readI64(r); break;
       case 120: m.type = r.int32(); break;
       case 128: m.phase = r.int32(); break;

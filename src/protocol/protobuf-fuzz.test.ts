@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import protobuf from 'protobufjs';
 import { CodecError, protobufCodec } from './codec.js';
 import { decodeConnectRequestMessage, decodeEmulationRequest } from './protobuf-codec.js';
-import type { Command } from './types.js';
+import { FILTER_DECODE_LIMITS } from './tag-filter.js';
 import { HOSTILE_VARINTS, mutateMany, Rng } from './fuzz.fixtures.js';
 import { generate, oracleEncode, protoType } from '../../test/helpers/proto-schema.js';
 
@@ -119,21 +119,29 @@ function nestedNodes(depth: number): Buffer {
   return Buffer.from(w.finish());
 }
 
-test('deeply nested filter nodes fail with a CodecError, not a stack overflow', () => {
-  for (const depth of [100, 1000, 20_000, 100_000]) {
-    const inner = nestedNodes(depth);
+test('deeply nested filter nodes fail with a CodecError at the decode cap, not a stack overflow', () => {
+  const cap = FILTER_DECODE_LIMITS.maxDepth;
+  for (const depth of [cap - 1, cap, cap + 1, 1000, 20_000, 100_000]) {
+    // nestedNodes(n) is the content of the root node: n levels below it.
+    const inner = nestedNodes(depth - 1);
     const subscribe = protobuf.Writer.create().uint32(0x6a).bytes(inner).finish();
     const command = protobuf.Writer.create().uint32(0x08).uint32(1).uint32(0x2a).bytes(subscribe).finish();
-    const out = decodeOrCodecError(() => protobufCodec.decodeCommands(delimit(command)), () => `depth ${depth}`);
-    if (depth === 100) {
-      // A sane depth decodes whole: the builder above is right.
-      let node = (out as Command[] | undefined)?.[0]?.subscribe?.tf;
+    if (depth <= cap) {
+      // Within the cap the chain decodes whole: the builder above is right.
+      const out = protobufCodec.decodeCommands(delimit(command));
+      let node = out[0]?.subscribe?.tf;
       let levels = 0;
       while (node) {
         levels++;
         node = node.nodes?.[0];
       }
-      assert.equal(levels, depth + 1);
+      assert.equal(levels, depth);
+    } else {
+      assert.throws(
+        () => protobufCodec.decodeCommands(delimit(command)),
+        (e: unknown) => e instanceof CodecError && e.message.includes(`nested deeper than ${cap} levels`),
+        `depth ${depth}`,
+      );
     }
   }
 });
