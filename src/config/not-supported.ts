@@ -7,6 +7,12 @@ const SERVED_CHANNEL_PROXIES = [
   ['sub_refresh_proxy_enabled', 'sub_refresh_proxy_name', 'sub_refresh'],
 ] as const;
 
+/** Namespace notification flags (Gyre extensions), with the channel.proxy block their `default` name means. */
+const SERVED_NOTIFICATION_PROXIES = [
+  ['state_proxy_enabled', 'state_proxy_name', 'state'],
+  ['unsubscribe_proxy_enabled', 'unsubscribe_proxy_name', 'unsubscribe'],
+] as const;
+
 /** Namespace proxy flags for hooks Gyre does not call yet. */
 const UNSERVED_CHANNEL_PROXY_FLAGS = ['subscribe_stream_proxy_enabled'] as const;
 
@@ -19,6 +25,7 @@ function proxyDefined(p: ProxyConfig): boolean {
   return p.endpoint !== '';
 }
 
+
 /** The proxy a `*_proxy_name` designates: `""`/`default` is the given block, else an entry of `proxies`. */
 function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): ProxyConfig | undefined {
   return name === '' || name === 'default' ? byDefault : config.proxies.find((p) => p.name === name);
@@ -27,6 +34,9 @@ function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): P
 function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: string, out: string[]): void {
   if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
   for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
+    if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
+  }
+  for (const [flag, name, block] of SERVED_NOTIFICATION_PROXIES) {
     if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
   }
   for (const flag of UNSERVED_CHANNEL_PROXY_FLAGS) if (o[flag]) out.push(`${path}.${flag}`);
@@ -57,8 +67,9 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   const client = config.client;
   if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');
+  if (client.proxy.disconnect.enabled && !served(client.proxy.disconnect)) out.push('client.proxy.disconnect');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
-    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh';
+    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh' || name === 'state' || name === 'unsubscribe';
     if (proxyDefined(p) && !(callable && served(p))) out.push(`channel.proxy.${name}`);
   }
   channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);
