@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import { LogLimiter } from '../core/index.js';
 import { EventSink } from './event-sink.js';
 import { HttpEventPoster } from './http-event-poster.js';
@@ -55,7 +55,7 @@ describe('EventSink against a real HTTP backend', () => {
     logs.length = 0;
   });
 
-  const make = (opts: { maxBatch?: number; maxQueue?: number; lingerMs?: number } = {}) => {
+  const make = (t: TestContext, opts: { maxBatch?: number; maxQueue?: number; lingerMs?: number } = {}) => {
     const poster = new HttpEventPoster({ endpoint: url, timeoutMs: 5000 });
     let droppedReported = 0;
     const sink = new EventSink<{ n: number }>({
@@ -65,6 +65,12 @@ describe('EventSink against a real HTTP backend', () => {
       log: new LogLimiter(logger, { intervalMs: 60_000 }),
       onDrop: (n) => (droppedReported += n),
       ...opts,
+    });
+    // Closed even when the test fails, so no retry loop outlives it.
+    t.after(async () => {
+      for (const r of hanging.splice(0)) r.destroy();
+      await sink.close(100);
+      await poster.close();
     });
     return { sink, poster, dropped: () => droppedReported };
   };
@@ -77,8 +83,8 @@ describe('EventSink against a real HTTP backend', () => {
     }
   };
 
-  it('sends events in order, in batches of at most maxBatch, each once', async () => {
-    const { sink, poster } = make({ maxBatch: 500 });
+  it('sends events in order, in batches of at most maxBatch, each once', { timeout: 20_000 }, async (t) => {
+    const { sink, poster } = make(t, { maxBatch: 500 });
     for (let n = 0; n < 1200; n++) assert.equal(sink.push({ n }), true);
     await waitUntil(() => delivered().length === 1200, '1200 events');
     assert.deepEqual(
@@ -91,9 +97,9 @@ describe('EventSink against a real HTTP backend', () => {
     await poster.close();
   });
 
-  it('retries a failed batch (500, then an error answer) with growing waits, then delivers it whole', async () => {
+  it('retries a failed batch (500, then an error answer) with growing waits, then delivers it whole', { timeout: 20_000 }, async (t) => {
     answers.push(500, 500, 'error');
-    const { sink, poster } = make();
+    const { sink, poster } = make(t);
     for (let n = 0; n < 5; n++) sink.push({ n });
     await waitUntil(() => got.length === 4, 'four tries');
     // Every try carried the same batch: no event lost, none repeated within a batch.
@@ -112,9 +118,9 @@ describe('EventSink against a real HTTP backend', () => {
     await poster.close();
   });
 
-  it('bounds the queue: events past maxQueue are dropped and counted, the rest delivered', async () => {
+  it('bounds the queue: events past maxQueue are dropped and counted, the rest delivered', { timeout: 20_000 }, async (t) => {
     answers.push('hang');
-    const { sink, poster, dropped } = make({ maxQueue: 10, lingerMs: 0 });
+    const { sink, poster, dropped } = make(t, { maxQueue: 10, lingerMs: 0 });
     sink.push({ n: 0 });
     await waitUntil(() => got.length === 1, 'the first request');
     let accepted = 0;
@@ -130,8 +136,8 @@ describe('EventSink against a real HTTP backend', () => {
     await poster.close();
   });
 
-  it('drains on close, and drops (counting) what a failing backend did not take within the drain time', async () => {
-    const a = make({ lingerMs: 1000 });
+  it('drains on close, and drops (counting) what a failing backend did not take within the drain time', { timeout: 20_000 }, async (t) => {
+    const a = make(t, { lingerMs: 1000 });
     for (let n = 0; n < 3; n++) a.sink.push({ n });
     await a.sink.close(2000);
     assert.deepEqual(delivered(), [0, 1, 2], 'close sends what was queued without waiting for the linger');
@@ -141,7 +147,7 @@ describe('EventSink against a real HTTP backend', () => {
 
     got.length = 0;
     for (let i = 0; i < 50; i++) answers.push(500);
-    const b = make();
+    const b = make(t);
     for (let n = 0; n < 4; n++) b.sink.push({ n });
     await waitUntil(() => got.length >= 1, 'a first try');
     const started = Date.now();
