@@ -39,7 +39,7 @@ function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): P
 function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: string, out: string[]): void {
   if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
   for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
-    if (o[flag] && !notifiable(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
+    if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
   }
   for (const [flag, name, block] of SERVED_NOTIFICATION_PROXIES) {
     if (o[flag] && !notifiable(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
