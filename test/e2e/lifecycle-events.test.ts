@@ -295,3 +295,37 @@ describe('channel state events on two nodes sharing Redis', { timeout: 90_000 },
     assert.deepEqual(state().map((e) => e.type), ['occupied', 'vacated']);
   });
 });
+
+describe('channel state on Redis when a node crashes', { timeout: 120_000 }, () => {
+  const backend = new Backend();
+  let nodes: GyreProcess[] = [];
+
+  before(async () => {
+    await backend.start();
+    const prefix = `gyre-e2e-crash-${randomUUID().slice(0, 8)}`;
+    const cfg = notifierConfig(backend.base, { engine: { type: 'redis', redis: { address: ['redis://127.0.0.1:6379'], prefix } } });
+    nodes = await Promise.all([startGyre(cfg), startGyre(cfg)]);
+  });
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    await backend.stop();
+  });
+
+  it('the surviving node sends vacated for a channel whose only subscriber was on the killed node', async (t) => {
+    const [, n2] = nodes as [GyreProcess, GyreProcess];
+    const ch = `room:${uniq()}`;
+    const state = (): Record<string, unknown>[] => backend.find('/state', (e) => e.channel === ch);
+    const a = await connectUser(t, n2.wsUrl, uniq('u'));
+    await subscribed(a.c, ch);
+    await waitFor(() => state().length === 1 || undefined, 'occupied');
+    a.c.on('disconnected', () => undefined);
+    n2.child.kill('SIGKILL');
+    const killed = Date.now();
+    await sleep(DELAY_MS + 1500);
+    assert.deepEqual(state().map((e) => e.type), ['occupied'], 'the membership outlives the crash for a while');
+    // Memberships expire 30 s after their last refresh (every 10 s); then the next sweep on the live node leaves for the dead one.
+    await waitFor(() => state().length === 2 || undefined, 'vacated from the surviving node', 50_000);
+    assert.equal(state()[1]!.type, 'vacated');
+    assert.ok(Date.now() - killed >= 15_000, 'not before the membership expired');
+  });
+});
