@@ -2,14 +2,14 @@
  * The one factory that names concrete brokers and presence managers. Only server/ calls it;
  * everything else sees the Broker and PresenceManager ports.
  */
-import type { Broker, Controller, PresenceManager } from '../core/index.js';
+import type { Broker, ChannelStateStore, Controller, Logger, PresenceManager } from '../core/index.js';
 import { BrokerError } from './errors.js';
-import { MemoryBroker, MemoryPresenceManager } from './memory/index.js';
+import { MemoryBroker, MemoryChannelState, MemoryPresenceManager } from './memory/index.js';
 import type { MemoryBrokerOptions } from './memory/index.js';
 import { NatsBroker } from './nats/index.js';
 import type { NatsBrokerOptions } from './nats/index.js';
-import { RedisBroker, RedisPresenceManager } from './redis/index.js';
-import type { RedisBrokerOptions, RedisPresenceOptions } from './redis/index.js';
+import { RedisBroker, RedisChannelState, RedisPresenceManager } from './redis/index.js';
+import type { RedisBrokerOptions, RedisConnectionOptions, RedisPresenceOptions } from './redis/index.js';
 
 export { BrokerError } from './errors.js';
 export type { BrokerErrorCode } from './errors.js';
@@ -70,4 +70,14 @@ export function createPresenceManager(type: string, opts: RedisPresenceOptions =
     default:
       throw new BrokerError('unknown_broker', `unknown presence manager type "${type}" (available: memory, redis)`);
   }
+}
+
+/**
+ * Creates the store behind channel state events: `memory` for one node (also the choice when
+ * the broker is not Redis: each node then reports its own subscribers only), `redis` for a
+ * cluster sharing the given Redis connection section (engine.redis or broker.redis).
+ */
+export function createChannelStateStore(type: 'memory' | 'redis', opts: { vacatedDelayMs: number; redis?: RedisConnectionOptions; logger?: Logger }): ChannelStateStore {
+  if (type === 'redis') return new RedisChannelState({ ...(opts.redis ?? {}), vacatedDelayMs: opts.vacatedDelayMs }, opts.logger);
+  return new MemoryChannelState({ vacatedDelayMs: opts.vacatedDelayMs });
 }

@@ -7,6 +7,12 @@ const SERVED_CHANNEL_PROXIES = [
   ['sub_refresh_proxy_enabled', 'sub_refresh_proxy_name', 'sub_refresh'],
 ] as const;
 
+/** Namespace notification flags (Gyre extensions), with the channel.proxy block their `default` name means. */
+const SERVED_NOTIFICATION_PROXIES = [
+  ['state_proxy_enabled', 'state_proxy_name', 'state'],
+  ['unsubscribe_proxy_enabled', 'unsubscribe_proxy_name', 'unsubscribe'],
+] as const;
+
 /** Namespace proxy flags for hooks Gyre does not call yet. */
 const UNSERVED_CHANNEL_PROXY_FLAGS = ['subscribe_stream_proxy_enabled'] as const;
 
@@ -19,6 +25,12 @@ function proxyDefined(p: ProxyConfig): boolean {
   return p.endpoint !== '';
 }
 
+/** Lifecycle notifications (disconnect, unsubscribe, channel state) go to HTTP(S) and GRPC endpoints alike. */
+function notifiable(p: ProxyConfig | undefined): boolean {
+  return p !== undefined && proxyDefined(p);
+}
+
+
 /** The proxy a `*_proxy_name` designates: `""`/`default` is the given block, else an entry of `proxies`. */
 function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): ProxyConfig | undefined {
   return name === '' || name === 'default' ? byDefault : config.proxies.find((p) => p.name === name);
@@ -28,6 +40,9 @@ function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: strin
   if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
   for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
     if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
+  }
+  for (const [flag, name, block] of SERVED_NOTIFICATION_PROXIES) {
+    if (o[flag] && !notifiable(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
   }
   for (const flag of UNSERVED_CHANNEL_PROXY_FLAGS) if (o[flag]) out.push(`${path}.${flag}`);
   if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
@@ -57,9 +72,11 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   const client = config.client;
   if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');
+  if (client.proxy.disconnect.enabled && !notifiable(client.proxy.disconnect)) out.push('client.proxy.disconnect');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
     const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh';
-    if (proxyDefined(p) && !(callable && served(p))) out.push(`channel.proxy.${name}`);
+    const notification = name === 'state' || name === 'unsubscribe';
+    if (proxyDefined(p) && !notification && !(callable && served(p))) out.push(`channel.proxy.${name}`);
   }
   channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);
   config.channel.namespaces.forEach((ns, i) => channelOptions(config, ns, `channel.namespaces[${i}]`, out));

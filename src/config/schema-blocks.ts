@@ -261,6 +261,10 @@ export const CHANNEL_OPTIONS: Fields = {
   subscribe_stream_proxy_enabled: bool('GRPC subscribe stream proxy for the namespace.'),
   subscribe_stream_proxy_name: str('Subscribe stream proxy name (default = channel.proxy.subscribe_stream).', 'default'),
   subscribe_stream_proxy_bidirectional: bool('Use the bidirectional subscribe stream.'),
+  state_proxy_enabled: bool('Send channel state events (occupied / vacated) of this namespace (needs presence).'),
+  state_proxy_name: str('Channel state proxy name (default = channel.proxy.state).', 'default'),
+  unsubscribe_proxy_enabled: bool('Send unsubscribe notifications of this namespace.'),
+  unsubscribe_proxy_name: str('Unsubscribe notification proxy name (default = channel.proxy.unsubscribe).', 'default'),
   subscription_type: str('stream, map, map_clients, map_users or shared_poll ("" = stream).', '', {
     choices: ['', 'stream', 'map', 'map_clients', 'map_users', 'shared_poll'],
   }),

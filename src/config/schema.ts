@@ -78,7 +78,17 @@ export const CONFIG_SCHEMA: Fields = {
   }),
   engine: obj('Combined broker + presence manager.', {
     type: str('memory or redis.', 'memory', { choices: ['memory', 'redis'] }),
-    redis: obj('Redis engine.', { ...REDIS_PREFIXED, ...REDIS_BROKER_KEYS, ...REDIS_PRESENCE_KEYS }),
+    redis: obj('Redis engine.', {
+      ...REDIS_PREFIXED,
+      ...REDIS_BROKER_KEYS,
+      ...REDIS_PRESENCE_KEYS,
+      channel_state: obj('Channel state events (PRO-compatible spelling).', {
+        vacated_event_delay: dur('Alias of channel_state.vacated_event_delay; wins when non-zero.'),
+      }),
+    }),
+  }),
+  channel_state: obj('Channel state events (occupied / vacated) sent through channel.proxy.state.', {
+    vacated_event_delay: dur('Wait before a vacated event; a resubscribe within it cancels the event.', '5s'),
   }),
   broker: obj('Separate broker overriding the engine\'s.', {
     enabled: bool('Use broker.* instead of the engine broker.'),
@@ -142,6 +152,7 @@ export const CONFIG_SCHEMA: Fields = {
     proxy: obj('Connection-level proxies.', {
       connect: switchableProxy('Connect proxy (connections without token).'),
       refresh: switchableProxy('Refresh proxy.'),
+      disconnect: switchableProxy('Disconnect notifications: every closed connection, batched (Gyre extension).'),
     }),
     allowed_origins: strs('Allowed Origin globs ([] = only requests without Origin, ["*"] = all).'),
     token: obj('Connection (and default subscription) JWT verification.', TOKEN),
@@ -196,6 +207,8 @@ export const CONFIG_SCHEMA: Fields = {
       map_publish: obj('Map publish proxy.', PROXY),
       map_remove: obj('Map remove proxy.', PROXY),
       shared_poll_refresh: obj('Shared poll refresh proxy.', PROXY),
+      state: obj('Channel state events (occupied / vacated), batched (Gyre extension, PRO-compatible).', PROXY),
+      unsubscribe: obj('Unsubscribe notifications, batched (Gyre extension).', PROXY),
     }),
     without_namespace: obj('Options of channels without namespace.', CHANNEL_OPTIONS),
     namespaces: arr('Channel namespaces.', NAMESPACE, true),

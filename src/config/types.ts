@@ -173,7 +173,7 @@ export interface UniDisconnectTransform {
 
 /** `client` section. */
 export interface ClientConfig {
-  readonly proxy: { readonly connect: SwitchableProxyConfig; readonly refresh: SwitchableProxyConfig };
+  readonly proxy: { readonly connect: SwitchableProxyConfig; readonly refresh: SwitchableProxyConfig; readonly disconnect: SwitchableProxyConfig };
   readonly allowed_origins: string[];
   readonly token: TokenConfig;
   readonly subscription_token: SubscriptionTokenConfig;
@@ -291,6 +291,10 @@ export interface ChannelOptionsConfig {
   readonly subscribe_stream_proxy_enabled: boolean;
   readonly subscribe_stream_proxy_name: string;
   readonly subscribe_stream_proxy_bidirectional: boolean;
+  readonly state_proxy_enabled: boolean;
+  readonly state_proxy_name: string;
+  readonly unsubscribe_proxy_enabled: boolean;
+  readonly unsubscribe_proxy_name: string;
   readonly subscription_type: '' | 'stream' | 'map' | 'map_clients' | 'map_users' | 'shared_poll' | (string & {});
   readonly map: MapOptionsConfig;
   readonly shared_poll: SharedPollOptionsConfig;
@@ -311,6 +315,8 @@ export interface ChannelConfig {
     readonly map_publish: ProxyConfig;
     readonly map_remove: ProxyConfig;
     readonly shared_poll_refresh: ProxyConfig;
+    readonly state: ProxyConfig;
+    readonly unsubscribe: ProxyConfig;
   };
   readonly without_namespace: ChannelOptionsConfig;
   readonly namespaces: NamespaceConfig[];
@@ -369,7 +375,7 @@ export interface LogConfig {
 /** `engine` section. */
 export interface EngineConfig {
   readonly type: 'memory' | 'redis' | (string & {});
-  readonly redis: RedisEngineConfig;
+  readonly redis: RedisEngineConfig & { readonly channel_state: { readonly vacated_event_delay: number } };
 }
 
 /** `broker` section. */
@@ -540,6 +546,7 @@ export interface GyreConfig {
   readonly http_server: HttpServerConfig;
   readonly log: LogConfig;
   readonly engine: EngineConfig;
+  readonly channel_state: { readonly vacated_event_delay: number };
   readonly broker: BrokerConfig;
   readonly presence_manager: PresenceManagerConfig;
   readonly map_broker: MapBrokerConfig;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError } from './index.js';
+import { ConfigError, notSupportedWarnings } from './index.js';
 import { loadValues } from './testing.js';
 
 const ns = (extra: Record<string, unknown>): Record<string, unknown> => ({ channel: { namespaces: [{ name: 'chat', ...extra }] } });
@@ -27,6 +27,11 @@ const INVALID: [string, unknown, string, string][] = [
   ['unknown proxy name', ns({ subscribe_proxy_name: 'nope' }), 'channel.namespaces[0].subscribe_proxy_name', 'not found'],
   ['default proxy without endpoint', ns({ publish_proxy_enabled: true }), 'channel.proxy.publish.endpoint', 'endpoint not set'],
   ['stream proxy with subscribe proxy', { channel: { proxy: { subscribe: { endpoint: 'http://a' }, subscribe_stream: { endpoint: 'grpc://b' } }, namespaces: [{ name: 'chat', subscribe_proxy_enabled: true, subscribe_stream_proxy_enabled: true }] } }, 'channel.namespaces[0].subscribe_stream_proxy_enabled', 'subscribe stream'],
+  ['state proxy without presence', { channel: { proxy: { state: { endpoint: 'http://a' } }, namespaces: [{ name: 'chat', state_proxy_enabled: true }] } }, 'channel.namespaces[0].state_proxy_enabled', 'presence'],
+  ['unknown state proxy name', ns({ presence: true, state_proxy_enabled: true, state_proxy_name: 'nope' }), 'channel.namespaces[0].state_proxy_name', 'not found'],
+  ['unknown unsubscribe proxy name', ns({ unsubscribe_proxy_enabled: true, unsubscribe_proxy_name: 'nope' }), 'channel.namespaces[0].unsubscribe_proxy_name', 'not found'],
+  ['unsubscribe proxy without endpoint', ns({ unsubscribe_proxy_enabled: true }), 'channel.proxy.unsubscribe.endpoint', 'endpoint not set'],
+  ['disconnect proxy without endpoint', { client: { proxy: { disconnect: { enabled: true } } } }, 'client.proxy.disconnect.endpoint', 'endpoint not set'],
   ['connect proxy without endpoint', { client: { proxy: { connect: { enabled: true } } } }, 'client.proxy.connect.endpoint', 'endpoint not set'],
   ['user_id_claim', { client: { token: { user_id_claim: 'user-id' } } }, 'client.token.user_id_claim', 'must match'],
   ['subscription user_id_claim', { client: { subscription_token: { user_id_claim: '1x' } } }, 'client.subscription_token.user_id_claim', 'must match'],
@@ -122,5 +127,25 @@ describe('validation', () => {
     assert.deepEqual(r.unknownKeys, []);
     assert.equal(r.config.consumers[0]?.postgresql.num_partitions, 1);
     assert.equal(r.config.consumers[1]?.kafka.max_poll_records, 100);
+  });
+
+  it('accepts lifecycle notifications: named and default proxies, the state delay and its PRO alias, no warnings', () => {
+    const r = loadValues({
+      client: { proxy: { disconnect: { enabled: true, endpoint: 'http://localhost:3000/disconnect' } } },
+      channel_state: { vacated_event_delay: '2s' },
+      engine: { redis: { channel_state: { vacated_event_delay: '3s' } } },
+      channel: {
+        proxy: { state: { endpoint: 'http://localhost:3000/state' }, unsubscribe: { endpoint: 'http://localhost:3000/unsub' } },
+        without_namespace: { presence: true, state_proxy_enabled: true, unsubscribe_proxy_enabled: true },
+        namespaces: [{ name: 'room', presence: true, state_proxy_enabled: true, state_proxy_name: 'events', unsubscribe_proxy_enabled: true, unsubscribe_proxy_name: 'events' }],
+      },
+      proxies: [{ name: 'events', endpoint: 'http://localhost:3000/named' }],
+    });
+    assert.deepEqual(r.unknownKeys, []);
+    assert.equal(r.config.channel_state.vacated_event_delay, 2000);
+    assert.equal(r.config.engine.redis.channel_state.vacated_event_delay, 3000);
+    assert.equal(r.config.channel.namespaces[0]?.state_proxy_name, 'events');
+    assert.deepEqual(notSupportedWarnings(r.config), []);
+    assert.equal(loadValues({}).config.channel_state.vacated_event_delay, 5000);
   });
 });

@@ -223,6 +223,11 @@ function validateChannelOptions(o: ChannelOptionsConfig, path: string, ctx: Opti
   checkProxyRef(ctx, 'subscribe stream', o.subscribe_stream_proxy_name, o.subscribe_stream_proxy_enabled, dp.subscribe_stream, 'channel.proxy.subscribe_stream', `${path}.subscribe_stream_proxy_name`);
   checkProxyRef(ctx, 'map publish', o.map.publish_proxy_name, o.map.publish_proxy_enabled, dp.map_publish, 'channel.proxy.map_publish', `${path}.map.publish_proxy_name`);
   checkProxyRef(ctx, 'map remove', o.map.remove_proxy_name, o.map.remove_proxy_enabled, dp.map_remove, 'channel.proxy.map_remove', `${path}.map.remove_proxy_name`);
+  checkProxyRef(ctx, 'state', o.state_proxy_name, o.state_proxy_enabled, dp.state, 'channel.proxy.state', `${path}.state_proxy_name`);
+  checkProxyRef(ctx, 'unsubscribe', o.unsubscribe_proxy_name, o.unsubscribe_proxy_enabled, dp.unsubscribe, 'channel.proxy.unsubscribe', `${path}.unsubscribe_proxy_name`);
+  if (o.state_proxy_enabled && !o.presence) {
+    throw new ConfigError(`${path}.state_proxy_enabled`, 'channel state events need presence enabled in the same namespace');
+  }
   if (o.subscription_type === 'shared_poll') {
     const sp = o.shared_poll;
     if (config.shared_poll.hmac_secret_key === '') {
@@ -354,6 +359,8 @@ export function validateConfig(config: GyreConfig): void {
   validateToken(config.client.subscription_token, 'client.subscription_token');
   if (config.client.proxy.connect.enabled) validateProxy(config.client.proxy.connect, 'client.proxy.connect');
   if (config.client.proxy.refresh.enabled) validateProxy(config.client.proxy.refresh, 'client.proxy.refresh');
+  if (config.client.proxy.disconnect.enabled) validateProxy(config.client.proxy.disconnect, 'client.proxy.disconnect');
+  if (config.channel_state.vacated_event_delay < 0) throw new ConfigError('channel_state.vacated_event_delay', 'must not be negative');
   const ci = config.client;
   if (!(ci.ping_interval > ci.pong_timeout)) {
     throw new ConfigError('client.ping_interval', 'ping_interval must be greater than pong_timeout');

@@ -16,3 +16,4 @@ export { TrafficCounters, type BrokerMessageType, type FrameType, type TrafficCe
 export { LogLimiter, type LimitedLevel, type LogLimiterOptions } from './log-limiter.js';
 export { connectUnidirectional, uniConnectDisconnect, type UniConnectFailure, type UniDisconnectTransform } from './client/uni-connect.js';
 export type { ClientSession, ClientState } from './client/client.js';
+export { ChannelStateTracker, channelStateEvent, type ChannelStateEvent, type ChannelStateHandler, type ChannelStateStore, type ChannelStateTrackerOptions } from './channel-state.js';

@@ -53,8 +53,13 @@ export interface UnsubscribeEvent {
   channel: string;
   client: string;
   clientName: string;
+  /** The connection's user ("" for anonymous). */
+  user: string;
   announced: boolean;
   serverCode?: number;
+  /** The unsubscribe code and reason as the client sees them (0 client, 1 connection closed, 2000+ the server's). */
+  code: number;
+  reason: string;
 }
 
 /** A publication from the broker was broadcast to local subscribers. */
@@ -85,6 +90,15 @@ export interface ProxyEvent {
   failed?: boolean;
 }
 
+/** Lifecycle notifications (disconnect, unsubscribe, channel state) dropped by a full queue or at shutdown. */
+export interface ProxyEventsDroppedEvent {
+  /** disconnect, unsubscribe or state. */
+  type: string;
+  /** The proxy's name: `default` or a `proxies[]` name. */
+  name: string;
+  count: number;
+}
+
 /** Event name → payload. */
 export interface NodeEventMap {
   command: CommandEvent;
@@ -97,4 +111,5 @@ export interface NodeEventMap {
   leave: JoinLeaveEvent;
   proxy_start: ProxyEvent;
   proxy: ProxyEvent;
+  proxy_events_dropped: ProxyEventsDroppedEvent;
 }

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/index.js';
-import type { CommandEvent, ConnectEvent, DisconnectEvent, ProxyEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/index.js';
+import type { CommandEvent, ConnectEvent, DisconnectEvent, ProxyEvent, ProxyEventsDroppedEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/index.js';
 import type { BrokerMessageType } from '../core/index.js';
 import { ClientLabels } from './client-labels.js';
 
@@ -141,6 +141,13 @@ export class GyreMetrics {
     });
     const proxyErrors = new Counter({ name: `${NS}_proxy_errors`, help: 'Number of failed proxy calls.', labelNames: proxyLabels, registers: [r] });
     const proxyInflight = new Gauge({ name: `${NS}_proxy_inflight_requests`, help: 'Proxy calls in flight.', labelNames: proxyLabels, registers: [r] });
+    const eventsDropped = new Counter({
+      name: `${NS}_proxy_events_dropped_total`,
+      help: 'Lifecycle notifications (disconnect, unsubscribe, channel state) dropped: queue full or not delivered by shutdown.',
+      labelNames: ['type', 'name'],
+      registers: [r],
+    });
+    this.on(node.events, 'proxy_events_dropped', (e: ProxyEventsDroppedEvent) => eventsDropped.inc({ type: e.type, name: e.name }, e.count));
     this.on(node.events, 'proxy_start', (e: ProxyEvent) => {
       proxyInflight.inc({ protocol: e.protocol, type: e.type, name: e.name });
     });

@@ -18,7 +18,7 @@ function record(v: unknown): Record<string, string> {
   return out;
 }
 
-function timeoutMs(v: unknown): number {
+export function proxyTimeoutMs(v: unknown): number {
   if (typeof v === 'number' && v > 0) return v;
   if (typeof v === 'string' && v !== '') return parseDuration(v);
   return DEFAULT_TIMEOUT_MS;
@@ -42,7 +42,7 @@ export function createProxy(block: ProxyBlock, name: string): HookProxy | undefi
   const opts: HttpProxyOptions = {
     name,
     endpoint,
-    timeoutMs: timeoutMs(block.timeout),
+    timeoutMs: proxyTimeoutMs(block.timeout),
     httpHeaders: strings(block.http_headers),
     emulatedHeaders: strings(block.emulated_headers),
     staticHeaders: record(http.static_headers),

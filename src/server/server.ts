@@ -5,6 +5,7 @@
  */
 import { buildProxyBindings, type BuiltProxies, type ProxyConfigSource } from './proxy-bindings.js';
 import { createProxy } from './proxies.js';
+import { LifecycleEvents, type LifecycleConfigSource } from './lifecycle-events.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiEndpoint, ApiExecutor, apiHandlerOf } from '../api/index.js';
@@ -62,6 +63,8 @@ export class GyreServer {
   readonly node: Node;
   /** The application backend's hooks from the configuration (closed after the node). */
   private readonly proxies: BuiltProxies;
+  /** Disconnect / unsubscribe notifications and channel state events (closed after the node). */
+  private readonly lifecycle: LifecycleEvents;
   /** Which broker and presence manager run, e.g. "memory", "redis" or "nats+memory". */
   readonly engineDescription: string;
   private readonly logger: Logger;
@@ -112,6 +115,7 @@ export class GyreServer {
         maxCommandBytes: config.websocket?.message_size_limit || 65536,
       },
     );
+    this.lifecycle = new LifecycleEvents(this.node, config as LifecycleConfigSource, this.logger);
     this.origin = new OriginCheck(client.allowed_origins ?? []);
     this.wsPath = config.websocket?.handler_prefix || '/connection/websocket';
     if (!config.websocket?.disabled) {
@@ -154,6 +158,7 @@ export class GyreServer {
   /** Starts the node (broker connection). Called by listen() and attach(). */
   async start(): Promise<void> {
     await this.ops.start();
+    this.lifecycle.start();
     await this.node.start();
   }
 
@@ -296,7 +301,7 @@ export class GyreServer {
     const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const f of this.fastPaths) f.close();
     await this.node.shutdown();
-    await this.proxies.close();
+    await Promise.all([this.proxies.close(), this.lifecycle.close()]);
     this.ws?.close();
     this.transports.close();
     this.ops.beginClose();

@@ -2,3 +2,4 @@
 export { MemoryBroker, DEFAULT_HISTORY_META_TTL_MS, DEFAULT_IDEMPOTENT_RESULT_TTL_MS, DEFAULT_SWEEP_INTERVAL_MS } from './memory-broker.js';
 export type { MemoryBrokerOptions } from './memory-broker.js';
 export { MemoryPresenceManager } from './memory-presence.js';
+export { MemoryChannelState, type MemoryChannelStateOptions } from './memory-channel-state.js';

@@ -3,3 +3,4 @@ export { RedisBroker, REDIS_DEFAULT_HISTORY_META_TTL_MS, REDIS_DEFAULT_IDEMPOTEN
 export { RedisPresenceManager, REDIS_DEFAULT_PRESENCE_TTL_MS } from './redis-presence.js';
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisPresenceOptions, RedisTlsOptions } from './options.js';
 export { shardIndex } from './connection.js';
+export { RedisChannelState, type RedisChannelStateOptions } from './redis-channel-state.js';

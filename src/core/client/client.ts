@@ -428,7 +428,16 @@ export class ClientSession implements HubClient, ClientRef {
       node.traffic.brokerSent.leave++;
       tasks.push(node.broker.publishLeave(sub.channel, sub.info));
     }
-    node.events.emit('unsubscribe', { channel: sub.channel, client: this.id, clientName: this.clientName, announced: !!sub.announced, serverCode });
+    node.events.emit('unsubscribe', {
+      channel: sub.channel,
+      client: this.id,
+      clientName: this.clientName,
+      user: this.userId,
+      announced: !!sub.announced,
+      serverCode,
+      code: why.code,
+      reason: why.reason,
+    });
     if (sub.announced && node.handlers.onUnsubscribe) {
       try {
         node.handlers.onUnsubscribe(this, sub.channel, { code: why.code, reason: why.reason });
