@@ -304,6 +304,9 @@ export class GrpcProxy
     const call: grpc.ClientReadableStream<Message> | grpc.ClientDuplexStream<Message, Message> = req.bidirectional
       ? this.client.SubscribeBidirectional(md)
       : this.client.SubscribeUnidirectional(body, md);
+    // The stream's failures are reported through firstMessage() and the stream object; a
+    // status arriving after either gave up (CANCELLED by us) must not go unhandled.
+    call.on('error', () => undefined);
     if (req.bidirectional) (call as grpc.ClientDuplexStream<Message, Message>).write({ subscribe_request: body });
     const first = await this.firstMessage(call);
     const fail = (detail: string): never => {
