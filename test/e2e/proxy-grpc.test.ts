@@ -286,10 +286,10 @@ describe('GRPC proxies with the official SDK', { timeout: 120_000 }, () => {
     assert.deepEqual(otherGot, [], 'publications of one stream go to its subscriber only');
 
     sub.unsubscribe();
-    await mine.closed;
+    await waitFor(() => mine.isClosed, 'unsubscribe cancels the backend stream');
     assert.equal(theirs.isClosed, false, 'the other subscriber keeps its stream');
     other.disconnect();
-    await theirs.closed;
+    await waitFor(() => theirs.isClosed, 'disconnect cancels the backend stream');
   });
 
   it('a stream that ends unsubscribes with 2500 and the SDK subscribes again', async () => {
@@ -336,7 +336,7 @@ describe('GRPC proxies with the official SDK', { timeout: 120_000 }, () => {
     await waitFor(() => got.length === 1, 'backend publication');
     assert.deepEqual(got, [{ down: 1 }], 'the client’s own publications do not echo back through a broker');
     c.disconnect();
-    await stream.closed;
+    await waitFor(() => stream.isClosed, 'disconnect cancels the backend stream');
   });
 
   it('proxy metrics carry the grpc protocol label', async () => {
