@@ -37,10 +37,10 @@ import {
   connectResult,
   type ProxyEnvelope,
   publishResult,
+  readResult,
   refreshResult,
   rpcResult,
   settle,
-  ShapeError,
   subRefreshResult,
   subscribeResult,
 } from './proxy-results.js';
@@ -407,12 +407,7 @@ export class GrpcProxy
   }
 
   private decode<T>(hook: Hook, read: () => T): T {
-    try {
-      return read();
-    } catch (err) {
-      if (err instanceof ShapeError) throw this.failure(hook, `invalid response: ${err.message}`);
-      throw err;
-    }
+    return readResult(read, (detail) => this.failure(hook, detail));
   }
 
   private failure(hook: Hook, detail: string, cause?: unknown): ProxyCallError {

@@ -29,6 +29,7 @@ import {
   connectResult,
   type ProxyEnvelope,
   publishResult,
+  readResult,
   rawResultFields,
   readEnvelope,
   refreshResult,
@@ -320,12 +321,7 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
   }
 
   private decode<T>(hook: Hook, read: () => T): T {
-    try {
-      return read();
-    } catch (err) {
-      if (err instanceof ShapeError) throw this.failure(hook, `invalid response: ${err.message}`);
-      throw err;
-    }
+    return readResult(read, (detail) => this.failure(hook, detail));
   }
 
   private failure(hook: Hook, detail: string, cause?: unknown): ProxyCallError {

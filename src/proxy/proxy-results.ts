@@ -73,6 +73,16 @@ export function settle(env: ProxyEnvelope): ProxyEnvelope['result'] {
   return env.result;
 }
 
+/** Runs a result reader; an answer of the wrong shape becomes the error `fail` builds for it. */
+export function readResult<T>(read: () => T, fail: (detail: string) => Error): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ShapeError) throw fail(`invalid response: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Connect result (§5.3); undefined `r` means no credentials. */
 export function connectResult(r: Obj): ConnectProxyResult {
   const out: ConnectProxyResult = {

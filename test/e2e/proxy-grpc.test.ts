@@ -7,13 +7,12 @@
  * subscribe stream proxy feeds subscriptions in both directions.
  */
 import assert from 'node:assert/strict';
-import { ReadableStream } from 'node:stream/web';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Centrifuge, Options } from 'centrifuge';
+import type { Options } from 'centrifuge';
 import WebSocket from 'ws';
 import { GrpcBackend, type Msg } from '../../src/proxy/grpc-backend.test-helper.js';
 import { RawClient } from '../helpers/raw-ws.js';
-import { SdkClients, sdkBuilds, subscribed, subscribeFails } from '../helpers/sdk.js';
+import { cookieHttpStreamClient, SdkClients, subscribed, subscribeFails } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { sleep, waitEvent, waitFor } from '../helpers/wait.js';
 
@@ -188,17 +187,7 @@ describe('GRPC proxies with the official SDK', { timeout: 120_000 }, () => {
   });
 
   it('HTTP-streaming: the stream request cookie and the emulated header reach the GRPC backend as metadata', async () => {
-    const cookieFetch: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie: 'sessionid=stream' } });
-    const Ctor = sdkBuilds.json;
-    const c: Centrifuge = new Ctor([{ transport: 'http_stream', endpoint: `${gyre.base}/connection/http_stream` }], {
-      fetch: cookieFetch,
-      readableStream: ReadableStream,
-      emulationEndpoint: `${gyre.base}/emulation`,
-      headers: { 'x-app': 'from-stream' },
-      minReconnectDelay: 100,
-      maxReconnectDelay: 300,
-    } as Partial<Options>);
-    c.on('error', () => undefined);
+    const c = cookieHttpStreamClient(gyre.base, 'sessionid=stream', { headers: { 'x-app': 'from-stream' } } as Partial<Options>);
     try {
       const ready = waitEvent(c, 'connected');
       c.connect();
