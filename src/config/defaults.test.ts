@@ -91,14 +91,15 @@ describe('not-supported warnings', () => {
       consumers: [{ name: 'c1', type: 'kafka' }, { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } }],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    for (const p of ['broker.type', 'grpc_api', 'uni_grpc', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled', 'consumers[1]']) {
+    for (const p of ['broker.type', 'grpc_api', 'uni_grpc', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'consumers[1]']) {
       assert.ok(paths.includes(p), p);
     }
+    for (const p of ['client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled']) assert.ok(!paths.includes(p), `GRPC ${p} is served`);
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
     for (const p of ['admin', 'prometheus', 'opentelemetry']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 
-  it('does not warn about HTTP connect, refresh, subscribe, publish, sub_refresh and RPC proxies, named or not; warns about GRPC ones and unserved hooks', () => {
+  it('does not warn about HTTP or GRPC connect, refresh, subscribe, publish, sub_refresh, RPC and GRPC stream proxies; warns about an HTTP stream proxy and unserved hooks', () => {
     const r = loadValues({
       client: { proxy: { connect: { enabled: true, endpoint: 'http://a/connect' }, refresh: { enabled: true, endpoint: 'http://a/refresh' } } },
       channel: {
@@ -109,6 +110,8 @@ describe('not-supported warnings', () => {
           { name: 'grpc', publish_proxy_enabled: true, publish_proxy_name: 'grpcbackend' },
           { name: 'sr', sub_refresh_proxy_enabled: true, sub_refresh_proxy_name: 'backend' },
           { name: 'stream', subscribe_stream_proxy_enabled: true, subscribe_stream_proxy_name: 'grpcbackend' },
+          { name: 'httpstream', subscribe_stream_proxy_enabled: true, subscribe_stream_proxy_name: 'backend' },
+          { name: 'mp', map: { publish_proxy_enabled: true, publish_proxy_name: 'grpcbackend' } },
         ],
       },
       rpc: { proxy: { endpoint: 'http://a/rpc' }, without_namespace: { proxy_enabled: true } },
@@ -118,7 +121,7 @@ describe('not-supported warnings', () => {
       ],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    assert.deepEqual(paths, ['channel.namespaces[1].publish_proxy_enabled', 'channel.namespaces[3].subscribe_stream_proxy_enabled', 'proxies[1]']);
+    assert.deepEqual(paths, ['channel.namespaces[4].subscribe_stream_proxy_enabled', 'channel.namespaces[5].map.publish_proxy_enabled']);
   });
 
   it('does not warn about the Redis engine or the NATS broker', () => {

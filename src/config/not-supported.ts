@@ -1,35 +1,28 @@
 import type { ChannelOptionsConfig, GyreConfig, ProxyConfig } from './types.js';
 
-/** Namespace proxy flags Gyre serves over HTTP, with the channel.proxy block their `default` name means. */
+/** Namespace proxy flags Gyre serves over HTTP and GRPC, with the channel.proxy block their `default` name means. */
 const SERVED_CHANNEL_PROXIES = [
   ['subscribe_proxy_enabled', 'subscribe_proxy_name', 'subscribe'],
   ['publish_proxy_enabled', 'publish_proxy_name', 'publish'],
   ['sub_refresh_proxy_enabled', 'sub_refresh_proxy_name', 'sub_refresh'],
-] as const;
-
-/** Namespace notification flags (Gyre extensions), with the channel.proxy block their `default` name means. */
-const SERVED_NOTIFICATION_PROXIES = [
+  // Gyre's lifecycle notifications.
   ['state_proxy_enabled', 'state_proxy_name', 'state'],
   ['unsubscribe_proxy_enabled', 'unsubscribe_proxy_name', 'unsubscribe'],
 ] as const;
 
-/** Namespace proxy flags for hooks Gyre does not call yet. */
-const UNSERVED_CHANNEL_PROXY_FLAGS = ['subscribe_stream_proxy_enabled'] as const;
-
-/** Proxy blocks Gyre calls: HTTP(S) endpoints; GRPC ones are not served yet. */
+/** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {
-  return p !== undefined && /^https?:\/\//i.test(p.endpoint);
+  return p !== undefined && p.endpoint !== '';
+}
+
+/** The subscribe stream proxy exists over GRPC only: an http(s) endpoint cannot serve it. */
+function streamServed(p: ProxyConfig | undefined): boolean {
+  return served(p) && !/^https?:\/\//i.test(p?.endpoint ?? '');
 }
 
 function proxyDefined(p: ProxyConfig): boolean {
   return p.endpoint !== '';
 }
-
-/** Lifecycle notifications (disconnect, unsubscribe, channel state) go to HTTP(S) and GRPC endpoints alike. */
-function notifiable(p: ProxyConfig | undefined): boolean {
-  return p !== undefined && proxyDefined(p);
-}
-
 
 /** The proxy a `*_proxy_name` designates: `""`/`default` is the given block, else an entry of `proxies`. */
 function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): ProxyConfig | undefined {
@@ -41,10 +34,9 @@ function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: strin
   for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
     if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
   }
-  for (const [flag, name, block] of SERVED_NOTIFICATION_PROXIES) {
-    if (o[flag] && !notifiable(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
+  if (o.subscribe_stream_proxy_enabled && !streamServed(namedProxy(config, config.channel.proxy.subscribe_stream, o.subscribe_stream_proxy_name))) {
+    out.push(`${path}.subscribe_stream_proxy_enabled`);
   }
-  for (const flag of UNSERVED_CHANNEL_PROXY_FLAGS) if (o[flag]) out.push(`${path}.${flag}`);
   if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
   if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
   if (o.allowed_delta_types.length > 0) out.push(`${path}.allowed_delta_types`);
@@ -72,11 +64,10 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   const client = config.client;
   if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');
-  if (client.proxy.disconnect.enabled && !notifiable(client.proxy.disconnect)) out.push('client.proxy.disconnect');
+  if (client.proxy.disconnect.enabled && !served(client.proxy.disconnect)) out.push('client.proxy.disconnect');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
-    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh';
-    const notification = name === 'state' || name === 'unsubscribe';
-    if (proxyDefined(p) && !notification && !(callable && served(p))) out.push(`channel.proxy.${name}`);
+    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh' || name === 'state' || name === 'unsubscribe';
+    if (proxyDefined(p) && !(callable || (name === 'subscribe_stream' && streamServed(p)))) out.push(`channel.proxy.${name}`);
   }
   channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);
   config.channel.namespaces.forEach((ns, i) => channelOptions(config, ns, `channel.namespaces[${i}]`, out));
@@ -85,9 +76,6 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (config.rpc.without_namespace.proxy_enabled && !rpcServed(config.rpc.without_namespace.proxy_name)) out.push('rpc.without_namespace.proxy_enabled');
   config.rpc.namespaces.forEach((ns, i) => {
     if (ns.proxy_enabled && !rpcServed(ns.proxy_name)) out.push(`rpc.namespaces[${i}].proxy_enabled`);
-  });
-  config.proxies.forEach((p, i) => {
-    if (!served(p)) out.push(`proxies[${i}]`);
   });
   if (config.grpc_api.enabled) out.push('grpc_api');
   config.consumers.forEach((c, i) => {

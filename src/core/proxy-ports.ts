@@ -147,6 +147,59 @@ export interface SubRefreshProxy extends ProxyIdentity {
   subRefresh(req: SubRefreshProxyRequest): Promise<SubRefreshProxyResult>;
 }
 
+/** A publication the backend sends down a subscribe stream, for that one subscriber. */
+export interface StreamPublication {
+  data: Uint8Array;
+  tags?: Record<string, string>;
+}
+
+/** What a subscribe stream reports once it is delivering. */
+export interface SubscribeStreamListener {
+  /** One publication for the subscriber, in stream order. */
+  publication(pub: StreamPublication): void;
+  /** The stream ended or broke (called at most once, never after close()). */
+  end(err?: unknown): void;
+}
+
+/**
+ * An open subscribe stream whose first message allowed the subscription. Messages after the
+ * first are held (bounded, with backpressure on the backend) until start() is called.
+ */
+export interface SubscribeStream {
+  /** The backend's subscribe result from the first message. */
+  readonly result: SubscribeProxyResult;
+  /** Begins delivering the held and later messages to `listener`. Call once. */
+  start(listener: SubscribeStreamListener): void;
+  /**
+   * Sends a client publication up a bidirectional stream; throws a ProxyCallError when the
+   * stream is not bidirectional or is gone.
+   */
+  publish(data: Uint8Array): void;
+  /** Cancels the stream and drops anything held; idempotent. */
+  close(): void;
+}
+
+export interface SubscribeStreamRequest extends SubscribeProxyRequest {
+  /** Open a bidirectional stream (client publications travel on it) instead of a server stream. */
+  readonly bidirectional: boolean;
+}
+
+export interface SubscribeStreamProxy extends ProxyIdentity {
+  /**
+   * Opens a stream and waits (within the proxy's timeout) for its first message. Throws like
+   * subscribe: a ProtocolError or Disconnect from the backend's subscribe_response, or a
+   * ProxyCallError when the stream could not be opened, timed out, or began with anything
+   * but a subscribe_response.
+   */
+  subscribeStream(req: SubscribeStreamRequest): Promise<SubscribeStream>;
+}
+
+/** The stream proxy of a namespace and its direction. */
+export interface SubscribeStreamBinding {
+  readonly proxy: SubscribeStreamProxy;
+  readonly bidirectional: boolean;
+}
+
 /**
  * Which proxy serves each hook. Namespaced hooks are asked by namespace name ("" for
  * channels without a namespace), RPC by method; undefined means no proxy for it, and the
@@ -159,6 +212,8 @@ export interface ProxyBindings {
   publish(namespace: string): PublishProxy | undefined;
   subRefresh(namespace: string): SubRefreshProxy | undefined;
   rpc(method: string): RpcProxy | undefined;
+  /** The subscribe stream proxy of a namespace; absent or undefined means none. */
+  subscribeStream?(namespace: string): SubscribeStreamBinding | undefined;
 }
 
 /** Bindings with no proxy at all. */
@@ -167,4 +222,5 @@ export const noProxies: ProxyBindings = Object.freeze({
   publish: () => undefined,
   subRefresh: () => undefined,
   rpc: () => undefined,
+  subscribeStream: () => undefined,
 });

@@ -24,21 +24,23 @@ import type {
   SubscribeProxyResult,
 } from '../core/index.js';
 import { ProxyCallError } from '../core/index.js';
-import { Disconnect, ProtocolError } from '../protocol/codes.js';
 import { JSON_INVALID, scanJson } from '../protocol/json-scan.js';
 import {
   connectResult,
   type ProxyEnvelope,
   publishResult,
+  readResult,
   rawResultFields,
   readEnvelope,
   refreshResult,
   rpcResult,
+  settle,
   ShapeError,
   subRefreshResult,
   subscribeResult,
 } from './proxy-results.js';
 import { parseJsonKeepingRaw } from './raw-json.js';
+import { base64Of, fixedEntries, forwarded, type ForwardingRules, nameSet } from './forwarding.js';
 
 /** Maps one non-200 HTTP status to a protocol error or a disconnect (`status_to_code_transforms`). */
 export interface HttpStatusTransform {
@@ -150,11 +152,6 @@ class BodyBuilder {
   }
 }
 
-function b64(data: Uint8Array | undefined): string | undefined {
-  if (data === undefined || data.length === 0) return undefined;
-  return (Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)).toString('base64');
-}
-
 /**
  * The pool marks a connection idle a turn after its response body ends; a caller that made
  * its next call right away would otherwise open a second connection for sequential traffic.
@@ -188,9 +185,7 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
   private readonly encoding: 'json' | 'binary';
   private readonly binary: boolean;
   private readonly includeMeta: boolean;
-  private readonly httpHeaders: ReadonlySet<string>;
-  private readonly emulatedHeaders: ReadonlySet<string>;
-  private readonly staticHeaders: ReadonlyArray<readonly [string, string]>;
+  private readonly forwarding: ForwardingRules;
   private readonly basicAuth: string | undefined;
   private readonly transforms: readonly HttpStatusTransform[];
   private closed = false;
@@ -218,11 +213,13 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
     this.binary = options.binaryEncoding === true;
     this.encoding = this.binary ? 'binary' : 'json';
     this.includeMeta = options.includeConnectionMeta === true;
-    this.httpHeaders = new Set((options.httpHeaders ?? []).map((h) => h.toLowerCase()));
-    this.emulatedHeaders = new Set((options.emulatedHeaders ?? []).map((h) => h.toLowerCase()));
-    this.staticHeaders = Object.entries(options.staticHeaders ?? {})
-      .map(([k, v]) => [k.toLowerCase(), v] as const)
-      .filter(([k]) => !MANAGED_HEADERS.has(k));
+    const refused = (name: string): boolean => MANAGED_HEADERS.has(name);
+    this.forwarding = {
+      fixed: fixedEntries(options.staticHeaders, refused),
+      emulated: nameSet(options.emulatedHeaders),
+      transport: nameSet(options.httpHeaders),
+      refused,
+    };
     this.transforms = options.statusToCodeTransforms ?? [];
     const tls = options.tls;
     this.pool = new Pool(url.origin, {
@@ -249,11 +246,11 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
   async connect(req: ConnectProxyRequest): Promise<ConnectProxyResult | undefined> {
     const env = await this.call('connect', req, (b) => {
       this.common(b, req);
-      if (this.binary) b.str('b64data', b64(req.data));
+      if (this.binary) b.str('b64data', base64Of(req.data));
       else b.raw('data', req.data);
       b.str('name', req.name).str('version', req.version).list('channels', req.channels);
     });
-    const result = this.settle(env);
+    const result = settle(env);
     return result === undefined ? undefined : this.decode('connect', () => connectResult(result));
   }
 
@@ -271,7 +268,7 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
       this.meta(b, req);
       this.data(b, req.data);
     });
-    const result = this.settle(env);
+    const result = settle(env);
     return this.decode('subscribe', () => subscribeResult(result));
   }
 
@@ -281,7 +278,7 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
       this.data(b, req.data);
       this.meta(b, req);
     });
-    const result = this.settle(env);
+    const result = settle(env);
     return this.decode('publish', () => publishResult(result));
   }
 
@@ -291,7 +288,7 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
       this.data(b, req.data);
       this.meta(b, req);
     });
-    const result = this.settle(env);
+    const result = settle(env);
     return this.decode('rpc', () => rpcResult(result));
   }
 
@@ -315,7 +312,7 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
   }
 
   private data(b: BodyBuilder, data: Uint8Array | undefined): void {
-    if (this.binary) b.str('b64data', b64(data));
+    if (this.binary) b.str('b64data', base64Of(data));
     else b.raw('data', data);
   }
 
@@ -323,20 +320,8 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
     if (this.includeMeta) b.raw('meta', c.meta);
   }
 
-  /** disconnect wins over error, error over result. */
-  private settle(env: ProxyEnvelope): ProxyEnvelope['result'] {
-    if (env.disconnect) throw new Disconnect(env.disconnect.code, env.disconnect.reason);
-    if (env.error) throw new ProtocolError(env.error.code, env.error.message, env.error.temporary);
-    return env.result;
-  }
-
   private decode<T>(hook: Hook, read: () => T): T {
-    try {
-      return read();
-    } catch (err) {
-      if (err instanceof ShapeError) throw this.failure(hook, `invalid response: ${err.message}`);
-      throw err;
-    }
+    return readResult(read, (detail) => this.failure(hook, detail));
   }
 
   private failure(hook: Hook, detail: string, cause?: unknown): ProxyCallError {
@@ -345,21 +330,7 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
 
   /** Headers in precedence order: static, then listed emulated headers, then listed transport headers. */
   private headers(c: ProxyClient): Record<string, HeaderValue> {
-    const out = Object.create(null) as Record<string, HeaderValue>;
-    for (const [k, v] of this.staticHeaders) out[k] = v;
-    if (this.emulatedHeaders.size > 0 && c.emulatedHeaders) {
-      for (const [k, v] of Object.entries(c.emulatedHeaders)) {
-        const name = k.toLowerCase();
-        if (this.emulatedHeaders.has(name) && !MANAGED_HEADERS.has(name)) out[name] = v;
-      }
-    }
-    if (this.httpHeaders.size > 0) {
-      for (const [k, v] of Object.entries(c.headers)) {
-        if (v === undefined) continue;
-        const name = k.toLowerCase();
-        if (this.httpHeaders.has(name) && !MANAGED_HEADERS.has(name)) out[name] = v;
-      }
-    }
+    const out = forwarded(this.forwarding, c);
     if (this.basicAuth !== undefined && out.authorization === undefined) out.authorization = this.basicAuth;
     out['content-type'] = 'application/json';
     return out;

@@ -13,6 +13,7 @@ import type {
   SubRefreshProxyResult,
   SubscribeProxyResult,
 } from '../core/index.js';
+import { Disconnect, ProtocolError } from '../protocol/codes.js';
 import { RawJson, type RawPredicate } from './raw-json.js';
 
 /** The answer does not have the shape of a proxy response. */
@@ -63,6 +64,23 @@ export function readEnvelope(body: unknown): ProxyEnvelope {
     };
   }
   return env;
+}
+
+/** Applies an envelope's outcome: disconnect wins over error, error over result (returned). */
+export function settle(env: ProxyEnvelope): ProxyEnvelope['result'] {
+  if (env.disconnect) throw new Disconnect(env.disconnect.code, env.disconnect.reason);
+  if (env.error) throw new ProtocolError(env.error.code, env.error.message, env.error.temporary);
+  return env.result;
+}
+
+/** Runs a result reader; an answer of the wrong shape becomes the error `fail` builds for it. */
+export function readResult<T>(read: () => T, fail: (detail: string) => Error): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ShapeError) throw fail(`invalid response: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Connect result (§5.3); undefined `r` means no credentials. */

@@ -1,9 +1,10 @@
 /**
- * Builds the backend proxies the configuration names: HTTP(S) endpoints get an HttpProxy;
- * other endpoints (GRPC) are not served yet, and their hooks answer 108.
+ * Builds the backend proxies the configuration names: HTTP(S) endpoints get an HttpProxy,
+ * any other endpoint (`grpc://host:port`, `host:port`) a GrpcProxy.
  */
+import { tlsConnectionOptions, type TlsBlock } from '../brokers/tls.js';
 import { parseDuration } from '../config/duration.js';
-import { HttpProxy, type HttpProxyOptions, type HttpStatusTransform } from '../proxy/index.js';
+import { GrpcProxy, type GrpcProxyOptions, HttpProxy, type HttpProxyOptions, type HttpStatusTransform } from '../proxy/index.js';
 import type { HookProxy, ProxyBlock } from './proxy-bindings.js';
 
 const DEFAULT_TIMEOUT_MS = 1000;
@@ -33,12 +34,47 @@ function transforms(v: unknown): HttpStatusTransform[] {
   }));
 }
 
-/** The HTTP proxy for a config block, or undefined for an endpoint that is not HTTP(S). */
+/** Client TLS of a [TLS] block (PEM fields as raw PEM, base64 PEM or a path); undefined when off. */
+function clientTls(block: unknown): { ca?: string; cert?: string; key?: string; servername?: string; rejectUnauthorized: boolean } | undefined {
+  const t = tlsConnectionOptions(block as TlsBlock | undefined);
+  if (!t) return undefined;
+  return {
+    ca: typeof t.ca === 'string' ? t.ca : undefined,
+    cert: typeof t.cert === 'string' ? t.cert : undefined,
+    key: typeof t.key === 'string' ? t.key : undefined,
+    servername: t.servername,
+    rejectUnauthorized: t.rejectUnauthorized !== false,
+  };
+}
+
+/** The GRPC proxy for a block whose endpoint is not an http(s) URL. */
+function createGrpcProxy(block: ProxyBlock, name: string): GrpcProxy {
+  const grpc = (block.grpc ?? {}) as Record<string, any>;
+  const opts: GrpcProxyOptions = {
+    name,
+    endpoint: block.endpoint ?? '',
+    timeoutMs: proxyTimeoutMs(block.timeout),
+    httpHeaders: strings(block.http_headers),
+    grpcMetadata: strings(block.grpc_metadata),
+    emulatedHeaders: strings(block.emulated_headers),
+    staticMetadata: record(grpc.static_metadata),
+    credentialsKey: typeof grpc.credentials_key === 'string' ? grpc.credentials_key : undefined,
+    credentialsValue: typeof grpc.credentials_value === 'string' ? grpc.credentials_value : undefined,
+    compression: !!grpc.compression,
+    binaryEncoding: !!block.binary_encoding,
+    includeConnectionMeta: !!block.include_connection_meta,
+  };
+  const tls = clientTls(grpc.tls);
+  if (tls) opts.tls = tls;
+  return new GrpcProxy(opts);
+}
+
+/** The proxy for a config block: HTTP for http(s):// endpoints, GRPC for any other. */
 export function createProxy(block: ProxyBlock, name: string): HookProxy | undefined {
   const endpoint = block.endpoint ?? '';
-  if (!/^https?:\/\//i.test(endpoint)) return undefined;
+  if (endpoint === '') return undefined;
+  if (!/^https?:\/\//i.test(endpoint)) return createGrpcProxy(block, name);
   const http = (block.http ?? {}) as Record<string, any>;
-  const tls = (http.tls ?? {}) as Record<string, any>;
   const opts: HttpProxyOptions = {
     name,
     endpoint,
@@ -50,14 +86,7 @@ export function createProxy(block: ProxyBlock, name: string): HookProxy | undefi
     includeConnectionMeta: !!block.include_connection_meta,
     statusToCodeTransforms: transforms(http.status_to_code_transforms),
   };
-  if (tls.enabled) {
-    opts.tls = {
-      ca: tls.server_ca_pem || undefined,
-      cert: tls.cert_pem || undefined,
-      key: tls.key_pem || undefined,
-      servername: tls.server_name || undefined,
-      rejectUnauthorized: !tls.insecure_skip_verify,
-    };
-  }
+  const tls = clientTls(http.tls);
+  if (tls) opts.tls = tls;
   return new HttpProxy(opts);
 }

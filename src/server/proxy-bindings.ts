@@ -3,8 +3,9 @@
  * `client.proxy.connect` / `refresh` when enabled; per namespace `subscribe_proxy_enabled`,
  * `publish_proxy_enabled`, `sub_refresh_proxy_enabled` with their `*_proxy_name` (`""` or
  * `default` = the `channel.proxy.*` block, anything else an entry of `proxies`); per RPC
- * namespace `proxy_enabled` / `proxy_name` (`rpc.proxy` or a named one). Each distinct proxy
- * object is built once.
+ * namespace `proxy_enabled` / `proxy_name` (`rpc.proxy` or a named one); per namespace
+ * `subscribe_stream_proxy_enabled` / `_name` / `_bidirectional` (`channel.proxy.subscribe_stream`).
+ * Each distinct proxy object is built once.
  */
 import { Errors } from '../protocol/codes.js';
 import type {
@@ -15,6 +16,8 @@ import type {
   RpcProxy,
   SubRefreshProxy,
   SubscribeProxy,
+  SubscribeStreamBinding,
+  SubscribeStreamProxy,
 } from '../core/index.js';
 
 /** A proxy block as the config holds it (fields this module reads; the factory reads the rest). */
@@ -23,8 +26,14 @@ export interface ProxyBlock {
   [key: string]: unknown;
 }
 
-/** One proxy serving every hook kind (an HTTP or GRPC client). */
-export type HookProxy = ConnectProxy & RefreshProxy & SubscribeProxy & PublishProxy & RpcProxy & SubRefreshProxy & { close(): Promise<void> };
+/** One proxy serving every hook kind (an HTTP or GRPC client); only GRPC ones serve subscribe streams. */
+export type HookProxy = ConnectProxy &
+  RefreshProxy &
+  SubscribeProxy &
+  PublishProxy &
+  RpcProxy &
+  SubRefreshProxy &
+  Partial<SubscribeStreamProxy> & { close(): Promise<void> };
 
 /** Builds the proxy for a block; undefined when its endpoint kind is not served (the hook then answers 108). */
 export type ProxyFactory = (block: ProxyBlock, name: string) => HookProxy | undefined;
@@ -37,6 +46,9 @@ interface NamespaceProxyFlags {
   publish_proxy_name?: string;
   sub_refresh_proxy_enabled?: boolean;
   sub_refresh_proxy_name?: string;
+  subscribe_stream_proxy_enabled?: boolean;
+  subscribe_stream_proxy_name?: string;
+  subscribe_stream_proxy_bidirectional?: boolean;
 }
 
 interface RpcNamespaceFlags {
@@ -49,7 +61,7 @@ interface RpcNamespaceFlags {
 export interface ProxyConfigSource {
   client?: { proxy?: { connect?: ProxyBlock & { enabled?: boolean }; refresh?: ProxyBlock & { enabled?: boolean } } };
   channel?: {
-    proxy?: { subscribe?: ProxyBlock; publish?: ProxyBlock; sub_refresh?: ProxyBlock };
+    proxy?: { subscribe?: ProxyBlock; publish?: ProxyBlock; sub_refresh?: ProxyBlock; subscribe_stream?: ProxyBlock };
     without_namespace?: NamespaceProxyFlags;
     namespaces?: readonly NamespaceProxyFlags[];
   };
@@ -70,8 +82,15 @@ const unavailable: HookProxy = {
   publish: () => Promise.reject(Errors.notAvailable),
   rpc: () => Promise.reject(Errors.notAvailable),
   subRefresh: () => Promise.reject(Errors.notAvailable),
+  subscribeStream: () => Promise.reject(Errors.notAvailable),
   close: () => Promise.resolve(),
 };
+
+/** A proxy as a stream proxy; one that cannot stream (HTTP) answers 108 (not available). */
+function streamCapable(p: HookProxy): SubscribeStreamProxy {
+  if (p.subscribeStream) return p as SubscribeStreamProxy;
+  return { name: p.name, protocol: p.protocol, subscribeStream: () => Promise.reject(Errors.notAvailable) };
+}
 
 /** Proxy bindings plus the proxies they hold, to close at shutdown. */
 export interface BuiltProxies {
@@ -103,6 +122,7 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
   const subscribe = new Map<string, SubscribeProxy>();
   const publish = new Map<string, PublishProxy>();
   const subRefresh = new Map<string, SubRefreshProxy>();
+  const streams = new Map<string, SubscribeStreamBinding>();
   for (const ns of namespaces) {
     const key = ns.name ?? '';
     const s = ns.subscribe_proxy_enabled ? (pick(ch.proxy?.subscribe, ns.subscribe_proxy_name) ?? unavailable) : undefined;
@@ -111,6 +131,8 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
     if (p) publish.set(key, p);
     const r = ns.sub_refresh_proxy_enabled ? (pick(ch.proxy?.sub_refresh, ns.sub_refresh_proxy_name) ?? unavailable) : undefined;
     if (r) subRefresh.set(key, r);
+    const st = ns.subscribe_stream_proxy_enabled ? (pick(ch.proxy?.subscribe_stream, ns.subscribe_stream_proxy_name) ?? unavailable) : undefined;
+    if (st) streams.set(key, { proxy: streamCapable(st), bidirectional: !!ns.subscribe_stream_proxy_bidirectional });
   }
 
   const rpc = cfg.rpc ?? {};
@@ -131,6 +153,7 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
     subscribe: (ns) => subscribe.get(ns),
     publish: (ns) => publish.get(ns),
     subRefresh: (ns) => subRefresh.get(ns),
+    subscribeStream: (ns) => streams.get(ns),
     rpc: (method) => {
       const at = method.indexOf(boundary);
       return rpcByNs.get(at < 0 ? '' : method.slice(0, at));

@@ -10,12 +10,11 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ReadableStream } from 'node:stream/web';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import type { Centrifuge, Options } from 'centrifuge';
+import type { Options } from 'centrifuge';
 import WebSocket from 'ws';
 import { RawClient } from '../helpers/raw-ws.js';
-import { SdkClients, sdkBuilds, subscribed } from '../helpers/sdk.js';
+import { cookieHttpStreamClient, SdkClients, subscribed } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { waitEvent, waitFor } from '../helpers/wait.js';
 
@@ -151,16 +150,7 @@ describe('HTTP proxies with the official SDK', { timeout: 90_000 }, () => {
   });
 
   it('forwards the cookie of an HTTP-streaming session to the subscribe proxy through emulation', async () => {
-    const cookieFetch: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie: 'sessionid=stream' } });
-    const Ctor = sdkBuilds.json;
-    const c: Centrifuge = new Ctor([{ transport: 'http_stream', endpoint: `${gyre.base}/connection/http_stream` }], {
-      fetch: cookieFetch,
-      readableStream: ReadableStream,
-      emulationEndpoint: `${gyre.base}/emulation`,
-      minReconnectDelay: 100,
-      maxReconnectDelay: 300,
-    } as Partial<Options>);
-    c.on('error', () => undefined);
+    const c = cookieHttpStreamClient(gyre.base, 'sessionid=stream');
     try {
       const ready = waitEvent(c, 'connected');
       c.connect();

@@ -4,6 +4,7 @@
  */
 import { Centrifuge, type Options, type Subscription, type SubscriptionOptions } from 'centrifuge';
 import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf';
+import { ReadableStream } from 'node:stream/web';
 import WebSocket from 'ws';
 import { waitEvent } from './wait.js';
 
@@ -14,6 +15,24 @@ export const sdkBuilds: Record<Protocol, typeof Centrifuge> = {
   json: Centrifuge,
   protobuf: CentrifugeProtobuf as unknown as typeof Centrifuge,
 };
+
+/**
+ * A JSON SDK client over HTTP-streaming (commands through /emulation) whose every request
+ * carries `cookie`, as a browser's would; `opts` adds SDK options (emulated `headers`, ...).
+ */
+export function cookieHttpStreamClient(base: string, cookie: string, opts: Partial<Options> = {}): Centrifuge {
+  const cookieFetch: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie } });
+  const c = new Centrifuge([{ transport: 'http_stream', endpoint: `${base}/connection/http_stream` }], {
+    fetch: cookieFetch,
+    readableStream: ReadableStream,
+    emulationEndpoint: `${base}/emulation`,
+    minReconnectDelay: 100,
+    maxReconnectDelay: 300,
+    ...opts,
+  } as Partial<Options>);
+  c.on('error', () => undefined);
+  return c;
+}
 
 export type Client = Centrifuge;
 export type Sub = Subscription;

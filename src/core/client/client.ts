@@ -420,8 +420,11 @@ export class ClientSession implements HubClient, ClientRef {
     const serverCode = why.code >= 2000 ? why.code : undefined;
     this.subs.delete(sub.channel);
     const node = this.node;
-    node.hub.removeSub(this, sub.channel);
-    node.releaseChannel(sub.channel);
+    if (sub.stream) sub.stream.handle.close();
+    else {
+      node.hub.removeSub(this, sub.channel);
+      node.releaseChannel(sub.channel);
+    }
     const tasks: Promise<void>[] = [];
     if (sub.emitPresence) tasks.push(node.presenceManager.removePresence(sub.channel, this.id, this.userId));
     if (emitLeave && sub.emitJoinLeave && sub.state === 'subscribed') {

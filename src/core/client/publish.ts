@@ -6,6 +6,7 @@ import type { ClientSession } from './client.js';
 import { hasAccess } from './subscribe.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { PublishProxyOptions } from '../proxy-ports.js';
+import { publishToStream } from './stream-proxy.js';
 
 export async function handlePublish(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const req = cmd.publish!;
@@ -19,6 +20,8 @@ export async function handlePublish(c: ClientSession, cmd: Command): Promise<Rep
   const opts = resolved.options;
   let data = req.data ?? new Uint8Array(0);
   if (!validateDataFormat(node.resolver.dataFormat(opts), data)) throw Errors.badRequest;
+  // A bidirectional stream subscription takes the client's publications up to the backend.
+  if (publishToStream(c, channel, data)) return { publish: {} };
 
   let allowed = false;
   let extra: PublishProxyOptions = {};

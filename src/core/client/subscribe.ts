@@ -11,6 +11,7 @@ import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
 import type { Subscription } from './subscription.js';
+import { startStreamDelivery, streamBindingFor, subscribeStreamed } from './stream-proxy.js';
 
 /** Everything that decides how one subscription behaves, after permission checks. */
 export interface SubscribePlan {
@@ -50,6 +51,12 @@ export async function handleSubscribe(c: ClientSession, cmd: Command): Promise<R
   const pending = (c.pending ??= new Map());
   pending.set(channel, new Promise<void>((r) => (release = r)));
   try {
+    const stream = streamBindingFor(c, channel);
+    if (stream) {
+      const { result, sub } = await subscribeStreamed(c, channel, req, stream);
+      c.onAfterReply(() => startStreamDelivery(c, sub));
+      return { subscribe: result };
+    }
     const plan = await authorizeSubscribe(c, channel, req);
     const { result, sub } = await subscribeCore(c, plan);
     c.onAfterReply(() => {

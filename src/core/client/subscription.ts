@@ -1,6 +1,7 @@
 /** One connection's subscription to one channel, as the hub and the session see it. */
 import type { ClientInfo } from '../../protocol/types.js';
 import type { BrokerPublication } from '../ports.js';
+import type { SubscribeStream } from '../proxy-ports.js';
 
 /** A live publication that arrived while its subscription was being set up. */
 export interface BufferedPublication {
@@ -37,4 +38,6 @@ export interface Subscription {
   info: ClientInfo;
   /** True once the subscribe event was emitted (balances subscription gauges). */
   announced?: boolean;
+  /** Fed by a subscribe stream proxy (stream-proxy.ts) instead of the broker: no hub entry. */
+  readonly stream?: { readonly handle: SubscribeStream; readonly bidirectional: boolean };
 }
