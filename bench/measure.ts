@@ -262,11 +262,13 @@ async function runStorm(sc: Scenario, kind: ServerKind, run: number, ctx: RunCon
     await sleep(500);
     const pids = server.pids();
     const cpu0 = totalCpuUs(pids);
+    const sys0 = totalSystemCpuUs(pids);
     const backendCpu0 = server.backendPid !== undefined ? processCpuUs(server.backendPid) : NaN;
     const t0 = nowUs();
     const { client, ready } = await connectClients(sc, server, ctx, sc.connections);
     try {
       const cpu = totalCpuUs(pids) - cpu0;
+      const sys = totalSystemCpuUs(pids) - sys0;
       const backendCpu = server.backendPid !== undefined ? processCpuUs(server.backendPid) - backendCpu0 : NaN;
       const clientCpu = processCpuUs(client.pid);
       const wallUs = nowUs() - t0;
@@ -282,6 +284,7 @@ async function runStorm(sc: Scenario, kind: ServerKind, run: number, ctx: RunCon
         connectOnlyP99: subscribing ? NaN : ready.conn_p99_ms,
         connectFailed: ready.failed,
         cpuPerConnect: ready.ready > 0 ? cpu / ready.ready : NaN,
+        sysCpuPerConnect: ready.ready > 0 ? sys / ready.ready : NaN,
         backendCpuPerConnect: ready.ready > 0 ? backendCpu / ready.ready : NaN,
         serverCpuPct: (cpu / wallUs) * 100,
         backendCpuPct: (backendCpu / wallUs) * 100,
@@ -290,7 +293,7 @@ async function runStorm(sc: Scenario, kind: ServerKind, run: number, ctx: RunCon
       const what = subscribing ? 'subscribed' : 'connected';
       const summary =
         `${ready.ready}/${sc.connections} ${what} in ${fmt(ready.setup_us / 1e6)} s = ${fmtCount(rate)}/s; ` +
-        `connect${subscribing ? '+subscribe' : ''} p50/p99/max ${ready.conn_p50_ms}/${ready.conn_p99_ms}/${ready.conn_max_ms} ms; server CPU ${fmt(values.cpuPerConnect, 0)} µs per connection` +
+        `connect${subscribing ? '+subscribe' : ''} p50/p99/max ${ready.conn_p50_ms}/${ready.conn_p99_ms}/${ready.conn_max_ms} ms; server CPU ${fmt(values.cpuPerConnect, 0)} µs per connection (kernel ${fmt(values.sysCpuPerConnect, 0)})` +
         (server.backendPid !== undefined ? `, backend ${fmt(values.backendCpuPerConnect, 0)} µs` : '') +
         `; CPU% server ${fmt(values.serverCpuPct, 0)}${server.backendPid !== undefined ? ` backend ${fmt(values.backendCpuPct, 0)}` : ''} client ${fmt(values.clientCpuPct, 0)}`;
       return { kind, run, values, notes, summary };

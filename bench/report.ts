@@ -32,6 +32,7 @@ export const METRICS: Record<MetricKey, MetricDef> = {
   connectOnlyPerSec: { label: 'connects/s', digits: 0, count: true },
   connectOnlyP50: { label: 'connect p50 (ms)', digits: 0 },
   connectOnlyP99: { label: 'connect p99 (ms)', digits: 0 },
+  sysCpuPerConnect: { label: '… of which kernel (µs)', digits: 0 },
   backendCpuPerConnect: { label: 'proxy backend CPU per connection (µs)', digits: 0 },
   backendCpuPct: { label: 'proxy backend CPU (% of one core)', digits: 0 },
   connectP50: { label: 'connect+subscribe p50 (ms)', digits: 0 },

@@ -77,6 +77,7 @@ export type MetricKey =
   | 'connectOnlyP99'
   | 'backendCpuPerConnect'
   | 'backendCpuPct'
+  | 'sysCpuPerConnect'
   | 'connectP50'
   | 'connectP99'
   | 'connectFailed'
@@ -251,14 +252,17 @@ const SCENARIOS: Scenario[] = [
     ...fanout({ name: 'storm-10k-proxy', description: '', servers: [] }),
     name: 'storm-10k-proxy',
     description:
-      '10,000 clients connect at once (connect only) through the HTTP connect proxy to a node:http backend in its own process (user from the sid cookie) vs HS256 JWT connects',
+      '10,000 clients connect at once (connect only) through the HTTP connect proxy to a node:http backend in its own process (user from the sid cookie) vs HS256 JWT connects vs insecure (no authentication)',
     kind: 'storm',
-    servers: ['gyre-proxy', 'gyre-token'],
+    servers: ['gyre-proxy', 'gyre-token', 'gyre'],
     connections: 10_000,
-    maxPending: 10_000,
+    // Below the listen backlog (4,096): with all 10,000 in flight the accept queue overflows,
+    // thousands of handshakes are retried by the kernel after 1 s and more, and connects/s
+    // measures those timers rather than the server (see bench/README.md).
+    maxPending: 2000,
     subscribe: false,
     runs: 3,
-    metrics: ['connectOnlyPerSec', 'connectOnlyP50', 'connectOnlyP99', 'connectFailed', 'cpuPerConnect', 'backendCpuPerConnect', 'serverCpuPct', 'backendCpuPct', 'clientCpuPct'],
+    metrics: ['connectOnlyPerSec', 'connectOnlyP50', 'connectOnlyP99', 'connectFailed', 'cpuPerConnect', 'sysCpuPerConnect', 'backendCpuPerConnect', 'serverCpuPct', 'backendCpuPct', 'clientCpuPct'],
     targets: [
       { metric: 'connectOnlyPerSec', vs: 'gyre-token', op: '>=', value: 0.6, label: '≥ 0.6× token' },
       { metric: 'connectFailed', op: '<=', value: 0, label: 'all succeed' },
@@ -272,10 +276,10 @@ const SCENARIOS: Scenario[] = [
     kind: 'storm',
     servers: ['gyre-proxy-sub', 'gyre-token-sub', 'gyre-token'],
     connections: 10_000,
-    maxPending: 10_000,
+    maxPending: 2000,
     channel: 'px:bench',
     runs: 3,
-    metrics: ['connectsPerSec', 'connectP50', 'connectP99', 'connectFailed', 'cpuPerConnect', 'backendCpuPerConnect', 'serverCpuPct', 'backendCpuPct', 'clientCpuPct'],
+    metrics: ['connectsPerSec', 'connectP50', 'connectP99', 'connectFailed', 'cpuPerConnect', 'sysCpuPerConnect', 'backendCpuPerConnect', 'serverCpuPct', 'backendCpuPct', 'clientCpuPct'],
     targets: [
       { metric: 'connectsPerSec', vs: 'gyre-token-sub', op: '>=', value: 0.6, label: '≥ 0.6× token-sub' },
       { metric: 'connectFailed', op: '<=', value: 0, label: 'all succeed' },
