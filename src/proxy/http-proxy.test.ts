@@ -236,6 +236,15 @@ describe('HttpProxy', () => {
       assert.equal(await make().connect(client), undefined);
     });
 
+    it('connect: an empty or null b64 field leaves the raw one; a mistyped one fails naming it', async () => {
+      backend.handler = answer({ result: { user: 'u', b64info: '', info: { x: 1 }, b64data: null, data: [2] } });
+      const r = await make().connect(client);
+      assert.equal(Buffer.from(r?.info ?? []).toString(), '{"x":1}');
+      assert.equal(Buffer.from(r?.data ?? []).toString(), '[2]');
+      backend.handler = answer({ result: { user: 'u', b64data: 7, data: [2] } });
+      await assert.rejects(make().connect(client), (err: Error) => err instanceof ProxyCallError && /result\.b64data: expected a string/.test(err.message));
+    });
+
     it('refresh and sub_refresh: result fields; missing result or expired means expired', async () => {
       const p = make();
       backend.handler = answerText('{"result":{"expire_at":1700000000,"info":{"n":1},"meta":{"m":2}}}');
