@@ -145,6 +145,14 @@ export interface SubscriberOptions {
   threads: number;
   maxPending: number;
   setupTimeoutS?: number;
+  /** Channel name (default `bench`; with channels > 1, `<name>-<k>`). */
+  channel?: string;
+  /** false: connect only (ready at the connect reply). Default true. */
+  subscribe?: boolean;
+  /** File of one line per connection: "<connect JWT>[ <subscription JWT>]" (JSON protocol). */
+  tokensFile?: string;
+  /** Send "Cookie: sid=u<i>" on connection i's upgrade request. */
+  cookie?: boolean;
 }
 
 /** The receiving side: N subscribed connections counting deliveries. */
@@ -154,11 +162,14 @@ export class LoadClient extends ClientProcess {
       '--port', o.ports.join(','),
       '--conns', String(o.connections),
       '--protocol', o.protocol,
-      '--channel', 'bench',
+      '--channel', o.channel ?? 'bench',
       '--channels', String(o.channels),
       '--threads', String(o.threads),
       '--maxpending', String(o.maxPending),
       '--setup-timeout', String(o.setupTimeoutS ?? 120),
+      ...(o.subscribe === false ? ['--no-subscribe'] : []),
+      ...(o.tokensFile !== undefined ? ['--tokens', o.tokensFile] : []),
+      ...(o.cookie === true ? ['--cookie'] : []),
     ]);
   }
 

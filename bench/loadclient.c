@@ -18,6 +18,11 @@
  *
  * Build: gcc -O2 -pthread -o loadclient loadclient.c
  *
+ * Authentication (JSON protocol): --tokens FILE puts line i's JWT in connection i's connect
+ * command (and a second JWT on the line in its subscribe command); --cookie adds
+ * "Cookie: sid=u<i>" to connection i's upgrade request (for a connect proxy backend);
+ * --no-subscribe sends connect alone and counts a connection ready at its connect reply.
+ *
  * Control protocol (line based, stdin/stdout):
  *   subscribe mode:
  *     stdout "READY {json}"  once every connection is subscribed or failed
@@ -126,6 +131,13 @@ static const char *g_channel = "bench";
 static int g_nchannels = 1;
 static char g_upgrade[MAX_PORTS][768];
 static size_t g_upgrade_len[MAX_PORTS];
+/* --no-subscribe: connect only, a connection is ready at its connect reply */
+static int g_subscribe = 1;
+/* --tokens FILE: line i = "<connect JWT>[ <subscription JWT>]" for connection i (JSON only) */
+static char **g_ctokens = NULL;
+static char **g_stokens = NULL;
+/* --cookie: the upgrade request of connection i carries "Cookie: sid=u<i>" */
+static int g_cookie = 0;
 
 /* publish mode */
 static int g_publish = 0;
@@ -279,13 +291,31 @@ static size_t put_varint(uint8_t *p, uint64_t v) {
   return n;
 }
 
-/* Sends connect + subscribe as one frame (JSON text or Protobuf binary). */
+/* Sends connect + subscribe as one frame (JSON text or Protobuf binary); connect alone
+ * with --no-subscribe. JSON: --tokens adds the connection's tokens. */
 static void send_subscribe(worker_t *w, conn_t *c) {
   char ch[200];
   int chlen = channel_name(c->gidx, ch, sizeof(ch));
   if (g_protocol == P_JSON) {
-    char buf[400];
-    int n = snprintf(buf, sizeof(buf), "{\"connect\":{},\"id\":1}\n{\"subscribe\":{\"channel\":\"%s\"},\"id\":2}", ch);
+    char buf[4096];
+    const char *ctok = g_ctokens ? g_ctokens[c->gidx] : NULL;
+    const char *stok = g_stokens ? g_stokens[c->gidx] : NULL;
+    int n;
+    if (ctok)
+      n = snprintf(buf, sizeof(buf), "{\"connect\":{\"token\":\"%s\"},\"id\":1}", ctok);
+    else
+      n = snprintf(buf, sizeof(buf), "{\"connect\":{},\"id\":1}");
+    if (g_subscribe && n > 0 && (size_t)n < sizeof(buf)) {
+      if (stok)
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n{\"subscribe\":{\"channel\":\"%s\",\"token\":\"%s\"},\"id\":2}", ch, stok);
+      else
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n{\"subscribe\":{\"channel\":\"%s\"},\"id\":2}", ch);
+    }
+    if (n < 0 || (size_t)n >= sizeof(buf)) {
+      note_error(w, "connect command too long", NULL, 0);
+      conn_dead(w, c);
+      return;
+    }
     send_frame(w, c, 0x1, (const uint8_t *)buf, (size_t)n);
   } else if (g_protocol == P_PROTOBUF) {
     uint8_t buf[400];
@@ -372,7 +402,7 @@ static void handle_json_line(worker_t *w, conn_t *c, const uint8_t *p, size_t n,
       conn_dead(w, c);
       return;
     }
-    if (memmem(p, n, "\"subscribe\"", 11)) mark_ready(w, c, now);
+    if (g_subscribe ? memmem(p, n, "\"subscribe\"", 11) != NULL : memmem(p, n, "\"connect\"", 9) != NULL) mark_ready(w, c, now);
     return;
   }
   const uint8_t *pub = memmem(p, n, "\"pub\"", 5);
@@ -714,8 +744,17 @@ static void on_connected(worker_t *w, conn_t *c) {
     return;
   }
   int pi = (int)(c->gidx % (uint32_t)g_nports);
-  ssize_t n = write(c->fd, g_upgrade[pi], g_upgrade_len[pi]);
-  if (n != (ssize_t)g_upgrade_len[pi]) {
+  const char *req = g_upgrade[pi];
+  size_t reqlen = g_upgrade_len[pi];
+  char withcookie[900];
+  if (g_cookie) {
+    /* the prepared request minus its final CRLF, then the cookie and the CRLF */
+    int k = snprintf(withcookie, sizeof(withcookie), "%.*sCookie: sid=u%u\r\n\r\n", (int)(reqlen - 2), req, c->gidx);
+    req = withcookie;
+    reqlen = (size_t)k;
+  }
+  ssize_t n = write(c->fd, req, reqlen);
+  if (n != (ssize_t)reqlen) {
     if (!w->first_error[0]) snprintf(w->first_error, sizeof(w->first_error), "upgrade request write: %s", n < 0 ? strerror(errno) : "short write");
     conn_dead(w, c);
     return;
@@ -1125,15 +1164,52 @@ static void usage(void) {
           "usage: loadclient --port N[,N...] [--host 127.0.0.1] [--path P] [--mode subscribe|publish]\n"
           "                  [--protocol json|protobuf|socketio] [--channel NAME] [--channels K]\n"
           "                  [--conns N] [--threads T] [--maxpending P] [--setup-timeout S]\n"
+          "                  [--no-subscribe] [--cookie] [--tokens FILE]\n"
           "                  publish mode: [--api-key K] [--payload BYTES] [--rate R]\n");
   exit(2);
 }
 
+/* Reads --tokens: one line per connection, "<connect token>[ <subscription token>]". */
+static int load_tokens(const char *file) {
+  FILE *f = fopen(file, "r");
+  if (!f) {
+    fprintf(stderr, "cannot open %s\n", file);
+    return -1;
+  }
+  g_ctokens = calloc((size_t)g_nconns, sizeof(char *));
+  g_stokens = calloc((size_t)g_nconns, sizeof(char *));
+  if (!g_ctokens || !g_stokens) return -1;
+  char *line = NULL;
+  size_t cap = 0;
+  int i = 0;
+  ssize_t len;
+  while (i < g_nconns && (len = getline(&line, &cap, f)) > 0) {
+    while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = 0;
+    char *sp = strchr(line, ' ');
+    if (sp) {
+      *sp = 0;
+      g_stokens[i] = strdup(sp + 1);
+    }
+    g_ctokens[i] = strdup(line);
+    i++;
+  }
+  free(line);
+  fclose(f);
+  if (i < g_nconns) {
+    fprintf(stderr, "%s has %d tokens for %d connections\n", file, i, g_nconns);
+    return -1;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
   const char *ports = "8000";
+  const char *tokens_file = NULL;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--no-subscribe")) { g_subscribe = 0; continue; }
+    if (!strcmp(a, "--cookie")) { g_cookie = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--host")) g_host = v;
     else if (!strcmp(a, "--port")) ports = v;
@@ -1147,6 +1223,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--api-key")) g_api_key = v;
     else if (!strcmp(a, "--payload")) g_payload = atoi(v);
     else if (!strcmp(a, "--rate")) g_rate = atoi(v);
+    else if (!strcmp(a, "--tokens")) tokens_file = v;
     else if (!strcmp(a, "--mode")) {
       if (!strcmp(v, "publish")) g_publish = 1;
       else if (strcmp(v, "subscribe")) usage();
@@ -1162,6 +1239,7 @@ int main(int argc, char **argv) {
   if (g_threads > g_nconns && g_nconns > 0) g_threads = g_nconns;
   if (g_maxpending < 1) g_maxpending = 1;
   if (g_nchannels < 1) g_nchannels = 1;
+  if (tokens_file && load_tokens(tokens_file) < 0) return 2;
 
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {

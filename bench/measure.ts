@@ -4,7 +4,9 @@
 import { LoadClient, Publisher, type ClientStats } from './clients.js';
 import { processCpuUs, totalCpuUs, totalRssKb, totalSystemCpuUs } from './proc.js';
 import type { MetricKey, Scenario, ServerKind } from './scenarios.js';
-import { sleep, startServer, tail, type ServerHandle } from './targets.js';
+import { sleep, startServer, tail, TOKEN_SECRET, type ServerHandle } from './targets.js';
+import { writeTokenFile } from './tokens.js';
+import path from 'node:path';
 
 export interface RunContext {
   clientBin: string;
@@ -60,7 +62,17 @@ function clientProtocol(sc: Scenario, server: ServerHandle): 'json' | 'protobuf'
 }
 
 async function connectClients(sc: Scenario, server: ServerHandle, ctx: RunContext, connections: number): Promise<{ client: LoadClient; ready: ClientStats }> {
+  const channel = sc.channel ?? 'bench';
+  let tokensFile: string | undefined;
+  if (server.auth === 'token') {
+    tokensFile = path.join(ctx.dir, `tokens-${server.subToken ? 'sub-' : ''}${connections}.txt`);
+    writeTokenFile(tokensFile, TOKEN_SECRET, connections, server.subToken ? channel : undefined);
+  }
   const client = new LoadClient(ctx.clientBin, {
+    channel,
+    subscribe: sc.subscribe !== false,
+    tokensFile,
+    cookie: server.auth === 'proxy',
     ports: server.ports,
     connections,
     protocol: clientProtocol(sc, server),
@@ -250,18 +262,40 @@ async function runStorm(sc: Scenario, kind: ServerKind, run: number, ctx: RunCon
     await sleep(500);
     const pids = server.pids();
     const cpu0 = totalCpuUs(pids);
+    const sys0 = totalSystemCpuUs(pids);
+    const backendCpu0 = server.backendPid !== undefined ? processCpuUs(server.backendPid) : NaN;
+    const t0 = nowUs();
     const { client, ready } = await connectClients(sc, server, ctx, sc.connections);
     try {
       const cpu = totalCpuUs(pids) - cpu0;
+      const sys = totalSystemCpuUs(pids) - sys0;
+      const backendCpu = server.backendPid !== undefined ? processCpuUs(server.backendPid) - backendCpu0 : NaN;
+      const clientCpu = processCpuUs(client.pid);
+      const wallUs = nowUs() - t0;
       if (ready.failed > 0) notes.push(`${ready.failed} connections failed (${ready.error})`);
+      const rate = ready.setup_us > 0 ? (ready.ready * 1e6) / ready.setup_us : NaN;
+      const subscribing = sc.subscribe !== false;
       const values: RunResult['values'] = {
-        connectsPerSec: ready.setup_us > 0 ? (ready.ready * 1e6) / ready.setup_us : NaN,
-        connectP50: ready.conn_p50_ms,
-        connectP99: ready.conn_p99_ms,
+        connectsPerSec: subscribing ? rate : NaN,
+        connectP50: subscribing ? ready.conn_p50_ms : NaN,
+        connectP99: subscribing ? ready.conn_p99_ms : NaN,
+        connectOnlyPerSec: subscribing ? NaN : rate,
+        connectOnlyP50: subscribing ? NaN : ready.conn_p50_ms,
+        connectOnlyP99: subscribing ? NaN : ready.conn_p99_ms,
         connectFailed: ready.failed,
         cpuPerConnect: ready.ready > 0 ? cpu / ready.ready : NaN,
+        sysCpuPerConnect: ready.ready > 0 ? sys / ready.ready : NaN,
+        backendCpuPerConnect: ready.ready > 0 ? backendCpu / ready.ready : NaN,
+        serverCpuPct: (cpu / wallUs) * 100,
+        backendCpuPct: (backendCpu / wallUs) * 100,
+        clientCpuPct: (clientCpu / wallUs) * 100,
       };
-      const summary = `${ready.ready}/${sc.connections} subscribed in ${fmt(ready.setup_us / 1e6)} s = ${fmtCount(values.connectsPerSec)}/s; connect+subscribe p50/p99/max ${ready.conn_p50_ms}/${ready.conn_p99_ms}/${ready.conn_max_ms} ms; server CPU ${fmt(values.cpuPerConnect, 0)} µs per connection`;
+      const what = subscribing ? 'subscribed' : 'connected';
+      const summary =
+        `${ready.ready}/${sc.connections} ${what} in ${fmt(ready.setup_us / 1e6)} s = ${fmtCount(rate)}/s; ` +
+        `connect${subscribing ? '+subscribe' : ''} p50/p99/max ${ready.conn_p50_ms}/${ready.conn_p99_ms}/${ready.conn_max_ms} ms; server CPU ${fmt(values.cpuPerConnect, 0)} µs per connection (kernel ${fmt(values.sysCpuPerConnect, 0)})` +
+        (server.backendPid !== undefined ? `, backend ${fmt(values.backendCpuPerConnect, 0)} µs` : '') +
+        `; CPU% server ${fmt(values.serverCpuPct, 0)}${server.backendPid !== undefined ? ` backend ${fmt(values.backendCpuPct, 0)}` : ''} client ${fmt(values.clientCpuPct, 0)}`;
       return { kind, run, values, notes, summary };
     } finally {
       await client.stop();

@@ -51,7 +51,8 @@ function usage(): string {
   --scenario NAME[,NAME]  scenarios to run (default: the set marked *)
   --server KIND[,KIND]    run these servers instead of the scenario's (the first is the
                           subject of the ratios): gyre, reference, plain-ws, gyre-history,
-                          gyre-redis, gyre-redis-2node, gyre-workers, socketio, gyre-base
+                          gyre-redis, gyre-redis-2node, gyre-workers, socketio, gyre-base,
+                          gyre-token, gyre-token-sub, gyre-proxy, gyre-proxy-sub
   --runs N                runs per server (default: per scenario)
   --connections N         subscribed connections (capped by the fd limit)
   --messages N            publications in the measured window
@@ -67,7 +68,9 @@ function usage(): string {
   --list                  this text
 environment: BENCH_GYRE_NODE_ARGS adds Node flags to Gyre processes (e.g. "--cpu-prof
   --cpu-prof-dir=/tmp/prof"); BENCH_WORKERS sets the worker count of gyre-workers;
-  BENCH_GYRE_BASE=/path/to/other/checkout (built) is the Gyre run as gyre-base.
+  BENCH_GYRE_BASE=/path/to/other/checkout (built) is the Gyre run as gyre-base;
+  BENCH_PROXY_TIMEOUT sets the proxy timeout of gyre-proxy* (default 10s);
+  BENCH_BACKEND_NODE_ARGS adds Node flags to the proxy backend.
 scenarios (* = default set):
 ${names}`;
 }
@@ -131,7 +134,7 @@ function parseOptions(argv: string[]): Options | undefined {
     scenarios.push(sc);
   }
   const server = flags.get('server');
-  const kinds: ServerKind[] = ['gyre', 'gyre-base', 'gyre-history', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio'];
+  const kinds: ServerKind[] = ['gyre', 'gyre-base', 'gyre-history', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio', 'gyre-token', 'gyre-token-sub', 'gyre-proxy', 'gyre-proxy-sub'];
   const serverFilter = server === undefined ? undefined : new Set(server.split(',').filter(Boolean) as ServerKind[]);
   for (const k of serverFilter ?? []) if (!kinds.includes(k)) throw new Error(`unknown server ${k}; one of ${kinds.join(', ')}`);
   const runs = num('runs');

@@ -26,7 +26,15 @@ export type ServerKind =
   /** `ws.send` per subscriber (bench/plain-ws-server.ts). */
   | 'plain-ws'
   /** Socket.IO 4 with an HTTP publish endpoint (bench/socketio-server.ts). */
-  | 'socketio';
+  | 'socketio'
+  /** Gyre authenticating connections by HS256 JWT; namespace `px` open to clients. */
+  | 'gyre-token'
+  /** gyre-token, and every subscription to `px:…` carries a subscription JWT. */
+  | 'gyre-token-sub'
+  /** Gyre with the HTTP connect proxy to bench/proxy-backend.ts (own process); namespace `px` open to clients. */
+  | 'gyre-proxy'
+  /** gyre-proxy, and namespace `px` has the subscribe proxy (same backend). */
+  | 'gyre-proxy-sub';
 
 export type ScenarioKind =
   /** Subscribed connections, publications over the HTTP API, deliveries counted by the load client. */
@@ -64,6 +72,12 @@ export type MetricKey =
   | 'sysCpuPerRequest'
   | 'pingsPerConn'
   | 'connectsPerSec'
+  | 'connectOnlyPerSec'
+  | 'connectOnlyP50'
+  | 'connectOnlyP99'
+  | 'backendCpuPerConnect'
+  | 'backendCpuPct'
+  | 'sysCpuPerConnect'
   | 'connectP50'
   | 'connectP99'
   | 'connectFailed'
@@ -96,6 +110,10 @@ export interface Scenario {
   connections: number;
   /** Channels: connection i subscribes to `bench` (1 channel) or `bench-<i mod channels>`. */
   channels: number;
+  /** Channel name instead of `bench` (e.g. `px:bench`, a channel of namespace px). */
+  channel?: string;
+  /** Storm: false = connect only, no subscribe. Default true. */
+  subscribe?: boolean;
   protocol: 'json' | 'protobuf';
   /** Publications in the measured window. */
   messages: number;
@@ -228,6 +246,44 @@ const SCENARIOS: Scenario[] = [
     runs: 2,
     metrics: ['connectsPerSec', 'connectP50', 'connectP99', 'connectFailed', 'cpuPerConnect'],
     targets: [{ metric: 'connectFailed', op: '<=', value: 0, label: 'all succeed' }],
+  },
+  // --- connection storms through the HTTP proxies (not in the default set)
+  {
+    ...fanout({ name: 'storm-10k-proxy', description: '', servers: [] }),
+    name: 'storm-10k-proxy',
+    description:
+      '10,000 clients connect at once (connect only) through the HTTP connect proxy to a node:http backend in its own process (user from the sid cookie) vs HS256 JWT connects vs insecure (no authentication)',
+    kind: 'storm',
+    servers: ['gyre-proxy', 'gyre-token', 'gyre'],
+    connections: 10_000,
+    // Below the listen backlog (4,096): with all 10,000 in flight the accept queue overflows,
+    // thousands of handshakes are retried by the kernel after 1 s and more, and connects/s
+    // measures those timers rather than the server (see bench/README.md).
+    maxPending: 2000,
+    subscribe: false,
+    runs: 3,
+    metrics: ['connectOnlyPerSec', 'connectOnlyP50', 'connectOnlyP99', 'connectFailed', 'cpuPerConnect', 'sysCpuPerConnect', 'backendCpuPerConnect', 'serverCpuPct', 'backendCpuPct', 'clientCpuPct'],
+    targets: [
+      { metric: 'connectOnlyPerSec', vs: 'gyre-token', op: '>=', value: 0.6, label: '≥ 0.6× token' },
+      { metric: 'connectFailed', op: '<=', value: 0, label: 'all succeed' },
+    ],
+  },
+  {
+    ...fanout({ name: 'storm-10k-subproxy', description: '', servers: [] }),
+    name: 'storm-10k-subproxy',
+    description:
+      '10,000 clients connect and subscribe to px:bench at once; connect and subscribe proxies (two backend calls per client) vs JWT connect + subscription JWT vs JWT connect + plain subscribe',
+    kind: 'storm',
+    servers: ['gyre-proxy-sub', 'gyre-token-sub', 'gyre-token'],
+    connections: 10_000,
+    maxPending: 2000,
+    channel: 'px:bench',
+    runs: 3,
+    metrics: ['connectsPerSec', 'connectP50', 'connectP99', 'connectFailed', 'cpuPerConnect', 'sysCpuPerConnect', 'backendCpuPerConnect', 'serverCpuPct', 'backendCpuPct', 'clientCpuPct'],
+    targets: [
+      { metric: 'connectsPerSec', vs: 'gyre-token-sub', op: '>=', value: 0.6, label: '≥ 0.6× token-sub' },
+      { metric: 'connectFailed', op: '<=', value: 0, label: 'all succeed' },
+    ],
   },
   // --- part 5: history and recovery
   fanout({

@@ -17,6 +17,8 @@ export const repoRoot = path.resolve(here, '../..');
 const gyreBin = path.join(repoRoot, 'bin', 'gyre.js');
 
 export const API_KEY = 'bench';
+/** HS256 key of the token server kinds (bench/tokens.ts signs with it). */
+export const TOKEN_SECRET = 'gyre-bench-hmac-secret-0123456789';
 export const REDIS_ADDRESS = 'redis://127.0.0.1:6379';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -100,6 +102,15 @@ export interface ServerHandle {
   pids(): number[];
   /** Uses the Redis engine (its CPU is shown separately). */
   redis: boolean;
+  /**
+   * How the load client's connections authenticate: `none` (insecure mode), `token` (an HS256
+   * JWT per connection in the connect command; `subToken` adds one per subscribe), `proxy`
+   * (no token: the connect proxy asks the backend, which reads the `sid` cookie).
+   */
+  auth: 'none' | 'token' | 'proxy';
+  subToken: boolean;
+  /** The proxy backend process (its CPU is shown separately, not counted as the server's). */
+  backendPid: number | undefined;
   output(): string;
   stop(): Promise<void>;
 }
@@ -143,7 +154,10 @@ async function waitListening(kind: string, proc: Proc, port: number): Promise<vo
 
 let redisPrefixSeq = 0;
 
-function gyreConfig(kind: ServerKind, port: number, redisPrefix: string): object {
+/** Proxy timeout of the proxy kinds (BENCH_PROXY_TIMEOUT, default 10s). */
+const PROXY_TIMEOUT = process.env.BENCH_PROXY_TIMEOUT ?? '10s';
+
+function gyreConfig(kind: ServerKind, port: number, redisPrefix: string, backendUrl?: string): object {
   const config: Record<string, unknown> = {
     client: { insecure: true },
     http_api: { key: API_KEY },
@@ -152,6 +166,24 @@ function gyreConfig(kind: ServerKind, port: number, redisPrefix: string): object
   };
   if (kind === 'gyre-history') {
     config.channel = { without_namespace: { history_size: 100, history_ttl: '300s', force_recovery: true } };
+  }
+  if (kind === 'gyre-token' || kind === 'gyre-token-sub') {
+    config.client = { token: { hmac_secret_key: TOKEN_SECRET } };
+    config.channel = { namespaces: [{ name: 'px', allow_subscribe_for_client: true }] };
+  }
+  if ((kind === 'gyre-proxy' || kind === 'gyre-proxy-sub') && backendUrl !== undefined) {
+    // The pool, keep-alive and headers are the defaults; the timeout is raised from 1 s
+    // because a storm queues every connect at once (see bench/README.md).
+    config.client = {
+      proxy: { connect: { enabled: true, endpoint: `${backendUrl}/connect`, timeout: PROXY_TIMEOUT, http_headers: ['Cookie'] } },
+    };
+    config.channel =
+      kind === 'gyre-proxy-sub'
+        ? {
+            proxy: { subscribe: { endpoint: `${backendUrl}/subscribe`, timeout: PROXY_TIMEOUT, http_headers: ['Cookie'] } },
+            namespaces: [{ name: 'px', subscribe_proxy_enabled: true }],
+          }
+        : { namespaces: [{ name: 'px', allow_subscribe_for_client: true }] };
   }
   if (kind === 'gyre-redis' || kind === 'gyre-redis-2node' || kind === 'gyre-workers') {
     config.engine = { type: 'redis', redis: { address: [REDIS_ADDRESS], prefix: redisPrefix } };
@@ -177,6 +209,8 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
   const redisPrefix = `gyre-bench-${process.pid}-${++redisPrefixSeq}`;
   const redis = kind === 'gyre-redis' || kind === 'gyre-redis-2node' || kind === 'gyre-workers';
   let pidsOf: () => number[] = () => procs.map((p) => p.child.pid ?? -1);
+  let auth: ServerHandle['auth'] = 'none';
+  let backend: Proc | undefined;
 
   const launch = async (args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<void> => {
     const proc = startProcess(args, env);
@@ -216,6 +250,27 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
         }
         break;
       }
+      case 'gyre-token':
+      case 'gyre-token-sub':
+      case 'gyre-proxy':
+      case 'gyre-proxy-sub': {
+        let backendUrl: string | undefined;
+        if (kind === 'gyre-proxy' || kind === 'gyre-proxy-sub') {
+          auth = 'proxy';
+          const bport = await freePort();
+          const backendArgs = (process.env.BENCH_BACKEND_NODE_ARGS ?? '').split(' ').filter(Boolean);
+          backend = startProcess([...backendArgs, path.join(here, 'proxy-backend.js'), '--port', String(bport), '--watch-stdin']);
+          await waitListening(`${kind} backend`, backend, bport);
+          backendUrl = `http://127.0.0.1:${bport}`;
+        } else {
+          auth = 'token';
+        }
+        const port = await freePort();
+        const file = path.join(dir, `gyre-${port}.json`);
+        writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix, backendUrl), null, 2));
+        await launch([...gyreNodeArgs(), gyreBin, '--config', file], port);
+        break;
+      }
       case 'gyre-workers': {
         const port = await freePort();
         const file = path.join(dir, `gyre-${port}.json`);
@@ -234,6 +289,7 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
     }
   } catch (err) {
     for (const p of procs) await terminate(p.child);
+    if (backend) await terminate(backend.child);
     throw err;
   }
 
@@ -243,10 +299,14 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
     apiPort: ports[0]!,
     clientProtocol,
     redis,
+    auth,
+    subToken: kind === 'gyre-token-sub',
+    backendPid: backend?.child.pid,
     pids: () => pidsOf(),
-    output: () => procs.map((p) => p.output()).join('\n'),
+    output: () => [...procs, ...(backend ? [backend] : [])].map((p) => p.output()).join('\n'),
     stop: async () => {
       await Promise.all(procs.map((p) => terminate(p.child)));
+      if (backend) await terminate(backend.child);
     },
   };
 }

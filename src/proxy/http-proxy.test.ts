@@ -236,6 +236,15 @@ describe('HttpProxy', () => {
       assert.equal(await make().connect(client), undefined);
     });
 
+    it('connect: an empty or null b64 field leaves the raw one; a mistyped one fails naming it', async () => {
+      backend.handler = answer({ result: { user: 'u', b64info: '', info: { x: 1 }, b64data: null, data: [2] } });
+      const r = await make().connect(client);
+      assert.equal(Buffer.from(r?.info ?? []).toString(), '{"x":1}');
+      assert.equal(Buffer.from(r?.data ?? []).toString(), '[2]');
+      backend.handler = answer({ result: { user: 'u', b64data: 7, data: [2] } });
+      await assert.rejects(make().connect(client), (err: Error) => err instanceof ProxyCallError && /result\.b64data: expected a string/.test(err.message));
+    });
+
     it('refresh and sub_refresh: result fields; missing result or expired means expired', async () => {
       const p = make();
       backend.handler = answerText('{"result":{"expire_at":1700000000,"info":{"n":1},"meta":{"m":2}}}');
@@ -362,6 +371,27 @@ describe('HttpProxy', () => {
       const started = Date.now();
       await assert.rejects(p.subscribe({ ...client, channel: 'c' }), (e: unknown) => e instanceof ProxyCallError && /timed out/.test(e.message));
       assert.ok(Date.now() - started < 5000);
+    });
+
+    it('calls queued behind a held connection settle at their own deadline; the pool recovers', async () => {
+      const held: ServerResponse[] = [];
+      backend.handler = (_req, res) => held.push(res);
+      const p = make({ timeoutMs: 300, maxConnections: 1 });
+      const burst = [1, 2, 3, 4].map((i) => p.rpc({ ...client, method: `m${i}`, data: enc('1') }));
+      // Each call, queued or sent, fails with the proxy's own timeout, not with the request it aborted.
+      const timedOut = (e: unknown): boolean => e instanceof ProxyCallError && e.message === 'http proxy test (rpc): timed out after 300 ms';
+      await Promise.all(burst.map((c) => assert.rejects(c, timedOut)));
+      backend.handler = answer({ result: { data: 'later' } });
+      assert.equal(text(await p.rpc({ ...client, method: 'after', data: enc('1') })), '"later"');
+      for (const res of held) res.destroy();
+    });
+
+    it('a non-200 answer with a large body still maps through its status transform', async () => {
+      backend.handler = answerText('x'.repeat(200 * 1024), 403);
+      const p = make({ statusToCodeTransforms: [{ statusCode: 403, toError: { code: 403, message: 'forbidden' } }] });
+      await assert.rejects(p.rpc({ ...client, method: 'm', data: enc('1') }), (e: unknown) => e instanceof ProtocolError && e.code === 403);
+      backend.handler = answer({ result: { data: 1 } });
+      assert.equal(text(await p.rpc({ ...client, method: 'm', data: enc('1') })), '1');
     });
 
     it('a body that stalls mid-way fails with ProxyCallError after the timeout', async () => {

@@ -152,20 +152,137 @@ class BodyBuilder {
   }
 }
 
-/**
- * The pool marks a connection idle a turn after its response body ends; a caller that made
- * its next call right away would otherwise open a second connection for sequential traffic.
- */
-function connectionReleased(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
 function describe(err: unknown): string {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return typeof code === 'string' && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
   }
   return String(err);
+}
+
+/** A failed exchange whose message is ready for the proxy's error (the cause kept). */
+class ExchangeError extends Error {}
+
+interface ExchangeResult {
+  status: number;
+  /** The whole body for 200; empty for other statuses (read up to DISCARD_LIMIT and dropped). */
+  body: Buffer;
+}
+
+const CONTENT_LENGTH = 'content-length';
+
+/**
+ * One POST through the pool as a plain dispatch handler: the body is collected in a list of
+ * chunks, without a response stream, an AbortController or a promise per chunk. The timer
+ * bounds the whole exchange, waiting for a pooled connection included; a call that times out
+ * while still queued is settled at once and aborted when the pool gets to it.
+ */
+class Exchange implements Dispatcher.DispatchHandlers {
+  readonly done: Promise<ExchangeResult>;
+  private resolve!: (r: ExchangeResult) => void;
+  private reject!: (e: Error) => void;
+  private abortFn: ((err: Error) => void) | undefined;
+  private readonly timer: NodeJS.Timeout;
+  private settled = false;
+  /** Set when the exchange is to be aborted: by the timer, or a body over the bound. */
+  private failure: ExchangeError | undefined;
+  private status = 0;
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+
+  constructor(
+    pool: Pool,
+    path: string,
+    headers: Record<string, HeaderValue>,
+    body: Buffer,
+    private readonly timeoutMs: number,
+    private readonly maxBytes: number,
+  ) {
+    this.done = new Promise<ExchangeResult>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    this.timer = setTimeout(() => this.fail(new ExchangeError(`timed out after ${this.timeoutMs} ms`)), timeoutMs);
+    pool.dispatch({ path, method: 'POST', headers, body }, this);
+  }
+
+  /** Settles with `err` and aborts the request (now, or once it has a connection). */
+  private fail(err: ExchangeError): void {
+    if (this.failure === undefined) this.failure = err;
+    this.finish(undefined, err);
+    this.abortFn?.(err);
+  }
+
+  private finish(result: ExchangeResult | undefined, err?: Error): void {
+    if (this.settled) return;
+    this.settled = true;
+    clearTimeout(this.timer);
+    if (err !== undefined) this.reject(err);
+    else this.resolve(result!);
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
+    if (this.failure !== undefined) abort(this.failure);
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[] | string[] | null): boolean {
+    this.status = statusCode;
+    if (statusCode === 200 && rawHeaders) {
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        if (rawHeaders[i]!.toString().toLowerCase() !== CONTENT_LENGTH) continue;
+        const declared = Number(rawHeaders[i + 1]!.toString());
+        if (declared > this.maxBytes) this.fail(new ExchangeError(`response body of ${declared} bytes exceeds ${this.maxBytes}`));
+        break;
+      }
+    }
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.size += chunk.length;
+    if (this.status !== 200) {
+      // Read a small body to completion so the connection stays usable; close it for large ones.
+      if (this.size > DISCARD_LIMIT && !this.settled) {
+        this.finish({ status: this.status, body: EMPTY });
+        this.abortFn?.(new ExchangeError('body dropped'));
+      }
+      return true;
+    }
+    if (this.size > this.maxBytes) {
+      this.fail(new ExchangeError(`response body exceeds ${this.maxBytes} bytes`));
+      return true;
+    }
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    const c = this.chunks;
+    const result: ExchangeResult =
+      this.status !== 200 ? { status: this.status, body: EMPTY } : { status: 200, body: c.length === 1 ? c[0]! : Buffer.concat(c, this.size) };
+    // The pool makes the connection usable again one event-loop turn after the response (its
+    // own setImmediate, queued after this callback returns); settling after that lets a
+    // caller's next call reuse it rather than open a second connection.
+    queueMicrotask(() => setImmediate(settleLater, this, result));
+  }
+
+  /** For settleLater. */
+  complete(result: ExchangeResult): void {
+    this.finish(result);
+  }
+
+  onError(err: Error): void {
+    if (this.settled) return;
+    const stage = this.status === 0 ? 'request failed' : 'reading response failed';
+    this.finish(undefined, new ExchangeError(`${stage}: ${describe(err)}`, { cause: err }));
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+function settleLater(x: Exchange, result: ExchangeResult): void {
+  x.complete(result);
 }
 
 /**
@@ -348,62 +465,21 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
       if (err instanceof ShapeError) throw this.failure(hook, `cannot encode request: ${err.message}`);
       throw err;
     }
-    const abort = new AbortController();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort();
-    }, this.timeoutMs);
+    let res: ExchangeResult;
     try {
-      let res: Dispatcher.ResponseData;
-      try {
-        res = await this.pool.request({ path: this.path, method: 'POST', headers: this.headers(client), body, signal: abort.signal });
-      } catch (err) {
-        throw this.failure(hook, timedOut ? `timed out after ${this.timeoutMs} ms` : `request failed: ${describe(err)}`, err);
-      }
-      if (res.statusCode !== 200) {
-        // Read a small body to completion so the connection stays usable; drop large ones.
-        await res.body.dump({ limit: DISCARD_LIMIT }).catch(() => undefined);
-        await connectionReleased();
-        const transformed = this.transform(res.statusCode);
-        if (transformed) return transformed;
-        throw this.failure(hook, `unexpected HTTP status ${res.statusCode}`);
-      }
-      let bytes: Buffer;
-      try {
-        bytes = await this.readBody(res, hook);
-      } catch (err) {
-        if (err instanceof ProxyCallError) throw err;
-        throw this.failure(hook, timedOut ? `timed out after ${this.timeoutMs} ms` : `reading response failed: ${describe(err)}`, err);
-      }
-      await connectionReleased();
-      const parsed = parseJsonKeepingRaw(bytes, rawResultFields);
-      if (parsed === undefined) throw this.failure(hook, 'response body is not valid JSON');
-      return this.decode(hook, () => readEnvelope(parsed));
-    } finally {
-      clearTimeout(timer);
+      res = await new Exchange(this.pool, this.path, this.headers(client), body, this.timeoutMs, this.maxResponseBytes).done;
+    } catch (err) {
+      if (err instanceof ExchangeError) throw this.failure(hook, err.message, err.cause);
+      throw this.failure(hook, `request failed: ${describe(err)}`, err);
     }
-  }
-
-  private async readBody(res: Dispatcher.ResponseData, hook: Hook): Promise<Buffer> {
-    const limit = this.maxResponseBytes;
-    const declared = Number(res.headers['content-length']);
-    if (declared > limit) {
-      res.body.destroy();
-      throw this.failure(hook, `response body of ${declared} bytes exceeds ${limit}`);
+    if (res.status !== 200) {
+      const transformed = this.transform(res.status);
+      if (transformed) return transformed;
+      throw this.failure(hook, `unexpected HTTP status ${res.status}`);
     }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > limit) {
-        res.body.destroy();
-        throw this.failure(hook, `response body exceeds ${limit} bytes`);
-      }
-      chunks.push(buf);
-    }
-    return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    const parsed = parseJsonKeepingRaw(res.body, rawResultFields);
+    if (parsed === undefined) throw this.failure(hook, 'response body is not valid JSON');
+    return this.decode(hook, () => readEnvelope(parsed));
   }
 
   private transform(status: number): ProxyEnvelope | undefined {

@@ -252,6 +252,11 @@ function b64(v: unknown, field: string): Uint8Array | undefined {
   return Buffer.from(s, 'base64');
 }
 
+/** `b64<field>` wins when it is a non-empty string; its name is built only when it is there. */
 function b64OrRaw(b64v: unknown, rawv: unknown, field: string): Uint8Array | undefined {
-  return b64(b64v, field.replace(/([^.]+)$/, 'b64$1')) ?? raw(rawv, field);
+  if (b64v !== undefined && b64v !== null) {
+    const bytes = b64(b64v, field.replace(/([^.]+)$/, 'b64$1'));
+    if (bytes !== undefined) return bytes;
+  }
+  return raw(rawv, field);
 }
