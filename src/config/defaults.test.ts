@@ -91,11 +91,11 @@ describe('not-supported warnings', () => {
       consumers: [{ name: 'c1', type: 'kafka' }, { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } }],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    for (const p of ['broker.type', 'grpc_api', 'uni_grpc', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled', 'consumers[1]']) {
+    for (const p of ['broker.type', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled', 'consumers[1]']) {
       assert.ok(paths.includes(p), p);
     }
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
-    for (const p of ['admin', 'prometheus', 'opentelemetry']) assert.ok(!paths.includes(p), `${p} is supported`);
+    for (const p of ['admin', 'prometheus', 'opentelemetry', 'grpc_api', 'uni_grpc']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 
   it('does not warn about HTTP connect, refresh, subscribe, publish, sub_refresh and RPC proxies, named or not; warns about GRPC ones and unserved hooks', () => {
