@@ -65,6 +65,7 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
       client: {
         token: { hmac_secret_key: SECRET },
         allow_anonymous_connect_without_token: true,
+        queue_max_size: 65536,
         connect_code_to_unidirectional_disconnect: { enabled: true, transforms: [{ code: 102, to: { code: 4102, reason: 'unknown channel in token' } }] },
       },
       channel: { namespaces: [{ name: 'ns', presence: true }] },
@@ -145,6 +146,25 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
     assert.equal(present.num_clients, 1);
     s.call.cancel();
     await waitFor(async () => ((await apiResult(gyre.apiUrl, API_KEY, 'presence_stats', { channel })).num_clients ?? 0) === 0, 'presence to empty');
+  });
+
+  it('disconnects a client that stops reading once its queue passes client.queue_max_size', async () => {
+    const channel = `ns:${uniq('slow')}`;
+    const token = await hmacToken(SECRET, { sub: 'slow-reader', channels: [channel] });
+    const s = open({ token });
+    await s.push((p) => p.connect, 'connect');
+    s.call.pause();
+    const data = { blob: 'y'.repeat(16_384) };
+    // Far more than HTTP/2 flow control windows and the 64 KiB queue bound hold.
+    for (let i = 0; i < 200; i++) {
+      await apiResult(gyre.apiUrl, API_KEY, 'publish', { channel, data });
+      if (i % 20 === 19 && ((await apiResult(gyre.apiUrl, API_KEY, 'presence_stats', { channel })).num_clients ?? 0) === 0) break;
+    }
+    await waitFor(async () => ((await apiResult(gyre.apiUrl, API_KEY, 'presence_stats', { channel })).num_clients ?? 0) === 0, 'the slow session to close');
+    s.call.resume();
+    const st = await s.finished();
+    assert.notEqual(st, undefined);
+    assert.ok(s.pushes.filter((p) => p.pub).length < 200, 'not everything was delivered');
   });
 
   it('leaves no session behind after many connect and cancel rounds', async () => {
