@@ -11,6 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
+import net from 'node:net';
+import { GyreServer } from '../../src/server/index.js';
 import { apiCall, apiResult } from '../helpers/api.js';
 import { apiClient, rawUnary, selfSignedCert, unary } from '../helpers/grpc.js';
 import { SdkClients } from '../helpers/sdk.js';
@@ -336,6 +338,34 @@ describe('GRPC server API with TLS, reflection, error_mode transport and a size 
       assert.ok(names.includes('centrifugal.centrifugo.api.CentrifugoApi'), names.join(','));
     } finally {
       refl.close();
+    }
+  });
+});
+
+describe('GRPC listeners of an embedded server', { timeout: 30_000 }, () => {
+  it('bind on listen() and are released by close()', async () => {
+    const apiPort = await freePort();
+    const uniPort = await freePort();
+    const server = new GyreServer({
+      http_server: { address: '127.0.0.1', port: 0 },
+      grpc_api: { enabled: true, address: '127.0.0.1', port: apiPort },
+      uni_grpc: { enabled: true, address: '127.0.0.1', port: uniPort },
+    });
+    await server.listen();
+    const c = apiClient(apiPort);
+    try {
+      const r = await unary(c, 'Info', {});
+      assert.equal(r.res.result.nodes.length, 1);
+    } finally {
+      c.close();
+    }
+    await server.close();
+    for (const port of [apiPort, uniPort]) {
+      await new Promise<void>((resolve, reject) => {
+        const probe = net.createServer();
+        probe.once('error', reject);
+        probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
+      });
     }
   });
 });

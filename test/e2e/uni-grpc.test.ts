@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { apiResult } from '../helpers/api.js';
 import { uniClient } from '../helpers/grpc.js';
 import { freePort, startGyre, type GyreProcess } from '../helpers/server-process.js';
+import { snapshotCounts } from '../helpers/heap-snapshot.js';
 import { hmacToken } from '../helpers/tokens.js';
 import { uniq, waitFor } from '../helpers/wait.js';
 
@@ -71,7 +72,7 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
       channel: { namespaces: [{ name: 'ns', presence: true }] },
       http_api: { key: API_KEY },
       uni_grpc: { enabled: true, address: '127.0.0.1', port },
-    });
+    }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] });
     client = uniClient(port);
   });
 
@@ -167,8 +168,10 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
     assert.ok(s.pushes.filter((p) => p.pub).length < 200, 'not everything was delivered');
   });
 
-  it('leaves no session behind after many connect and cancel rounds', async () => {
-    const baseline = await numClients();
+  it('leaves no session, transport or stream behind after many connect and cancel rounds', async () => {
+    for (const s of streams) s.call.cancel();
+    await waitFor(async () => (await numClients()) === 0, 'earlier sessions to close');
+    const baseline = 0;
     for (let round = 0; round < 5; round++) {
       const batch: Stream[] = [];
       for (let i = 0; i < 20; i++) batch.push(new Stream(client, { token: await hmacToken(SECRET, { sub: `churn-${i}` }) }));
@@ -176,6 +179,38 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
       assert.equal(await numClients(), baseline + 20);
       for (const s of batch) s.call.cancel();
       await waitFor(async () => (await numClients()) === baseline, 'sessions to close');
+    }
+    const tracked = ['ClientSession', 'ConnectionWriter', 'UniGrpcTransport', 'ServerWritableStreamImpl'];
+    const counts = await waitFor(async () => {
+      const c = await snapshotCounts(gyre.child, gyre.dir, tracked);
+      return tracked.every((n) => (c[n] ?? 0) === 0) ? c : undefined;
+    }, 'no live session objects', 20_000).catch(async () => snapshotCounts(gyre.child, gyre.dir, tracked));
+    for (const n of tracked) assert.equal(counts[n] ?? 0, 0, `${n} left: ${JSON.stringify(counts)}`);
+  });
+});
+
+describe('uni_grpc at shutdown', { timeout: 60_000 }, () => {
+  it('sends the shutdown disconnect (3001) and ends the stream, and the process exits', async () => {
+    const port = await freePort();
+    const apiPort = await freePort();
+    const gyre = await startGyre({
+      log: { level: 'warn' },
+      client: { allow_anonymous_connect_without_token: true },
+      uni_grpc: { enabled: true, address: '127.0.0.1', port },
+      grpc_api: { enabled: true, address: '127.0.0.1', port: apiPort },
+    });
+    const client = uniClient(port);
+    try {
+      const s = new Stream(client, {});
+      await s.push((p) => p.connect, 'connect');
+      const exit = gyre.stop();
+      const d = await s.push((p) => p.disconnect, 'shutdown disconnect');
+      assert.equal(d.disconnect.code, 3001);
+      assert.equal((await s.finished()).code, grpc.status.OK);
+      assert.equal(await exit, 0);
+    } finally {
+      client.close();
+      await gyre.stop();
     }
   });
 });
