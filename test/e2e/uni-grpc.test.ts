@@ -72,6 +72,7 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
       channel: { namespaces: [{ name: 'ns', presence: true }] },
       http_api: { key: API_KEY },
       uni_grpc: { enabled: true, address: '127.0.0.1', port },
+      prometheus: { enabled: true },
     }, { nodeArgs: ['--heapsnapshot-signal=SIGUSR2'] });
     client = uniClient(port);
   });
@@ -112,6 +113,8 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
     assert.ok(first.connect?.client);
     const before = await numClients();
     assert.ok(before >= 1);
+    const metrics = await (await fetch(`${gyre.base}/metrics`)).text();
+    assert.match(metrics, /client_connections_accepted\{[^}]*transport="uni_grpc"[^}]*accept_protocol="h2"/);
   });
 
   it('sends a disconnect push and ends the stream with OK when the API disconnects the user', async () => {
