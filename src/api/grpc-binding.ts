@@ -5,13 +5,29 @@
  * readers accept as they are; results go back with raw JSON payloads turned into bytes.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
+import type * as grpc from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
 import type { ApiExecutor, ApiReply } from './executor.js';
 import type { ApiErrorBody } from './errors.js';
 import { RawJson } from './raw-json.js';
+
+// The GRPC packages load on first use: a server without GRPC listeners never pays for them.
+const require = createRequire(import.meta.url);
+const grpcJs = (): typeof grpc => require('@grpc/grpc-js') as typeof grpc;
+
+/** GRPC status codes used here (fixed by the GRPC protocol). */
+export const GrpcStatus = Object.freeze({
+  INVALID_ARGUMENT: 3,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAUTHENTICATED: 16,
+});
 
 /** Fully qualified name of the API service. */
 export const GRPC_API_SERVICE = 'centrifugal.centrifugo.api.CentrifugoApi';
@@ -24,7 +40,7 @@ export const PROTO_LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs
 
 /** Loads proto/api.proto (for the service and for reflection). */
 export function loadApiProto(path = apiProtoPath): protoLoader.PackageDefinition {
-  return protoLoader.loadSync(path, PROTO_LOADER_OPTIONS);
+  return (require('@grpc/proto-loader') as typeof protoLoader).loadSync(path, PROTO_LOADER_OPTIONS);
 }
 
 export interface GrpcApiOptions {
@@ -71,20 +87,20 @@ export function replyToGrpc(method: string, reply: ApiReply): Record<string, unk
 }
 
 /** GRPC status code of an API error in transport error mode (server.md §4.2). */
-export function apiErrorGrpcCode(code: number): grpc.status {
+export function apiErrorGrpcCode(code: number): number {
   switch (code) {
     case 102:
     case 104:
-      return grpc.status.NOT_FOUND;
+      return GrpcStatus.NOT_FOUND;
     case 107:
     case 108:
-      return grpc.status.INVALID_ARGUMENT;
+      return GrpcStatus.INVALID_ARGUMENT;
     case 112:
-      return grpc.status.OUT_OF_RANGE;
+      return GrpcStatus.OUT_OF_RANGE;
     case 113:
-      return grpc.status.ALREADY_EXISTS;
+      return GrpcStatus.ALREADY_EXISTS;
     default:
-      return grpc.status.INTERNAL;
+      return GrpcStatus.INTERNAL;
   }
 }
 
@@ -145,29 +161,29 @@ export function addGrpcApiService(server: grpc.Server, exec: ApiExecutor, opts: 
     const served = exec.has(method);
     handlers[grpcName] = (call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>): void => {
       if (keyDigest && !authorized(call.metadata, keyDigest)) {
-        callback({ code: grpc.status.UNAUTHENTICATED, details: 'unauthenticated' });
+        callback({ code: GrpcStatus.UNAUTHENTICATED, details: 'unauthenticated' });
         return;
       }
       if (!served) {
-        callback({ code: grpc.status.UNIMPLEMENTED, details: `method ${grpcName} not implemented` });
+        callback({ code: GrpcStatus.UNIMPLEMENTED, details: `method ${grpcName} not implemented` });
         return;
       }
       if (call.request === MALFORMED) {
-        callback({ code: grpc.status.INVALID_ARGUMENT, details: 'malformed request message' });
+        callback({ code: GrpcStatus.INVALID_ARGUMENT, details: 'malformed request message' });
         return;
       }
       exec.execute(method, call.request).then(
         (reply) => {
           if ('error' in reply && method !== 'batch' && transportMode(opts, call.metadata)) {
             const code = apiErrorGrpcCode(reply.error.code);
-            const trailer = new grpc.Metadata();
+            const trailer = new (grpcJs().Metadata)();
             trailer.set('grpc-status-details-bin', statusDetails(code, reply.error));
             callback({ code, details: reply.error.message, metadata: trailer });
             return;
           }
           callback(null, replyToGrpc(method, reply));
         },
-        (err: unknown) => callback({ code: grpc.status.INTERNAL, details: err instanceof Error ? err.message : 'internal error' }),
+        (err: unknown) => callback({ code: GrpcStatus.INTERNAL, details: err instanceof Error ? err.message : 'internal error' }),
       );
     };
   }

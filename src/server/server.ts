@@ -20,7 +20,7 @@ import { ClientTransports, type ClientTransportsConfig } from './client-transpor
 import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
 import { FastApiPath } from './fast-api.js';
-import { GrpcServers, type GrpcServersConfig } from './grpc-servers.js';
+import type { GrpcServers, GrpcServersConfig } from './grpc-servers.js';
 import { OriginCheck } from './origin.js';
 import { gyreVersion } from './version.js';
 
@@ -86,8 +86,8 @@ export class GyreServer {
   /** The API endpoint and which listener serves it, for the keep-alive fast path. */
   private apiEndpoint: { endpoint: ApiEndpoint; external: boolean } | undefined;
   private readonly fastPaths: FastApiPath[] = [];
-  /** The GRPC API and uni_grpc listeners, when enabled. */
-  private readonly grpc: GrpcServers;
+  /** The GRPC API and uni_grpc listeners, once started (only when enabled). */
+  private grpc: GrpcServers | undefined;
 
   constructor(
     private readonly config: ServerConfig,
@@ -152,10 +152,21 @@ export class GyreServer {
       });
     }
     this.ops.mount(this.externalRoutes, this.internalRoutes);
+  }
+
+  /**
+   * Binds the GRPC API and uni_grpc listeners when enabled. Their module (and the GRPC
+   * packages) load only then, keeping them off the startup path of everyone else.
+   */
+  private async listenGrpc(): Promise<void> {
+    const config = this.config;
+    if (this.grpc || (!config.grpc_api?.enabled && !config.uni_grpc?.enabled)) return;
+    const { GrpcServers } = await import('./grpc-servers.js');
     // Its own executor: the same methods, with calls counted under protocol "grpc".
     const grpcExecutor = config.grpc_api?.enabled ? new ApiExecutor(this.node, { logger: this.logger, protocol: 'grpc' }) : undefined;
     if (grpcExecutor) this.ops.metrics?.observeApi(grpcExecutor);
     this.grpc = new GrpcServers(this.node, config, grpcExecutor, this.logger);
+    await this.grpc.listen();
   }
 
   /** Starts the node (broker connection). Called by listen() and attach(). */
@@ -173,7 +184,7 @@ export class GyreServer {
   async listen(): Promise<{ port: number; internalPort: number }> {
     await this.start();
     // GRPC first: once the HTTP port answers, every listener does.
-    await this.grpc.listen();
+    await this.listenGrpc();
     const hs = this.config.http_server ?? {};
     const separate = this.separateInternal;
     const external = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => this.handleRequest(req, res, separate ? 'external' : 'both'));
@@ -209,7 +220,7 @@ export class GyreServer {
    */
   async attach(server: http.Server): Promise<void> {
     await this.start();
-    await this.grpc.listen();
+    await this.listenGrpc();
     const previous = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
     const request = (req: IncomingMessage, res: ServerResponse): void => {
@@ -304,7 +315,7 @@ export class GyreServer {
       for (const l of a.previous) a.server.on('request', l);
     }
     const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-    stopped.push(this.grpc.close());
+    if (this.grpc) stopped.push(this.grpc.close());
     for (const f of this.fastPaths) f.close();
     await this.node.shutdown();
     await this.proxies.close();
