@@ -134,6 +134,9 @@ class UniGrpcTransport implements Transport {
   }
 }
 
+/** What the request deserializer returns for bytes that are not a ConnectRequest. */
+const MALFORMED: unique symbol = Symbol('malformed');
+
 /** Adds the CentrifugoUniStream service to a GRPC server; each Consume call is one client session. */
 export function addUniGrpcService(server: grpc.Server, node: Node, opts: UniGrpcOptions = {}, protoPath = uniStreamProtoPath): void {
   const pkg = protoLoader.loadSync(protoPath, { keepCase: true, longs: Number, enums: String, defaults: false, oneofs: false });
@@ -142,18 +145,23 @@ export function addUniGrpcService(server: grpc.Server, node: Node, opts: UniGrpc
   if (!consume) throw new Error(`${UNI_GRPC_SERVICE}.Consume missing from the stream proto`);
   const decode = consume.requestDeserialize;
   const definition: grpc.ServiceDefinition = {
-    // Pushes are already Protobuf: they go out as they are.
-    Consume: { ...consume, responseSerialize: (b: Buffer) => b, requestDeserialize: (bytes: Buffer): unknown => {
-      try {
-        return decode(bytes);
-      } catch {
-        return undefined;
-      }
-    } },
+    Consume: {
+      ...consume,
+      // Pushes are already Protobuf: they go out as they are.
+      responseSerialize: (b: Buffer) => b,
+      // Undecodable bytes reach the handler as a marker, which answers INVALID_ARGUMENT.
+      requestDeserialize: (bytes: Buffer): unknown => {
+        try {
+          return decode(bytes);
+        } catch {
+          return MALFORMED;
+        }
+      },
+    },
   };
   server.addService(definition, {
-    Consume: (call: grpc.ServerWritableStream<ConnectMessage | undefined, Buffer>) => {
-      if (call.request === undefined) {
+    Consume: (call: grpc.ServerWritableStream<ConnectMessage | typeof MALFORMED, Buffer>) => {
+      if (call.request === MALFORMED) {
         call.emit('error', { code: grpc.status.INVALID_ARGUMENT, details: 'malformed connect request' });
         return;
       }

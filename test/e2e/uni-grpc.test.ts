@@ -141,6 +141,17 @@ describe('uni_grpc transport', { timeout: 90_000 }, () => {
     assert.deepEqual([d2.disconnect.code, d2.disconnect.reason], [4102, 'unknown channel in token']);
   });
 
+  it('answers INVALID_ARGUMENT for bytes that are not a ConnectRequest', async () => {
+    const status = await new Promise<grpc.StatusObject>((resolve) => {
+      // Field 1 (token) with a length prefix cut off.
+      const call = client.makeServerStreamRequest('/centrifugal.centrifugo.unistream.CentrifugoUniStream/Consume', (b: Buffer) => b, (b: Buffer) => b, Buffer.from([0x0a, 0xff]), new grpc.Metadata(), { deadline: Date.now() + 5000 });
+      call.on('data', () => undefined);
+      call.on('error', () => undefined);
+      call.on('status', resolve);
+    });
+    assert.equal(status.code, grpc.status.INVALID_ARGUMENT);
+  });
+
   it('closes the session when the client cancels the call', async () => {
     const channel = `ns:${uniq('cancel')}`;
     const token = await hmacToken(SECRET, { sub: 'canceller', channels: [channel] });
