@@ -97,11 +97,13 @@ export function strMap(o: JsonObject, key: string): Record<string, string> | und
 
 /**
  * A raw JSON field (`data`, `info`, `params`): any JSON value, returned as its JSON text bytes.
- * Undefined when absent; an explicit null is the 4 bytes `null`.
+ * Undefined when absent; an explicit null is the 4 bytes `null`. Bytes (a GRPC request's
+ * `bytes` field; JSON never yields them) are the payload as they are.
  */
 export function raw(o: JsonObject, key: string): Uint8Array | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
+  if (v instanceof Uint8Array) return v;
   let text: string;
   try {
     text = JSON.stringify(v);

@@ -7,3 +7,4 @@ export { parseLegacyCommands, runLegacyCommands, encodeLegacyReply, type LegacyC
 export { compileChannelGlob } from './glob.js';
 export type { ApiLogger } from './method.js';
 export { closeAfterAnswer, lingeringClose, LINGER_MS, LINGER_MAX_BYTES, EARLY_ANSWER_SKIP_MAX_BYTES } from './lingering-close.js';
+export { addGrpcApiService, apiErrorGrpcCode, apiMethodName, apiProtoPath, loadApiProto, GRPC_API_SERVICE, PROTO_LOADER_OPTIONS, type GrpcApiOptions } from './grpc-binding.js';

@@ -91,12 +91,12 @@ describe('not-supported warnings', () => {
       consumers: [{ name: 'c1', type: 'kafka' }, { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } }],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    for (const p of ['broker.type', 'grpc_api', 'uni_grpc', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'consumers[1]']) {
+    for (const p of ['broker.type', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'consumers[1]']) {
       assert.ok(paths.includes(p), p);
     }
     for (const p of ['client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled']) assert.ok(!paths.includes(p), `GRPC ${p} is served`);
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
-    for (const p of ['admin', 'prometheus', 'opentelemetry']) assert.ok(!paths.includes(p), `${p} is supported`);
+    for (const p of ['admin', 'prometheus', 'opentelemetry', 'grpc_api', 'uni_grpc']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 
   it('does not warn about HTTP or GRPC connect, refresh, subscribe, publish, sub_refresh, RPC and GRPC stream proxies; warns about an HTTP stream proxy and unserved hooks', () => {

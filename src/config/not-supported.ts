@@ -77,12 +77,10 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   config.rpc.namespaces.forEach((ns, i) => {
     if (ns.proxy_enabled && !rpcServed(ns.proxy_name)) out.push(`rpc.namespaces[${i}].proxy_enabled`);
   });
-  if (config.grpc_api.enabled) out.push('grpc_api');
   config.consumers.forEach((c, i) => {
     if (c.enabled) out.push(`consumers[${i}]`);
   });
   if (config.webtransport.enabled) out.push('webtransport');
-  if (config.uni_grpc.enabled) out.push('uni_grpc');
   if (config.prometheus.instrument_http_handlers) out.push('prometheus.instrument_http_handlers');
   if (config.prometheus.recovered_publications_histogram) out.push('prometheus.recovered_publications_histogram');
   if (config.opentelemetry.google_cloud_adc_auth) out.push('opentelemetry.google_cloud_adc_auth');

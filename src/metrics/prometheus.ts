@@ -21,8 +21,8 @@ const BROADCAST_BUCKETS = [0.000001, 0.000005, 0.00001, 0.00005, ...FINE_BUCKETS
 /** client_golang's DefBuckets. */
 const DEF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BROKER_TYPES: BrokerMessageType[] = ['publication', 'join', 'leave', 'control'];
-/** We serve HTTP/1.1 only, so every connection's accept protocol is h1. */
-const ACCEPT_PROTOCOL = 'h1';
+/** Client transports are HTTP/1.1 (h1), except uni_grpc which is always HTTP/2 (h2). */
+const acceptProtocol = (transport: string): string => (transport === 'uni_grpc' ? 'h2' : 'h1');
 
 export interface MetricsOptions {
   /** Version for centrifugo_node_build. */
@@ -78,7 +78,7 @@ export class GyreMetrics {
     const clientLabels = new ClientLabels();
     const connLabelValues = (e: ConnectEvent | DisconnectEvent) => ({
       transport: e.transport,
-      accept_protocol: ACCEPT_PROTOCOL,
+      accept_protocol: acceptProtocol(e.transport),
       client_name: clientLabels.name(e.name),
       client_version: clientLabels.version(e.name, e.version),
     });

@@ -21,11 +21,12 @@ import { ClientTransports, type ClientTransportsConfig } from './client-transpor
 import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
 import { FastApiPath } from './fast-api.js';
+import type { GrpcServers, GrpcServersConfig } from './grpc-servers.js';
 import { OriginCheck } from './origin.js';
 import { gyreVersion } from './version.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
-export interface ServerConfig extends ClientTransportsConfig, OpsConfig {
+export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcServersConfig {
   http_server?: { address?: string; port?: number | string; internal_address?: string; internal_port?: number | string };
   client?: ClientRules & {
     token?: TokenConfig;
@@ -88,6 +89,8 @@ export class GyreServer {
   /** The API endpoint and which listener serves it, for the keep-alive fast path. */
   private apiEndpoint: { endpoint: ApiEndpoint; external: boolean } | undefined;
   private readonly fastPaths: FastApiPath[] = [];
+  /** The GRPC API and uni_grpc listeners, once started (only when enabled). */
+  private grpc: GrpcServers | undefined;
 
   constructor(
     private readonly config: ServerConfig,
@@ -155,6 +158,21 @@ export class GyreServer {
     this.ops.mount(this.externalRoutes, this.internalRoutes);
   }
 
+  /**
+   * Binds the GRPC API and uni_grpc listeners when enabled. Their module (and the GRPC
+   * packages) load only then, keeping them off the startup path of everyone else.
+   */
+  private async listenGrpc(): Promise<void> {
+    const config = this.config;
+    if (this.grpc || (!config.grpc_api?.enabled && !config.uni_grpc?.enabled)) return;
+    const { GrpcServers } = await import('./grpc-servers.js');
+    // Its own executor: the same methods, with calls counted under protocol "grpc".
+    const grpcExecutor = config.grpc_api?.enabled ? new ApiExecutor(this.node, { logger: this.logger, protocol: 'grpc' }) : undefined;
+    if (grpcExecutor) this.ops.metrics?.observeApi(grpcExecutor);
+    this.grpc = new GrpcServers(this.node, config, grpcExecutor, this.logger);
+    await this.grpc.listen();
+  }
+
   /** Starts the node (broker connection). Called by listen() and attach(). */
   async start(): Promise<void> {
     await this.ops.start();
@@ -170,6 +188,8 @@ export class GyreServer {
   /** Listens on http_server.address/port (and internal_port when distinct). Resolves to the bound ports. */
   async listen(): Promise<{ port: number; internalPort: number }> {
     await this.start();
+    // GRPC first: once the HTTP port answers, every listener does.
+    await this.listenGrpc();
     const hs = this.config.http_server ?? {};
     const separate = this.separateInternal;
     const external = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => this.handleRequest(req, res, separate ? 'external' : 'both'));
@@ -205,6 +225,7 @@ export class GyreServer {
    */
   async attach(server: http.Server): Promise<void> {
     await this.start();
+    await this.listenGrpc();
     const previous = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
     const request = (req: IncomingMessage, res: ServerResponse): void => {
@@ -299,6 +320,7 @@ export class GyreServer {
       for (const l of a.previous) a.server.on('request', l);
     }
     const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    if (this.grpc) stopped.push(this.grpc.close());
     for (const f of this.fastPaths) f.close();
     await this.node.shutdown();
     await Promise.all([this.proxies.close(), this.lifecycle.close()]);
