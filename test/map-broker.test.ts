@@ -11,8 +11,8 @@ import type { RedisMapBrokerOptions } from '../src/brokers/index.js';
 import { MemoryMapBroker } from '../src/brokers/memory/index.js';
 import { RedisMapBroker, shardIndex } from '../src/brokers/redis/index.js';
 import { MapRecorder, RECOVERABLE, runMapBrokerContract } from './contracts/map-broker-contract.js';
-import { bytes, uniqueChannel } from './contracts/contract-helpers.js';
-import { redisCli, startCluster, startStandalones } from './helpers/redis-servers.js';
+import { bytes, sleep, uniqueChannel } from './contracts/contract-helpers.js';
+import { redisCli, sparePort, startCluster, startRedis, startStandalones } from './helpers/redis-servers.js';
 
 const prefix = `gyre_maptest_${randomBytes(4).toString('hex')}`;
 
@@ -129,5 +129,57 @@ describe('redis map broker on a cluster (3 masters)', () => {
     }
     assert.equal(await redisCli(cluster!.ports[0]!, 'cluster', 'keyslot', `${prefix}.map.result.{${ch}}.i`), slot);
     await b.close();
+  });
+});
+
+describe('redis map broker data loss', () => {
+  it('a Redis restart without persistence gives a new epoch: old positions and revisions are unrecoverable', { timeout: 30_000 }, async () => {
+    const port = await sparePort();
+    let server = await startRedis(port);
+    const b = createMapBroker('redis', { prefix, address: [`127.0.0.1:${port}`], connect_timeout: 500, io_timeout: 1000 });
+    try {
+      await b.run(new MapRecorder());
+      const ch = uniqueChannel('restart');
+      await b.publish(ch, 'a', { channel: RECOVERABLE, data: bytes('1') });
+      const before = (await b.publish(ch, 'b', { channel: RECOVERABLE, data: bytes('2') })).position;
+      await server.kill(true);
+      server = await startRedis(port, [], server.dir);
+      let state;
+      for (let i = 0; ; i++) {
+        try {
+          state = await b.readState(ch, { channel: RECOVERABLE, limit: -1, revision: before });
+          break;
+        } catch (err) {
+          if (i > 100) throw err;
+          await sleep(50);
+        }
+      }
+      assert.equal(state.unrecoverable, true);
+      assert.notEqual(state.position.epoch, before.epoch);
+      const stream = await b.readStream(ch, { channel: RECOVERABLE, limit: -1, since: before });
+      assert.equal(stream.unrecoverable, true);
+    } finally {
+      await b.close();
+      await server.stop();
+    }
+  });
+
+  it('writes lost by a failover to a lagging replica (same epoch, lower top) make later positions unrecoverable', async () => {
+    const direct = new Redis({ host: '127.0.0.1', port: 6379 });
+    const b = createMapBroker('redis', { prefix, address: ['127.0.0.1:6379'] });
+    try {
+      await b.run(new MapRecorder());
+      const ch = uniqueChannel('lost_tail');
+      for (let i = 1; i <= 4; i++) await b.publish(ch, `k${i}`, { channel: RECOVERABLE, data: bytes(`${i}`) });
+      // What the promoted replica holds: the first two writes only.
+      await direct.hset(`${prefix}.map.meta.${ch}`, 's', 2);
+      await direct.xdel(`${prefix}.map.stream.${ch}`, '3-0', '4-0');
+      const { epoch } = (await b.readStream(ch, { channel: RECOVERABLE, limit: 0 })).position;
+      assert.equal((await b.readStream(ch, { channel: RECOVERABLE, limit: -1, since: { offset: 4, epoch } })).unrecoverable, true);
+      assert.equal((await b.readStream(ch, { channel: RECOVERABLE, limit: -1, since: { offset: 2, epoch } })).unrecoverable, false);
+    } finally {
+      direct.disconnect();
+      await b.close();
+    }
   });
 });

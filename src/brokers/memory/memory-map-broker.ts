@@ -181,6 +181,11 @@ export class MemoryMapBroker implements MapBroker {
     return { publications, position, unrecoverable: false };
   }
 
+  /** Channels held, expired ones not yet swept included (diagnostics and tests). */
+  get channelCount(): number {
+    return this.channels.size;
+  }
+
   async stats(channel: string): Promise<MapStats> {
     this.ensureOpen();
     const ch = this.access(channel, this.clock.now(), undefined, false);

@@ -115,6 +115,11 @@ export class MemoryMapChannel {
     }
   }
 
+  /** Items on the expiry heap, stale ones included (diagnostics and tests). */
+  get pendingExpiries(): number {
+    return this.heap.length;
+  }
+
   /** True when some key carries a TTL (the sweep must look at this channel). */
   hasDue(): boolean {
     return this.heap.length > 0;

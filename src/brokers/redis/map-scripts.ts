@@ -51,6 +51,9 @@ local function append(size, ttl, key, removed, body)
   redis.call('pexpire', KEYS[2], ttl)
   return offset
 end
+local function register(flag, channel, expire_at)
+  if flag == '1' and expire_at > 0 then redis.call('zadd', KEYS[8], 'LT', expire_at, channel) end
+end
 local function cached_result(result_key, epoch)
   local c = redis.call('hmget', result_key, 'e', 's')
   if c[1] and c[1] == epoch then return tonumber(c[2]) or 0 end
@@ -59,10 +62,12 @@ end
 `;
 
 /**
- * Publish. KEYS 1..6 channel keys, 7 result key. ARGV: 1 key, 2 body, 3 tags block, 4 stream size
+ * Publish. KEYS 1..6 channel keys, 7 result key, 8 cleanup registration (used when ARGV 16 is '1').
+ * ARGV: 1 key, 2 body, 3 tags block, 4 stream size
  * (0 = no stream), 5 stream ttl, 6 meta lifetime (0 = never), 7 epoch candidate, 8 PUB/SUB channel
  * ('' = do not publish), 9 delta '0'|'1', 10 version, 11 version epoch, 12 key mode, 13 refresh ttl
- * on suppress '0'|'1', 14 key ttl (0 = none), 15 idempotent result ttl (0 = no key).
+ * on suppress '0'|'1', 14 key ttl (0 = none), 15 idempotent result ttl (0 = no key), 16 register '0'|'1'
+ * ('0' on a cluster, where the registration lives in another slot and the caller registers), 17 channel.
  * Returns {offset, epoch, suppress reason ('' = applied), key expiry (Redis ms, 0 = none)}.
  */
 export const MAP_PUBLISH = new LuaScript(`${COMMON}
@@ -92,6 +97,7 @@ if ARGV[12] == 'if_new' and cur then
     expire_at = now_ms() + key_ttl
     redis.call('zadd', KEYS[5], expire_at, key)
     touch(meta_ttl)
+    register(ARGV[16], ARGV[17], expire_at)
   end
   return {top, epoch, 'key_exists', expire_at}
 end
@@ -107,6 +113,7 @@ local expire_at = 0
 if key_ttl > 0 then
   expire_at = now_ms() + key_ttl
   redis.call('zadd', KEYS[5], expire_at, key)
+  register(ARGV[16], ARGV[17], expire_at)
 else
   redis.call('zrem', KEYS[5], key)
 end

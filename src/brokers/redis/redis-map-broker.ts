@@ -143,15 +143,19 @@ export class RedisMapBroker implements MapBroker {
       opts.refreshTtlOnSuppress ? '1' : '0',
       Math.ceil(o.keyTtlMs),
       opts.idempotencyKey ? Math.ceil(positive(opts.idempotentResultTtlMs, this.resultTtlMs)) : 0,
+      shard.map.cluster ? '0' : '1',
+      channel,
     ];
     let reply: unknown;
     try {
-      reply = await MAP_PUBLISH.run(shard.cmd, [...shard.map.channelKeys(channel), shard.map.result(channel, opts.idempotencyKey ?? '')], args);
+      const result = shard.map.result(channel, opts.idempotencyKey ?? '');
+      // On a cluster every key must share the channel's slot: the result key stands in for the registration.
+      reply = await MAP_PUBLISH.run(shard.cmd, [...shard.map.channelKeys(channel), result, shard.map.cluster ? result : shard.map.cleanup()], args);
     } catch (err) {
       throw backendError('redis map publish failed', err);
     }
     const [offset, epoch, reason, expireAt] = reply as [number, Buffer, Buffer, number];
-    if (Number(expireAt) > 0) await this.register(shard, channel, Number(expireAt));
+    if (shard.map.cluster && Number(expireAt) > 0) await this.register(shard, channel, Number(expireAt));
     return updateResult(offset, epoch, reason);
   }
 
@@ -301,7 +305,11 @@ export class RedisMapBroker implements MapBroker {
     if (earliest[1] !== undefined && (next < 0 || Number(earliest[1]) < next)) await shard.cmd.zadd(shard.map.cleanup(), 'LT', earliest[1], channel);
   }
 
-  /** Puts the channel on the shard's cleanup set at `expireAt` unless an earlier time is there already. */
+  /**
+   * Puts the channel on the shard's cleanup set at `expireAt` unless an earlier time is there
+   * already. Only for cluster shards, where the set lives in another slot than the channel's keys;
+   * elsewhere the publish script registers atomically.
+   */
   private async register(shard: Shard, channel: string, expireAt: number): Promise<void> {
     try {
       await shard.cmd.zadd(shard.map.cleanup(), 'LT', expireAt, channel);
