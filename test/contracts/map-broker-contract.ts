@@ -203,7 +203,10 @@ export function runMapBrokerContract(name: string, make: MakeMapBroker): void {
       await settle();
       assert.equal(rec.on(ch).length, 4, 'the suppressed removal is not delivered');
       assert.deepEqual(live.slice(2).map((e) => [e.pub.key, e.pub.removed, e.pub.offset]), [['a', true, 3], ['b', true, 4]]);
-      assert.deepEqual((await broker.stats(ch)).numKeys, 0);
+      assert.equal((await broker.stats(ch)).numKeys, 0);
+      await broker.publish(ch, 'c', { channel: RECOVERABLE, data: bytes('3'), tags: {} });
+      const c = await broker.readState(ch, { channel: RECOVERABLE, limit: 1, key: 'c' });
+      assert.equal(c.entries[0]?.tags, undefined, 'empty tags are no tags');
       const unknown = await broker.remove(uniqueChannel('map_remove_unknown'), 'x', { channel: RECOVERABLE });
       assert.deepEqual([unknown.suppressed, unknown.suppressReason], [true, 'key_not_found']);
     }));

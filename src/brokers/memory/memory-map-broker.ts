@@ -106,7 +106,7 @@ export class MemoryMapBroker implements MapBroker {
     const data = opts.data.byteLength !== opts.data.buffer.byteLength ? new Uint8Array(opts.data) : opts.data;
     const pub: MapPublication = { key, data, offset: 0, time: now };
     if (opts.clientInfo) pub.info = opts.clientInfo;
-    if (opts.tags) pub.tags = opts.tags;
+    if (hasKeys(opts.tags)) pub.tags = opts.tags;
     if (stream) this.append(ch, pub, now);
     ch.set(key, {
       pub,
@@ -204,7 +204,8 @@ export class MemoryMapBroker implements MapBroker {
   sweep(): void {
     if (this.closed) return;
     const now = this.clock.now();
-    for (const name of [...this.channels.keys()]) this.access(name, now, undefined, false);
+    // Deleting the current entry while iterating a Map is safe; access() never adds one here.
+    for (const name of this.channels.keys()) this.access(name, now, undefined, false);
   }
 
   /** Stops the sweep and forgets everything; later calls reject with code `broker_closed`. Idempotent. */
@@ -264,7 +265,7 @@ export class MemoryMapBroker implements MapBroker {
 
   private removal(ch: MemoryMapChannel, key: string, tags: Record<string, string> | undefined, now: number, stream: boolean): MapPublication {
     const pub: MapPublication = { key, removed: true, data: EMPTY, offset: 0, time: now };
-    if (tags) pub.tags = tags;
+    if (hasKeys(tags)) pub.tags = tags;
     if (stream) this.append(ch, pub, now);
     return pub;
   }
@@ -290,4 +291,10 @@ function suppressed(position: StreamPosition, reason: MapUpdateResult['suppressR
 
 function idempotentTtl(ms: number | undefined): number {
   return ms && ms > 0 ? ms : DEFAULT_IDEMPOTENT_RESULT_TTL_MS;
+}
+
+function hasKeys(tags: Record<string, string> | undefined): tags is Record<string, string> {
+  if (!tags) return false;
+  for (const _ in tags) return true;
+  return false;
 }

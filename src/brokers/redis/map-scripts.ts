@@ -229,8 +229,10 @@ local out = {}
 if #keys > 0 then
   local values = redis.call('hmget', KEYS[3], unpack(keys))
   for i, k in ipairs(keys) do
-    out[#out + 1] = k
-    out[#out + 1] = values[i] or ''
+    if values[i] then
+      out[#out + 1] = k
+      out[#out + 1] = values[i]
+    end
   end
 end
 return {top, epoch, 0, out, cursor}

@@ -205,7 +205,11 @@ export class RedisMapBroker implements MapBroker {
     }
     const [top, epoch, unrecoverable, flat, cursor] = reply as [number, Buffer, number, Buffer[], Buffer];
     const entries: MapPublication[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) entries.push(decodeStateValue(flat[i]!.toString(), flat[i + 1]!));
+    try {
+      for (let i = 0; i + 1 < flat.length; i += 2) entries.push(decodeStateValue(flat[i]!.toString(), flat[i + 1]!));
+    } catch (err) {
+      throw backendError('redis map state is not in the expected format', err);
+    }
     return { entries, position: { offset: Number(top), epoch: epoch.toString() }, cursor: cursor.toString(), unrecoverable: Number(unrecoverable) === 1 };
   }
 
@@ -227,8 +231,14 @@ export class RedisMapBroker implements MapBroker {
       throw backendError('redis map stream read failed', err);
     }
     const [top, epoch, unrecoverable, entries] = reply as [number, Buffer, number, [Buffer, Buffer[]][]];
+    let publications: MapPublication[];
+    try {
+      publications = entries.map((e) => decodeStreamEntry(e));
+    } catch (err) {
+      throw backendError('redis map stream is not in the expected format', err);
+    }
     return {
-      publications: entries.map((e) => decodeStreamEntry(e)),
+      publications,
       position: { offset: Number(top), epoch: epoch.toString() },
       unrecoverable: Number(unrecoverable) === 1,
     };
