@@ -77,6 +77,7 @@ export class RedisMapBroker implements MapBroker {
   private connecting: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private cleaning = false;
+  private cleanupFailing = false;
   private closed = false;
 
   constructor(opts: RedisMapBrokerOptions = {}) {
@@ -274,7 +275,20 @@ export class RedisMapBroker implements MapBroker {
     if (this.cleaning || this.closed) return;
     this.cleaning = true;
     try {
-      await Promise.all(this.shards.map((s) => this.cleanupShard(s).catch((err: unknown) => this.logger?.warn({ err }, 'redis map cleanup failed'))));
+      const failures = await Promise.all(
+        this.shards.map((s) =>
+          this.cleanupShard(s).then(
+            () => false,
+            (err: unknown) => {
+              // One warning per outage; while Redis stays down every tick fails the same way.
+              if (this.cleanupFailing) this.logger?.debug({ err }, 'redis map cleanup failed');
+              else this.logger?.warn({ err }, 'redis map cleanup failed');
+              return true;
+            },
+          ),
+        ),
+      );
+      this.cleanupFailing = failures.some(Boolean);
     } finally {
       this.cleaning = false;
     }
