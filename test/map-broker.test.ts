@@ -36,49 +36,58 @@ describe('redis map broker specifics', () => {
 
   it('keeps meta, stream, state and key order per channel, with meta_ttl expiry; registers TTL keys for cleanup', async () => {
     const b = createMapBroker('redis', { prefix, address: ['127.0.0.1:6379'] });
-    await b.run(new MapRecorder());
-    const ch = uniqueChannel('layout');
-    const w = await b.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x') });
-    const meta = await direct.hgetall(`${prefix}.map.meta.${ch}`);
-    assert.deepEqual([meta['e'], meta['s']], [w.position.epoch, '1']);
-    assert.deepEqual((await direct.xrange(`${prefix}.map.stream.${ch}`, '-', '+')).map(([id]) => id), ['1-0']);
-    assert.deepEqual(await direct.zrange(`${prefix}.map.keys.${ch}`, 0, -1), ['k']);
-    const metaTtl = await direct.pttl(`${prefix}.map.meta.${ch}`);
-    assert.ok(metaTtl > 590_000 && metaTtl <= 600_000, `meta ttl ${metaTtl}`);
-    assert.ok((await direct.zscore(`${prefix}.map.cleanup`, ch)) !== null, 'the channel is registered for key expiry');
-    await b.clear(ch);
-    assert.equal(await direct.exists(`${prefix}.map.meta.${ch}`, `${prefix}.map.state.${ch}`, `${prefix}.map.stream.${ch}`), 0);
-    assert.equal(await direct.zscore(`${prefix}.map.cleanup`, ch), null);
-    await b.close();
+    try {
+      await b.run(new MapRecorder());
+      const ch = uniqueChannel('layout');
+      const w = await b.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x') });
+      const meta = await direct.hgetall(`${prefix}.map.meta.${ch}`);
+      assert.deepEqual([meta['e'], meta['s']], [w.position.epoch, '1']);
+      assert.deepEqual((await direct.xrange(`${prefix}.map.stream.${ch}`, '-', '+')).map(([id]) => id), ['1-0']);
+      assert.deepEqual(await direct.zrange(`${prefix}.map.keys.${ch}`, 0, -1), ['k']);
+      const metaTtl = await direct.pttl(`${prefix}.map.meta.${ch}`);
+      assert.ok(metaTtl > 590_000 && metaTtl <= 600_000, `meta ttl ${metaTtl}`);
+      assert.ok((await direct.zscore(`${prefix}.map.cleanup`, ch)) !== null, 'the channel is registered for key expiry');
+      await b.clear(ch);
+      assert.equal(await direct.exists(`${prefix}.map.meta.${ch}`, `${prefix}.map.state.${ch}`, `${prefix}.map.stream.${ch}`), 0);
+      assert.equal(await direct.zscore(`${prefix}.map.cleanup`, ch), null);
+    } finally {
+      await b.close();
+    }
   });
 
   it('skip_pub_sub stores without publishing', async () => {
     const b = createMapBroker('redis', { prefix, address: ['127.0.0.1:6379'], skip_pub_sub: true });
-    const rec = new MapRecorder();
-    await b.run(rec);
-    const ch = uniqueChannel('skip');
-    await b.subscribe(ch);
-    await b.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x') });
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(rec.on(ch).length, 0);
-    assert.equal((await b.stats(ch)).numKeys, 1);
-    await b.close();
+    try {
+      const rec = new MapRecorder();
+      await b.run(rec);
+      const ch = uniqueChannel('skip');
+      await b.subscribe(ch);
+      await b.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x') });
+      await sleep(100);
+      assert.equal(rec.on(ch).length, 0);
+      assert.equal((await b.stats(ch)).numKeys, 1);
+    } finally {
+      await b.close();
+    }
   });
 
   it('two nodes: one publishes, the other receives live changes', async () => {
     const a = createMapBroker('redis', { prefix, address: ['127.0.0.1:6379'] });
     const z = createMapBroker('redis', { prefix, address: ['127.0.0.1:6379'] });
-    const rec = new MapRecorder();
-    await a.run(new MapRecorder());
-    await z.run(rec);
-    const ch = uniqueChannel('nodes');
-    await z.subscribe(ch);
-    await a.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x') });
-    await a.remove(ch, 'k', { channel: RECOVERABLE });
-    const got = await rec.waitFor(ch, 2);
-    assert.deepEqual(got.map((e) => [e.pub.key, e.pub.offset, e.pub.removed ?? false]), [['k', 1, false], ['k', 2, true]]);
-    await a.close();
-    await z.close();
+    try {
+      const rec = new MapRecorder();
+      await a.run(new MapRecorder());
+      await z.run(rec);
+      const ch = uniqueChannel('nodes');
+      await z.subscribe(ch);
+      await a.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x') });
+      await a.remove(ch, 'k', { channel: RECOVERABLE });
+      const got = await rec.waitFor(ch, 2);
+      assert.deepEqual(got.map((e) => [e.pub.key, e.pub.offset, e.pub.removed ?? false]), [['k', 1, false], ['k', 2, true]]);
+    } finally {
+      await a.close();
+      await z.close();
+    }
   });
 });
 
@@ -120,15 +129,18 @@ describe('redis map broker on a cluster (3 masters)', () => {
 
   it('hash-tags every key of a channel into one slot', async () => {
     const b = createMapBroker('redis', { prefix, cluster_address: [`127.0.0.1:${cluster!.ports[0]}`] });
-    await b.run(new MapRecorder());
-    const ch = uniqueChannel('slot');
-    await b.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x'), idempotencyKey: 'i' });
-    const slot = await redisCli(cluster!.ports[0]!, 'cluster', 'keyslot', ch);
-    for (const kind of ['meta', 'stream', 'state', 'keys', 'expire', 'version', 'pub']) {
-      assert.equal(await redisCli(cluster!.ports[0]!, 'cluster', 'keyslot', `${prefix}.map.${kind}.{${ch}}`), slot);
+    try {
+      await b.run(new MapRecorder());
+      const ch = uniqueChannel('slot');
+      await b.publish(ch, 'k', { channel: RECOVERABLE, data: bytes('x'), idempotencyKey: 'i' });
+      const slot = await redisCli(cluster!.ports[0]!, 'cluster', 'keyslot', ch);
+      for (const kind of ['meta', 'stream', 'state', 'keys', 'expire', 'version', 'pub']) {
+        assert.equal(await redisCli(cluster!.ports[0]!, 'cluster', 'keyslot', `${prefix}.map.${kind}.{${ch}}`), slot);
+      }
+      assert.equal(await redisCli(cluster!.ports[0]!, 'cluster', 'keyslot', `${prefix}.map.result.{${ch}}.i`), slot);
+    } finally {
+      await b.close();
     }
-    assert.equal(await redisCli(cluster!.ports[0]!, 'cluster', 'keyslot', `${prefix}.map.result.{${ch}}.i`), slot);
-    await b.close();
   });
 });
 
