@@ -3,9 +3,10 @@
  * `backend_error`: the backing service (Redis, NATS) failed or is unreachable; the operation may or
  * may not have taken effect only when the connection dropped mid-command. `not_available`: the broker
  * does not provide this feature (history on NATS). `bad_channel`: the channel cannot be used with this
- * broker (NATS wildcards).
+ * broker (NATS wildcards). `bad_key`: a map write
+ * with an empty key.
  */
-export type BrokerErrorCode = 'unknown_broker' | 'broker_closed' | 'backend_error' | 'not_available' | 'bad_channel';
+export type BrokerErrorCode = 'unknown_broker' | 'broker_closed' | 'backend_error' | 'not_available' | 'bad_channel' | 'bad_key';
 
 /** An internal error raised by a broker, a presence manager or their factory. */
 export class BrokerError extends Error {

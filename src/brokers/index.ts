@@ -2,20 +2,20 @@
  * The one factory that names concrete brokers and presence managers. Only server/ calls it;
  * everything else sees the Broker and PresenceManager ports.
  */
-import type { Broker, ChannelStateStore, Controller, Logger, PresenceManager } from '../core/index.js';
+import type { Broker, ChannelStateStore, Controller, Logger, MapBroker, PresenceManager } from '../core/index.js';
 import { BrokerError } from './errors.js';
-import { MemoryBroker, MemoryChannelState, MemoryPresenceManager } from './memory/index.js';
-import type { MemoryBrokerOptions } from './memory/index.js';
+import { MemoryBroker, MemoryChannelState, MemoryMapBroker, MemoryPresenceManager } from './memory/index.js';
+import type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 import { NatsBroker } from './nats/index.js';
 import type { NatsBrokerOptions } from './nats/index.js';
-import { RedisBroker, RedisChannelState, RedisPresenceManager } from './redis/index.js';
-import type { RedisBrokerOptions, RedisConnectionOptions, RedisPresenceOptions } from './redis/index.js';
+import { RedisBroker, RedisChannelState, RedisMapBroker, RedisPresenceManager } from './redis/index.js';
+import type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions } from './redis/index.js';
 
 export { BrokerError } from './errors.js';
 export type { BrokerErrorCode } from './errors.js';
-export type { MemoryBrokerOptions } from './memory/index.js';
+export type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 export type { NatsBrokerOptions } from './nats/index.js';
-export type { RedisBrokerOptions, RedisConnectionOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
+export type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
 
 /** Broker types this build can create. */
 export type BrokerType = 'memory' | 'redis' | 'nats';
@@ -80,4 +80,26 @@ export function createPresenceManager(type: string, opts: RedisPresenceOptions =
 export function createChannelStateStore(type: 'memory' | 'redis', opts: { vacatedDelayMs: number; redis?: RedisConnectionOptions; logger?: Logger }): ChannelStateStore {
   if (type === 'redis') return new RedisChannelState({ ...(opts.redis ?? {}), vacatedDelayMs: opts.vacatedDelayMs }, opts.logger);
   return new MemoryChannelState({ vacatedDelayMs: opts.vacatedDelayMs });
+}
+
+/** Map broker types this build can create. */
+export type MapBrokerType = 'memory' | 'redis';
+
+/**
+ * Creates a map broker (not yet running: the node calls `run`). `redis` takes the config's
+ * `map_broker.redis` section (durations in ms). Throws a BrokerError with code `unknown_broker` for
+ * a type this build does not provide (`postgres` is not implemented yet).
+ */
+export function createMapBroker(type: 'memory', opts?: MemoryMapBrokerOptions): MapBroker;
+export function createMapBroker(type: 'redis', opts?: RedisMapBrokerOptions): MapBroker;
+export function createMapBroker(type: string, opts?: MemoryMapBrokerOptions | RedisMapBrokerOptions): MapBroker;
+export function createMapBroker(type: string, opts: MemoryMapBrokerOptions | RedisMapBrokerOptions = {}): MapBroker {
+  switch (type) {
+    case 'memory':
+      return new MemoryMapBroker(opts as MemoryMapBrokerOptions);
+    case 'redis':
+      return new RedisMapBroker(opts as RedisMapBrokerOptions);
+    default:
+      throw new BrokerError('unknown_broker', `unknown map broker type "${type}" (available: memory, redis)`);
+  }
 }

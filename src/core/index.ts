@@ -4,6 +4,7 @@
  */
 export * from './ports.js';
 export * from './proxy-ports.js';
+export * from './map-broker.js';
 export * from './node-events.js';
 export * from './node-api.js';
 export * from './transport.js';

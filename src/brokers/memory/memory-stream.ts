@@ -19,7 +19,7 @@ const COMPACT_MIN_HEAD = 64;
  * epoch, expiry times and the last accepted version. Retained entries are the offsets
  * `top - size + 1 .. top`, so any offset is found by arithmetic.
  */
-export class MemoryStream {
+export class MemoryStream<P extends BrokerPublication = BrokerPublication> {
   top = 0;
   /** Entries vanish at this time (Unix ms); top and epoch stay. Infinity when nothing is retained. */
   dataExpiresAt = Number.POSITIVE_INFINITY;
@@ -28,7 +28,7 @@ export class MemoryStream {
   /** Last accepted version (0 = none yet) and its version epoch. */
   version = 0;
   versionEpoch = '';
-  private items: (BrokerPublication | undefined)[] = [];
+  private items: (P | undefined)[] = [];
   private head = 0;
 
   constructor(
@@ -49,19 +49,19 @@ export class MemoryStream {
   }
 
   /** The retained publication at `offset`, or undefined. */
-  at(offset: number): BrokerPublication | undefined {
+  at(offset: number): P | undefined {
     const oldest = this.oldest;
     if (offset < oldest || offset > this.top) return undefined;
     return this.items[this.head + (offset - oldest)];
   }
 
   /** The newest retained publication, or undefined. */
-  last(): BrokerPublication | undefined {
+  last(): P | undefined {
     return this.size > 0 ? this.items[this.items.length - 1] : undefined;
   }
 
   /** Appends a publication whose offset is `top + 1` and drops the oldest beyond `maxSize`. */
-  append(pub: BrokerPublication, maxSize: number): void {
+  append(pub: P, maxSize: number): void {
     this.top = pub.offset;
     this.items.push(pub);
     while (this.size > maxSize) {

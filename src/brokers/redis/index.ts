@@ -4,3 +4,5 @@ export { RedisPresenceManager, REDIS_DEFAULT_PRESENCE_TTL_MS } from './redis-pre
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisPresenceOptions, RedisTlsOptions } from './options.js';
 export { shardIndex } from './connection.js';
 export { RedisChannelState, type RedisChannelStateOptions } from './redis-channel-state.js';
+export { RedisMapBroker, REDIS_MAP_DEFAULT_CLEANUP_BATCH_SIZE, REDIS_MAP_DEFAULT_CLEANUP_INTERVAL_MS, REDIS_MAP_DEFAULT_IDEMPOTENT_RESULT_TTL_MS } from './redis-map-broker.js';
+export type { RedisMapBrokerOptions } from './redis-map-broker.js';
