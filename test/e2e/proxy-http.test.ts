@@ -14,7 +14,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import type { Options } from 'centrifuge';
 import WebSocket from 'ws';
 import { RawClient } from '../helpers/raw-ws.js';
-import { cookieHttpStreamClient, SdkClients, subscribed } from '../helpers/sdk.js';
+import { cookieHttpStreamClient, cookieSseClient, SdkClients, subscribed } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { waitEvent, waitFor } from '../helpers/wait.js';
 
@@ -77,6 +77,7 @@ describe('HTTP proxies with the official SDK', { timeout: 90_000 }, () => {
         proxy: { connect: { enabled: true, endpoint: `${base}/connect`, timeout: '500ms', http_headers: ['cookie'] } },
       },
       http_stream: { enabled: true },
+      sse: { enabled: true },
       channel: {
         proxy: {
           subscribe: { endpoint: `${base}/subscribe`, timeout: '500ms', http_headers: ['cookie'] },
@@ -161,6 +162,26 @@ describe('HTTP proxies with the official SDK', { timeout: 90_000 }, () => {
       const s = last('/subscribe');
       assert.equal(s.body.channel, 'streamed');
       assert.equal(s.headers.cookie, 'sessionid=stream', 'the stream request’s cookie, though the subscribe came by /emulation');
+    } finally {
+      c.disconnect();
+    }
+  });
+
+  it('forwards the cookie of an SSE session to the connect, subscribe and RPC proxies through emulation', async () => {
+    const c = cookieSseClient(gyre.base, 'sessionid=sse');
+    try {
+      const ready = waitEvent(c, 'connected');
+      c.connect();
+      await ready;
+      assert.equal(last('/connect').headers.cookie, 'sessionid=sse');
+      assert.equal(last('/connect').body.transport, 'sse');
+      await subscribed(c, 'over-sse');
+      const s = last('/subscribe');
+      assert.equal(s.body.channel, 'over-sse');
+      assert.equal(s.body.transport, 'sse');
+      assert.equal(s.headers.cookie, 'sessionid=sse', 'the event stream request’s cookie, though the subscribe came by /emulation');
+      const r = await c.rpc('whoami', { n: 1 });
+      assert.deepEqual(r.data, { method: 'whoami', echo: { n: 1 } });
     } finally {
       c.disconnect();
     }

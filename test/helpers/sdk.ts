@@ -4,6 +4,7 @@
  */
 import { Centrifuge, type Options, type Subscription, type SubscriptionOptions } from 'centrifuge';
 import { Centrifuge as CentrifugeProtobuf } from 'centrifuge/build/protobuf';
+import { FetchEventSource } from './streams.js';
 import { ReadableStream } from 'node:stream/web';
 import WebSocket from 'ws';
 import { waitEvent } from './wait.js';
@@ -25,6 +26,26 @@ export function cookieHttpStreamClient(base: string, cookie: string, opts: Parti
   const c = new Centrifuge([{ transport: 'http_stream', endpoint: `${base}/connection/http_stream` }], {
     fetch: cookieFetch,
     readableStream: ReadableStream,
+    emulationEndpoint: `${base}/emulation`,
+    minReconnectDelay: 100,
+    maxReconnectDelay: 300,
+    ...opts,
+  } as Partial<Options>);
+  c.on('error', () => undefined);
+  return c;
+}
+
+/** Like cookieHttpStreamClient, over bidirectional SSE: the event stream and /emulation carry `cookie`. */
+export function cookieSseClient(base: string, cookie: string, opts: Partial<Options> = {}): Centrifuge {
+  const cookieFetch: typeof fetch = (input, init) => fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), cookie } });
+  class CookieEventSource extends FetchEventSource {
+    protected override extraHeaders(): Record<string, string> {
+      return { cookie };
+    }
+  }
+  const c = new Centrifuge([{ transport: 'sse', endpoint: `${base}/connection/sse` }], {
+    fetch: cookieFetch,
+    eventsource: CookieEventSource,
     emulationEndpoint: `${base}/emulation`,
     minReconnectDelay: 100,
     maxReconnectDelay: 300,

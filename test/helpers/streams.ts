@@ -58,9 +58,14 @@ export class FetchEventSource {
     void this.run();
   }
 
+  /** Headers sent with the stream request besides `accept` (a subclass adds a browser's cookie). */
+  protected extraHeaders(): Record<string, string> {
+    return {};
+  }
+
   private async run(): Promise<void> {
     try {
-      const res = await fetch(this.url, { headers: { accept: 'text/event-stream' }, signal: this.abort.signal });
+      const res = await fetch(this.url, { headers: { ...this.extraHeaders(), accept: 'text/event-stream' }, signal: this.abort.signal });
       if (!res.ok || !res.body) throw new Error(`status ${res.status}`);
       this.readyState = FetchEventSource.OPEN;
       this.onopen?.(new Event('open'));
