@@ -373,6 +373,25 @@ describe('HttpProxy', () => {
       assert.ok(Date.now() - started < 5000);
     });
 
+    it('closes the connection of every call that timed out (none is left waiting on the backend)', async () => {
+      let unanswered = 0;
+      let dropped = 0;
+      backend.handler = (_req, res) => {
+        unanswered++;
+        // 'close' before any answer: the proxy closed this request's connection.
+        res.on('close', () => dropped++);
+      };
+      const p = make({ timeoutMs: 200 });
+      const calls = Array.from({ length: 20 }, (_, i) => p.subscribe({ ...client, channel: `c${i}` }));
+      for (const c of calls) await assert.rejects(c, (e: unknown) => e instanceof ProxyCallError && /timed out/.test(e.message));
+      const deadline = Date.now() + 3000;
+      while (dropped < unanswered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(unanswered, 20);
+      assert.equal(dropped, 20, 'each timed-out call had its connection closed');
+      backend.handler = answer({ result: {} });
+      assert.deepEqual(await p.subscribe({ ...client, channel: 'after' }), { expireAt: 0 });
+    });
+
     it('calls queued behind a held connection settle at their own deadline; the pool recovers', async () => {
       const held: ServerResponse[] = [];
       backend.handler = (_req, res) => held.push(res);
