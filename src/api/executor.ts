@@ -21,6 +21,7 @@ import { channels } from './methods/channels.js';
 import { info } from './methods/info.js';
 import { rpc } from './methods/rpc.js';
 import { batch } from './methods/batch.js';
+import { mapClear, mapPublish, mapReadState, mapReadStream, mapRemove, mapStats } from './methods/map.js';
 
 /** One method's outcome: a result object (may hold RawJson values) or an API error. */
 export type ApiReply = { result: object } | { error: ApiErrorBody };
@@ -66,6 +67,12 @@ const ALL_METHODS: ApiMethod<unknown>[] = [
   info,
   rpc,
   batch,
+  mapPublish,
+  mapRemove,
+  mapReadState,
+  mapReadStream,
+  mapStats,
+  mapClear,
 ];
 
 /** Executes server API methods. Never throws: every failure becomes an `error` reply. */

@@ -5,6 +5,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ChannelOptions } from '../core/channel-options.js';
+import type { NodeMapApi } from '../core/index.js';
 import type {
   ApiDisconnectRequest,
   ApiHistoryRequest,
@@ -48,6 +49,8 @@ export class FakeNode implements NodeApi {
   historyData: ApiHistoryResult = { publications: [], offset: 0, epoch: 'ep' };
   channelsData: Record<string, { num_clients: number }> = {};
   nodes: NodeInfo[] = [];
+  /** Map methods: a test sets one (e.g. a MapApi on a memory map broker); none answers 108. */
+  maps: NodeMapApi | undefined = undefined;
   /** Milliseconds each publish waits, to observe concurrency. */
   publishDelayMs = 0;
   inFlight = 0;

@@ -2,6 +2,8 @@
  * Per-namespace channel options, in the configuration's own snake_case shape.
  * Durations are milliseconds. Zero or absent means off / the global default.
  */
+import type { ChannelMapOptions } from './map-api.js';
+
 export interface ChannelOptions {
   presence?: boolean;
   join_leave?: boolean;
@@ -33,6 +35,8 @@ export interface ChannelOptions {
   channel_regex?: string;
   publication_data_format?: string;
   subscription_type?: string;
+  /** Map subscription options (`subscription_type` map, map_clients, map_users). */
+  map?: ChannelMapOptions;
 }
 
 /** A namespace: a name plus its channel options. */

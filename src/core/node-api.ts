@@ -6,6 +6,7 @@
  */
 import type { ClientInfo } from '../protocol/types.js';
 import type { ChannelOptions } from './channel-options.js';
+import type { NodeMapApi } from './map-api.js';
 import type { BrokerPublication, StreamPosition } from './ports.js';
 
 export interface ApiPublishRequest {
@@ -103,4 +104,6 @@ export interface NodeApi {
   /** Channels with at least one subscriber, with subscriber counts. */
   channels(): Promise<Record<string, { num_clients: number }>>;
   info(): Promise<{ nodes: NodeInfo[] }>;
+  /** The map methods (map_publish, ...); undefined when the node has no map broker (they answer 108). */
+  readonly maps: NodeMapApi | undefined;
 }

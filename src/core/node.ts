@@ -3,6 +3,8 @@
  * timer wheel, and creates client sessions for transports. It answers the server API
  * (NodeApi) and receives broker events (BrokerEventHandler).
  */
+import { MapApi, type NodeMapApi } from './map-api.js';
+import type { MapBroker } from './map-broker.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -63,6 +65,8 @@ export interface NodeDeps {
   controller?: Controller;
   /** The application backend's hooks (connect, subscribe, publish, RPC, ... proxies); none by default. */
   proxies?: ProxyBindings;
+  /** Storage of map channels; without it the map API methods answer 108. */
+  mapBroker?: MapBroker;
 }
 
 export interface HistoryRead {
@@ -88,6 +92,9 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly clock: Clock;
   readonly logger: Logger;
   readonly proxies: ProxyBindings;
+  /** The server API's map methods; undefined when the node has no map broker. */
+  readonly maps: NodeMapApi | undefined;
+  private readonly mapBroker: MapBroker | undefined;
   /** Rate-limited logging for what clients can cause (malformed input, bad tokens). */
   readonly faults: LogLimiter;
   /** Typed events (NodeEventMap in node-events.ts); core only emits. */
@@ -113,6 +120,8 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.tokenVerifier = deps.tokenVerifier;
     this.handlers = deps.handlers ?? {};
     this.proxies = deps.proxies ?? noProxies;
+    this.mapBroker = deps.mapBroker;
+    this.maps = deps.mapBroker ? new MapApi(this.resolver, deps.mapBroker) : undefined;
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? nullLogger;
     this.faults = new LogLimiter(this.logger);
@@ -143,6 +152,9 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
 
   private async connectBroker(): Promise<void> {
     await this.broker.run(this);
+    // No map channel is subscribed on a node yet (map subscriptions are not served), so live
+    // map changes never reach this handler; running the broker starts its key expiry.
+    await this.mapBroker?.run({ handleMapPublication: () => undefined });
     await this.cluster?.start();
   }
 
@@ -498,7 +510,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.cluster?.close();
     for (const c of [...this.hub.allClients()]) c.close(Disconnects.shutdown);
     this.wheel.close();
-    await Promise.allSettled([this.broker.close(), this.presenceManager.close()]);
+    await Promise.allSettled([this.broker.close(), this.presenceManager.close(), this.mapBroker?.close()]);
   }
 }
 

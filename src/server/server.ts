@@ -3,6 +3,7 @@
  * transports and HTTP routes from a loaded configuration, and starts and stops them
  * in order. It can listen on its own ports or attach to an application's http.Server.
  */
+import { buildMapBroker, type MapBrokerSection } from './map-engine.js';
 import { buildProxyBindings, type BuiltProxies, type ProxyConfigSource } from './proxy-bindings.js';
 import { createProxy } from './proxies.js';
 import { LifecycleEvents, type LifecycleConfigSource } from './lifecycle-events.js';
@@ -43,6 +44,7 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
   node?: { name?: string };
   engine?: { type?: string; redis?: object };
   broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object };
+  map_broker?: MapBrokerSection;
   presence_manager?: { enabled?: boolean; type?: string; redis?: object };
 }
 
@@ -115,6 +117,7 @@ export class GyreServer {
         logger: this.logger,
         handlers: opts.handlers,
         proxies: this.proxies.bindings,
+        mapBroker: buildMapBroker(config.map_broker ?? {}, this.logger),
         maxCommandBytes: config.websocket?.message_size_limit || 65536,
       },
     );
