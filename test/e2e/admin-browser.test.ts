@@ -34,7 +34,12 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
       http_api: { key: API_KEY },
       admin: { enabled: true, password: PASSWORD, secret: 'admin-browser-secret' },
       node: { name: 'gyre-e2e-1' },
-      channel: { namespaces: [{ name: 'chat', presence: true, history_size: 10, history_ttl: '60s' }] },
+      channel: {
+        namespaces: [
+          { name: 'chat', presence: true, history_size: 10, history_ttl: '60s' },
+          { name: 'rooms', subscription_type: 'map', map: { mode: 'recoverable', key_ttl: '60s' } },
+        ],
+      },
     });
     sdk = new SdkClients(gyre.wsUrl, 'json');
     mkdirSync(artifacts, { recursive: true });
@@ -135,6 +140,28 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.screenshot({ path: join(artifacts, 'admin-channels-dark.png') });
     await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  it('writes a map key from the actions page and lists the map\'s keys in the inspector', async () => {
+    await page.locator('#tab-actions').click();
+    const view = page.locator('#view-actions');
+    await view.getByLabel('Method').selectOption('map_publish');
+    await view.getByRole('textbox', { name: 'Channel', exact: true }).fill('rooms:r1');
+    await view.getByRole('textbox', { name: 'Key', exact: true }).fill('alice');
+    await view.getByRole('textbox', { name: 'Data (JSON)', exact: true }).fill('{"seat": 7}');
+    await view.getByRole('button', { name: 'Run' }).click();
+    await page.locator('.result.ok pre', { hasText: '"offset": 1' }).waitFor();
+    await page.locator('#tab-channels').click();
+    await page.locator('#inspect-channel').fill('rooms:r1');
+    await page.locator('#inspect-form button[type="submit"]').click();
+    await page.locator('#inspector h3', { hasText: 'Map keys' }).waitFor();
+    await page.locator('#inspector li', { hasText: 'alice' }).waitFor();
+    assert.match((await page.textContent('#inspector')) ?? '', /"seat": 7/);
+    // A stream channel has no map section.
+    await page.locator('#inspect-channel').fill('chat:lobby');
+    await page.locator('#inspect-form button[type="submit"]').click();
+    await page.locator('#inspector h2', { hasText: 'chat:lobby' }).waitFor();
+    assert.equal(await page.locator('#inspector h3', { hasText: 'Map keys' }).count(), 0);
   });
 
   it('tails a channel live', async () => {

@@ -79,6 +79,42 @@ export const METHODS: Record<string, MethodSpec> = {
       { name: 'params', label: 'Params (JSON)', kind: 'json', value: '{}' },
     ],
   },
+  map_publish: {
+    summary: 'Set a key of a map channel (map namespaces only).',
+    fields: [
+      channel(),
+      { name: 'key', label: 'Key', kind: 'text', required: true, placeholder: 'user-42' },
+      { name: 'data', label: 'Data (JSON)', kind: 'json', required: true, value: '{"status": "online"}' },
+      { name: 'key_mode', label: 'Key mode', kind: 'text', placeholder: 'if_new or if_exists', hint: 'Empty: always write' },
+      { name: 'idempotency_key', label: 'Idempotency key', kind: 'text' },
+      { name: 'tags', label: 'Tags (JSON object)', kind: 'json', placeholder: '{"team": "red"}', rows: 2 },
+    ],
+  },
+  map_remove: {
+    summary: 'Remove a key from a map channel.',
+    fields: [channel(), { name: 'key', label: 'Key', kind: 'text', required: true }, { name: 'idempotency_key', label: 'Idempotency key', kind: 'text' }],
+  },
+  map_read_state: {
+    summary: 'Read the keys of a map channel, a page at a time.',
+    fields: [
+      channel(),
+      { name: 'limit', label: 'Page size', kind: 'number', value: '100' },
+      { name: 'cursor', label: 'Cursor', kind: 'text', hint: 'The cursor of the previous page' },
+      { name: 'key', label: 'Single key', kind: 'text' },
+    ],
+  },
+  map_read_stream: {
+    summary: 'Read the change stream of a map channel.',
+    fields: [
+      channel(),
+      { name: 'limit', label: 'Limit', kind: 'number', value: '10' },
+      { name: 'since_offset', label: 'Since offset', kind: 'number' },
+      { name: 'since_epoch', label: 'Since epoch', kind: 'text' },
+      { name: 'reverse', label: 'Newest first', kind: 'bool' },
+    ],
+  },
+  map_stats: { summary: 'Number of keys in a map channel.', fields: [channel()] },
+  map_clear: { summary: 'Drop every key, the stream and the epoch of a map channel.', fields: [channel()] },
 };
 
 let current = 'publish';

@@ -53,16 +53,20 @@ export async function loadChannels(): Promise<void> {
   }
 }
 
-/** Shows presence stats, presence and the last publications of a channel. */
+/** Keys of a map channel the inspector lists. */
+const MAP_KEYS_SHOWN = 50;
+
+/** Shows presence stats, presence, the last publications and, for map channels, the keys of a channel. */
 export async function inspect(channel: string): Promise<void> {
   byId<HTMLInputElement>('inspect-channel').value = channel;
   const out = byId('inspector');
   replace(out, h('p', { class: 'muted' }, `Loading ${channel}…`));
   try {
-    const [stats, presence, history] = await Promise.all([
+    const [stats, presence, history, mapState] = await Promise.all([
       call<{ num_clients: number; num_users: number }>('presence_stats', { channel }),
       call<{ presence: Record<string, { user: string; client: string }> }>('presence', { channel }),
       call<{ publications: { data: unknown; offset?: number; info?: { user?: string } }[]; offset?: number; epoch?: string }>('history', { channel, limit: 10, reverse: true }),
+      call<{ entries: { key: string; data?: unknown; offset?: number }[]; offset?: number; cursor?: string }>('map_read_state', { channel, limit: MAP_KEYS_SHOWN }),
     ]);
     const section = (title: string, ...body: (Node | string)[]): HTMLElement => h('section', { class: 'inspect-part' }, h('h3', {}, title), ...body);
     const unavailable = (e: { message: string }): HTMLElement => h('p', { class: 'muted' }, `Not available: ${e.message}`);
@@ -80,6 +84,19 @@ export async function inspect(channel: string): Promise<void> {
             { class: 'plain pubs' },
             ...history.result.publications.map((p) => h('li', {}, h('span', { class: 'badge' }, `#${p.offset ?? 0}`), h('pre', { class: 'mono' }, pretty(p.data)))),
           );
+    // map_read_state answers 107 for channels outside map namespaces: no map section then.
+    const mapKeys = mapState.error
+      ? mapState.error.code === 107
+        ? undefined
+        : unavailable(mapState.error)
+      : mapState.result.entries.length === 0
+        ? h('p', { class: 'muted' }, 'The map is empty.')
+        : h(
+            'ul',
+            { class: 'plain pubs' },
+            ...mapState.result.entries.map((e) => h('li', {}, h('strong', { class: 'mono' }, e.key), ' ', h('span', { class: 'badge' }, `#${e.offset ?? 0}`), h('pre', { class: 'mono' }, pretty(e.data)))),
+            mapState.result.cursor ? h('li', { class: 'muted small' }, `first ${MAP_KEYS_SHOWN} keys shown; read the rest with map_read_state`) : null,
+          );
     replace(
       out,
       h(
@@ -95,6 +112,7 @@ export async function inspect(channel: string): Promise<void> {
       ),
       section('Presence', presenceList),
       section(`History${history.error ? '' : ` (top offset ${history.result.offset ?? 0})`}`, pubs),
+      mapKeys ? section(`Map keys${mapState.error ? '' : ` (top offset ${mapState.result.offset ?? 0})`}`, mapKeys) : null,
     );
   } catch (err) {
     handlers.onAuthError(err);
