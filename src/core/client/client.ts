@@ -15,7 +15,7 @@ import type { BrokerPublication, StreamPosition } from '../ports.js';
 import type { ClientRef, EndReason } from '../handlers.js';
 import type { FrameType, TrafficCell } from '../traffic.js';
 import { commandFrameType, replyFrameType } from './frame-types.js';
-import type { Subscription } from './subscription.js';
+import type { StreamSubscription, Subscription } from './subscription.js';
 import type { NodeContext } from './context.js';
 import { handleConnect } from './connect.js';
 import { handleSubscribe } from './subscribe.js';
@@ -350,7 +350,7 @@ export class ClientSession implements HubClient, ClientRef {
 
   /** HubClient: a live publication for one of this connection's subscriptions. */
   deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array): void {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || sub.kind !== 'stream') return;
     if (sub.state === 'subscribing') {
       sub.buffer?.push({ pub, item, epoch: position.epoch });
       return;
@@ -378,7 +378,7 @@ export class ClientSession implements HubClient, ClientRef {
   }
 
   /** Moves a subscribing subscription live: buffered publications past its position follow the reply. */
-  finishSubscribe(sub: Subscription): void {
+  finishSubscribe(sub: StreamSubscription): void {
     const buffered = sub.buffer ?? [];
     sub.buffer = undefined;
     sub.state = 'subscribed';
@@ -391,7 +391,7 @@ export class ClientSession implements HubClient, ClientRef {
         }
         sub.offset = b.pub.offset;
       }
-      if (this.writer.enqueue(b.item)) this.countPublication(b.item.length);
+      if (b.item !== undefined && this.writer.enqueue(b.item)) this.countPublication(b.item.length);
     }
   }
 
@@ -420,7 +420,7 @@ export class ClientSession implements HubClient, ClientRef {
     const serverCode = why.code >= 2000 ? why.code : undefined;
     this.subs.delete(sub.channel);
     const node = this.node;
-    if (sub.stream) sub.stream.handle.close();
+    if (sub.kind === 'stream' && sub.stream) sub.stream.handle.close();
     else {
       node.hub.removeSub(this, sub.channel);
       node.releaseChannel(sub.channel);
@@ -469,7 +469,7 @@ export class ClientSession implements HubClient, ClientRef {
   }
 
   /** Adds a server-side subscription at runtime (server API subscribe) and tells the client. */
-  async pushSubscribe(channel: string, result: SubscribeResult, sub: Subscription): Promise<void> {
+  async pushSubscribe(channel: string, result: SubscribeResult, sub: StreamSubscription): Promise<void> {
     this.writeReply({
       push: {
         channel,

@@ -9,7 +9,7 @@ import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
 import { buildPlan, subscribeCore } from './subscribe.js';
-import type { Subscription } from './subscription.js';
+import type { StreamSubscription } from './subscription.js';
 
 interface Credentials {
   userId: string;
@@ -89,7 +89,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   c.state = 'connected';
   node.hub.addClient(c);
 
-  const made: Subscription[] = [];
+  const made: StreamSubscription[] = [];
   if (creds.channels.size > 0) {
     const subs: Record<string, SubscribeResult> = {};
     try {

@@ -10,7 +10,7 @@ import type { BrokerPublication, SubscriptionOverride } from '../ports.js';
 import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
-import type { Subscription } from './subscription.js';
+import type { StreamSubscription } from './subscription.js';
 import { startStreamDelivery, streamBindingFor, subscribeStreamed } from './stream-proxy.js';
 
 /** Everything that decides how one subscription behaves, after permission checks. */
@@ -234,10 +234,11 @@ export function toWirePublication(p: BrokerPublication): Publication {
  * computes its result, including recovery. On failure everything is rolled back. The caller
  * writes the result and then calls client.finishSubscribe(sub).
  */
-export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Promise<{ result: SubscribeResult; sub: Subscription }> {
+export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Promise<{ result: SubscribeResult; sub: StreamSubscription }> {
   const node = c.node;
   const channel = plan.channel;
-  const sub: Subscription = {
+  const sub: StreamSubscription = {
+    kind: 'stream',
     channel,
     state: 'subscribing',
     serverSide: plan.serverSide,
@@ -301,7 +302,7 @@ export async function subscribeCore(c: ClientSession, plan: SubscribePlan): Prom
 }
 
 /** Positioning and recovery (subscriptions.md §1.4–1.6), merging publications buffered meanwhile. */
-async function position(c: ClientSession, plan: SubscribePlan, sub: Subscription, result: SubscribeResult): Promise<void> {
+async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscription, result: SubscribeResult): Promise<void> {
   const node = c.node;
   const metaTtlMs = node.resolver.historyMetaTtlMs(plan.options);
   result.positioned = true;
