@@ -13,7 +13,8 @@ import type { ChannelOptions } from './channel-options.js';
 import { ChannelResolver, historyEnabled } from './channels.js';
 import { ClientSession } from './client/client.js';
 import type { NodeContext } from './client/context.js';
-import { buildPlan, subscribeCore } from './client/subscribe.js';
+import { buildPlan } from './client/subscribe-plan.js';
+import { installStream } from './client/kinds/stream.js';
 import { Cluster, type ClusterMember } from './cluster.js';
 import type { NodeHandlers } from './handlers.js';
 import { Hub, type PushFraming } from './hub.js';
@@ -376,7 +377,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
           data: req.data,
         });
         try {
-          const { result, sub } = await subscribeCore(c, plan);
+          const { result, sub } = await installStream(c, plan);
           await c.pushSubscribe(req.channel, result, sub);
         } catch (err) {
           if (err instanceof Disconnect) c.close(err);

@@ -8,7 +8,9 @@ import type { ServerSubOptions } from '../ports.js';
 import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
-import { buildPlan, subscribeCore } from './subscribe.js';
+import { buildPlan } from './subscribe-plan.js';
+import { goLive, installStream } from './kinds/stream.js';
+import { removeSubscription } from './unsubscribe.js';
 import type { StreamSubscription } from './subscription.js';
 
 interface Credentials {
@@ -113,12 +115,12 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
           chanInfo: so.info,
           data: so.data,
         });
-        const { result: r, sub } = await subscribeCore(c, plan);
+        const { result: r, sub } = await installStream(c, plan);
         made.push(sub);
         subs[channel] = r;
       }
     } catch (err) {
-      for (const sub of made) await c.removeSubscription(sub, false, Unsubscribes.disconnect);
+      for (const sub of made) await removeSubscription(c, sub, false, Unsubscribes.disconnect);
       node.hub.removeClient(c);
       c.state = 'connecting';
       throw err;
@@ -133,13 +135,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
         if (other !== c) other.close(Disconnects.connectionLimit);
       }
     }
-    for (const sub of made) {
-      c.finishSubscribe(sub);
-      if (sub.emitJoinLeave) {
-        node.traffic.brokerSent.join++;
-        node.broker.publishJoin(sub.channel, sub.info).catch((err: unknown) => node.logger.warn({ err }, 'join publish failed'));
-      }
-    }
+    for (const sub of made) goLive(c, sub);
     c.startTimers();
     c.announced = true;
     node.events.emit('connect', { client: c.id, user: c.userId, transport: c.transportName, name: c.clientName, version: c.clientVersion });
