@@ -120,6 +120,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.maxCommandBytes = deps.maxCommandBytes ?? 65536;
     this.rpcPing = { enabled: !!options.rpc?.ping?.enabled, method: options.rpc?.ping?.method || 'ping' };
     this.wheel = new TimerWheel(100, () => this.clock.now());
+    // Only the plain delivery mode exists until delta compression lands (no subscriber negotiates delta).
     this.hub = new Hub((framing, reply) => encodeOrUndefined(framing, reply));
     this.startedAt = this.clock.now();
     this.events.setMaxListeners(0);

@@ -72,7 +72,8 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
     info: c.clientInfo(plan.chanInfo),
   };
   c.subs.set(channel, sub);
-  node.hub.addSub(c, sub);
+  // The hub delivers by its own copy of the variant flags (both unset until delta and filters land).
+  node.hub.addSub(c, sub, sub.delta || sub.tagsFilter ? { deltaNegotiated: sub.delta, filter: sub.tagsFilter } : undefined);
   c.watchSubscription(sub);
   // If the connection closes while we wait, close() has already removed the entry and released
   // everything registered so far; `gone()` detects that so nothing is registered after it.
