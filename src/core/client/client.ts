@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { CodecError, codecFor, type Codec } from '../../protocol/codec.js';
 import { Disconnect, Disconnects, Errors, ProtocolError, Unsubscribes } from '../../protocol/codes.js';
-import type { ClientInfo, Command, ProtocolType, Reply, SubscribeResult } from '../../protocol/types.js';
+import type { ClientInfo, Command, ProtocolType, Reply } from '../../protocol/types.js';
 import type { TimerHandle } from '../timer-wheel.js';
 import type { Transport, TransportRequest } from '../transport.js';
 import { ConnectionWriter } from '../writer.js';
@@ -18,13 +18,12 @@ import type { BrokerPublication, StreamPosition } from '../ports.js';
 import type { ClientRef } from '../handlers.js';
 import type { FrameType, TrafficCell } from '../traffic.js';
 import { commandFrameType, replyFrameType } from './frame-types.js';
-import type { StreamSubscription, Subscription } from './subscription.js';
+import type { Subscription } from './subscription.js';
 import type { NodeContext } from './context.js';
 import { handleConnect } from './connect.js';
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe, removeSubscription } from './unsubscribe.js';
 import { opsOf } from './kinds/index.js';
-import { finishStream } from './kinds/stream.js';
 import { handlePublish } from './publish.js';
 import { handlePresence, handlePresenceStats } from './presence.js';
 import { handleHistory } from './history.js';
@@ -390,27 +389,6 @@ export class ClientSession implements HubClient, ClientRef {
   /** Sends an asynchronous message push. */
   sendMessage(data: Uint8Array): void {
     this.writeReply({ push: { message: { data } } });
-  }
-
-  /** Adds a server-side subscription at runtime (server API subscribe) and tells the client. */
-  async pushSubscribe(channel: string, result: SubscribeResult, sub: StreamSubscription): Promise<void> {
-    this.writeReply({
-      push: {
-        channel,
-        subscribe: {
-          recoverable: result.recoverable,
-          epoch: result.epoch,
-          offset: result.offset,
-          positioned: result.positioned,
-          data: result.data,
-        },
-      },
-    });
-    finishStream(this, sub);
-    if (sub.emitJoinLeave) {
-      this.node.traffic.brokerSent.join++;
-      await this.node.broker.publishJoin(channel, sub.info);
-    }
   }
 
   // ---- timers ----

@@ -8,8 +8,8 @@ import type { ServerSubOptions } from '../ports.js';
 import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
-import { buildPlan } from './subscribe-plan.js';
-import { goLive, installStream } from './kinds/stream.js';
+import { goLive } from './kinds/stream.js';
+import { subscribeServerSide } from './server-subs.js';
 import { removeSubscription } from './unsubscribe.js';
 import type { StreamSubscription } from './subscription.js';
 
@@ -99,23 +99,16 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
         const resolved = node.resolver.resolve(channel);
         if (!resolved) throw Disconnects.badRequest;
         const hint = req.subs?.[channel];
-        const plan = buildPlan(c, resolved, {
+        const { result: r, sub } = await subscribeServerSide(c, resolved, {
           channel,
-          serverSide: true,
           override: so.override,
-          wantPositioned: false,
-          wantRecoverable: false,
-          wantJoinLeave: false,
           recover: !!hint?.recover,
           offset: hint?.offset ?? 0,
           epoch: hint?.epoch ?? '',
-          flag: 0,
           expireAt: 0,
-          clientSideRefresh: false,
           chanInfo: so.info,
           data: so.data,
         });
-        const { result: r, sub } = await installStream(c, plan);
         made.push(sub);
         subs[channel] = r;
       }
