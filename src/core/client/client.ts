@@ -24,6 +24,7 @@ import { handleConnect } from './connect.js';
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe, removeSubscription } from './unsubscribe.js';
 import { opsOf } from './kinds/index.js';
+import { deliverStream } from './kinds/stream.js';
 import { handlePublish } from './publish.js';
 import { handlePresence, handlePresenceStats } from './presence.js';
 import { handleHistory } from './history.js';
@@ -358,7 +359,10 @@ export class ClientSession implements HubClient, ClientRef {
    * kind (kinds/index.ts). `item` undefined: filtered out for this subscriber (position only).
    */
   deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array | undefined): void {
-    if (this.state !== 'closed') opsOf(sub).deliver(this, sub, pub, position, item);
+    if (this.state === 'closed') return;
+    // The stream kind is called directly (a monomorphic, inlinable call on the hottest path).
+    if (sub.kind === 'stream') deliverStream(this, sub, pub, position, item);
+    else opsOf(sub).deliver(this, sub, pub, position, item);
   }
 
   /** Queues an encoded publication push of a live subscription (the per-delivery hot path). */

@@ -2,7 +2,8 @@
  * The subscription kinds' dispatch tables. `subscribeFlows` routes a subscribe command on its
  * request `type` (once, at the top of handleSubscribe); `kindOps` routes what the session and
  * the hub do with an installed subscription on its `kind`. Adding a kind means adding its
- * module and its entries here; nothing else dispatches on kind.
+ * module and its entries here. The one shortcut: ClientSession.deliverPublication calls the
+ * stream kind's deliverStream directly (the per-delivery hot path) and this table otherwise.
  */
 import type { Reply, SubscribeRequest } from '../../../protocol/types.js';
 import { SubscribeTypes, type SubscribeType } from '../../../protocol/subscribe-types.js';
