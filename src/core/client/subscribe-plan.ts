@@ -10,6 +10,7 @@ import { SubscribeTypes } from '../../protocol/subscribe-types.js';
 import type { ChannelOptions } from '../channel-options.js';
 import { historyEnabled, type ResolvedChannel } from '../channels.js';
 import type { SubscriptionOverride } from '../ports.js';
+import type { TagsPredicate } from '../../protocol/tag-filter.js';
 import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
@@ -36,6 +37,13 @@ export interface SubscribePlan {
   clientSideRefresh: boolean;
   chanInfo?: Uint8Array;
   data?: Uint8Array;
+  /**
+   * Reserved for delta compression: `delta: "fossil"` asked and allowed by the namespace's
+   * `allowed_delta_types` (subscriptions.md §3.1). Never set yet.
+   */
+  delta?: boolean;
+  /** Reserved for tags filters: the request's `tf`, validated and compiled (§4.1). Never set yet. */
+  tagsFilter?: TagsPredicate;
 }
 
 /**

@@ -71,8 +71,11 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
     clientSideRefresh: plan.clientSideRefresh,
     info: c.clientInfo(plan.chanInfo),
   };
+  // Set only when present, so the common record keeps one shape (both unset until the features land).
+  if (plan.delta) sub.delta = true;
+  if (plan.tagsFilter) sub.tagsFilter = plan.tagsFilter;
   c.subs.set(channel, sub);
-  // The hub delivers by its own copy of the variant flags (both unset until delta and filters land).
+  // The hub delivers by its own copy of the variant flags.
   node.hub.addSub(c, sub, sub.delta || sub.tagsFilter ? { deltaNegotiated: sub.delta, filter: sub.tagsFilter } : undefined);
   c.watchSubscription(sub);
   // If the connection closes while we wait, close() has already removed the entry and released
