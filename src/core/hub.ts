@@ -1,9 +1,12 @@
 /**
- * The local registry of connections and channel subscriptions. Publications are encoded
- * once per protocol and the same bytes are queued to every subscriber; no scan over all
- * connections happens on any path.
+ * The local registry of connections and channel subscriptions. A publication is encoded once
+ * per delivery variant (framing × delta mode) and the same bytes are queued to every subscriber
+ * of that variant; a one-entry front cache makes the common case (one variant per channel) a
+ * single encode and a number compare per subscriber. No scan over all connections happens on
+ * any path, and nothing is encoded per subscriber.
  */
 import type { Reply } from '../protocol/types.js';
+import type { TagsPredicate } from '../protocol/tag-filter.js';
 import type { BrokerPublication, StreamPosition } from './ports.js';
 import type { Subscription } from './client/subscription.js';
 import type { ProtocolType } from '../protocol/types.js';
@@ -15,6 +18,14 @@ import type { FrameType } from './traffic.js';
  */
 export type PushFraming = ProtocolType | `${ProtocolType}-uni`;
 
+/**
+ * How a publication's payload goes to one subscriber (subscriptions.md §3.2, §3.5): plain;
+ * delta negotiated, full payload (data as a JSON string in JSON); delta negotiated, fossil
+ * patch against the previous publication. Only PLAIN is produced until delta lands.
+ */
+export const DeliveryModes = Object.freeze({ plain: 0, deltaFull: 1, deltaPatch: 2 } as const);
+export type DeliveryMode = (typeof DeliveryModes)[keyof typeof DeliveryModes];
+
 /** What the hub needs from a connection. */
 export interface HubClient {
   readonly id: string;
@@ -22,25 +33,73 @@ export interface HubClient {
   readonly sessionId: string;
   readonly protocol: ProtocolType;
   readonly framing: PushFraming;
-  /** Delivers a publication already encoded for this connection's protocol. */
-  deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array): void;
+  /**
+   * Delivers a publication encoded for this subscriber's variant; `item` undefined means its
+   * tags filter rejected it: advance a positioned subscription, send nothing (§4.4).
+   */
+  deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array | undefined): void;
   /** Queues an encoded push item of the given frame type. */
   enqueue(item: Uint8Array, frameType: FrameType): void;
   /** Called when a push cannot be encoded for this connection (binary data to JSON). */
   encodeFailed(): void;
 }
 
-/** Encodes a push reply lazily, once per framing; undefined when the protocol cannot carry it. */
-export type PushEncoder = (framing: PushFraming, reply: Reply) => Uint8Array | undefined;
+/**
+ * Encodes a push reply for one framing and delivery mode; undefined when the protocol cannot
+ * carry it. Called at most once per variant per broadcast.
+ */
+export type PushEncoder = (framing: PushFraming, reply: Reply, mode: DeliveryMode) => Uint8Array | undefined;
 
-/** Per-broadcast cache of encoded items: null = not encoded yet, undefined = cannot be encoded. */
+/** How a subscriber receives publications beyond its connection's framing; both unset today. */
+export interface SubscriberVariant {
+  /** Delta was negotiated at subscribe (§3.1). */
+  deltaNegotiated?: boolean;
+  /** The subscription's compiled tags filter (§4); undefined = every publication passes. */
+  filter?: TagsPredicate;
+}
+
+/**
+ * The hub's own record of one subscriber of one channel: what fan-out needs, nothing else.
+ * Created by addSub, dropped by removeSub.
+ */
+export interface HubSubscriber {
+  readonly client: HubClient;
+  readonly sub: Subscription;
+  readonly framing: PushFraming;
+  /** Publications use the delta-mode wire format; a filter never suppresses them (§4.4). False for now. */
+  readonly deltaNegotiated: boolean;
+  /** Tags filter evaluated per publication; undefined for now (every publication passes). */
+  readonly filter: TagsPredicate | undefined;
+  /**
+   * The variant key: FRAMINGS.indexOf(framing) × MODES + DeliveryMode. Mutable so the delta
+   * change can move a subscriber from deltaFull to deltaPatch after its first publication
+   * without touching the broadcast loop.
+   */
+  variant: number;
+}
+
+const FRAMINGS: readonly PushFraming[] = ['json', 'protobuf', 'json-uni', 'protobuf-uni'];
+const MODES = 3;
+const VARIANTS = FRAMINGS.length * MODES;
+
+/** The variant key of a framing and a delivery mode. */
+export function variantKey(framing: PushFraming, mode: DeliveryMode): number {
+  return FRAMINGS.indexOf(framing) * MODES + mode;
+}
+
+/** Per-broadcast encoded items by variant key: null = not encoded yet, undefined = cannot be encoded. */
+type VariantCache = (Uint8Array | undefined | null)[];
+
+const newVariantCache = (): VariantCache => new Array<Uint8Array | undefined | null>(VARIANTS).fill(null);
+
+/** Per-broadcast cache of encoded join/leave items by framing: null = not encoded yet, undefined = cannot be encoded. */
 type ItemCache = Record<PushFraming, Uint8Array | undefined | null>;
 
 const emptyCache = (): ItemCache => ({ json: null, protobuf: null, 'json-uni': null, 'protobuf-uni': null });
 
-/** A channel's local subscribers: each connection's subscription, keyed by the connection itself. */
+/** A channel's local subscribers, keyed by the connection. */
 interface ChannelEntry {
-  subs: Map<HubClient, Subscription>;
+  subs: Map<HubClient, HubSubscriber>;
 }
 
 /**
@@ -87,8 +146,12 @@ export class Hub<C extends HubClient = HubClient> {
     return this.users.get(userId)?.size ?? 0;
   }
 
-  /** Adds a subscriber; returns true when it is the channel's first local subscriber. */
-  addSub(client: HubClient, sub: Subscription): boolean {
+  /**
+   * Adds a subscriber (replacing the connection's previous record for the channel); returns
+   * true when it is the channel's first local subscriber. `variant` says how it receives
+   * publications; absent = plain, unfiltered.
+   */
+  addSub(client: HubClient, sub: Subscription, variant?: SubscriberVariant): boolean {
     let entry = this.channels.get(sub.channel);
     const first = !entry;
     if (!entry) {
@@ -96,7 +159,15 @@ export class Hub<C extends HubClient = HubClient> {
       this.channels.set(sub.channel, entry);
     }
     if (!entry.subs.has(client)) this.numSubs++;
-    entry.subs.set(client, sub);
+    const deltaNegotiated = variant?.deltaNegotiated === true;
+    entry.subs.set(client, {
+      client,
+      sub,
+      framing: client.framing,
+      deltaNegotiated,
+      filter: variant?.filter,
+      variant: variantKey(client.framing, deltaNegotiated ? DeliveryModes.deltaFull : DeliveryModes.plain),
+    });
     return first;
   }
 
@@ -116,24 +187,42 @@ export class Hub<C extends HubClient = HubClient> {
     return this.channels.has(channel);
   }
 
-  /** Delivers a publication to every local subscriber of the channel. */
+  /**
+   * Delivers a publication to every local subscriber of the channel, encoding it once per
+   * variant present. A subscriber whose filter rejects the publication (and has no delta,
+   * §4.4) gets an undefined item: its position advances, nothing is sent or encoded for it.
+   */
   broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
-    const items = emptyCache();
     const reply: Reply = {
       push: {
         channel,
         pub: { data: pub.data, info: pub.info, offset: pub.offset || undefined, tags: pub.tags, epoch: pub.epoch, delta: pub.delta || undefined },
       },
     };
-    for (const [client, sub] of entry.subs) {
-      const item = this.item(items, client.framing, reply);
-      if (!item) {
-        client.encodeFailed();
+    // Front cache: the variant encoded last. A channel whose subscribers share one variant never
+    // leaves it; the full cache is allocated only when a second variant shows up.
+    let frontKey = -1;
+    let frontItem: Uint8Array | undefined;
+    let others: VariantCache | undefined;
+    for (const rec of entry.subs.values()) {
+      if (rec.filter !== undefined && !rec.deltaNegotiated && !rec.filter(pub.tags)) {
+        rec.client.deliverPublication(rec.sub, pub, position, undefined);
         continue;
       }
-      client.deliverPublication(sub, pub, position, item);
+      const key = rec.variant;
+      if (key !== frontKey) {
+        if (frontKey >= 0) (others ??= newVariantCache())[frontKey] = frontItem;
+        const cached = others === undefined ? null : (others[key] as Uint8Array | undefined | null);
+        frontItem = cached === null ? this.encode(rec.framing, reply, (key % MODES) as DeliveryMode) : cached;
+        frontKey = key;
+      }
+      if (frontItem === undefined) {
+        rec.client.encodeFailed();
+        continue;
+      }
+      rec.client.deliverPublication(rec.sub, pub, position, frontItem);
     }
   }
 
@@ -143,19 +232,20 @@ export class Hub<C extends HubClient = HubClient> {
     if (!entry) return;
     const items = emptyCache();
     const frameType: FrameType = reply.push?.join ? 'push_join' : 'push_leave';
-    for (const [client, sub] of entry.subs) {
+    for (const rec of entry.subs.values()) {
+      const sub = rec.sub;
       if (!sub.pushJoinLeave || sub.state !== 'subscribed') continue;
-      const item = this.item(items, client.framing, reply);
-      if (item) client.enqueue(item, frameType);
-      else client.encodeFailed();
+      const item = this.item(items, rec.framing, reply);
+      if (item) rec.client.enqueue(item, frameType);
+      else rec.client.encodeFailed();
     }
   }
 
-  /** The reply encoded for one framing, encoded on first use within a broadcast. */
+  /** The join/leave reply encoded for one framing, encoded on first use within a broadcast. */
   private item(items: ItemCache, framing: PushFraming, reply: Reply): Uint8Array | undefined {
     let item = items[framing];
     if (item === null) {
-      item = this.encode(framing, reply);
+      item = this.encode(framing, reply, DeliveryModes.plain);
       items[framing] = item;
     }
     return item;

@@ -4,23 +4,30 @@
  * pauseReading call; and a polling wait for conditions the core reaches asynchronously.
  */
 import type { Disconnect } from '../protocol/codes.js';
+import type { ProtocolType } from '../protocol/types.js';
 import type { Transport } from './transport.js';
 
 export interface MemoryTransportOptions {
   /** Give the transport a pauseReading that records each call in `pauses` (default: none). */
   pausable?: boolean;
+  /** The protocol the session speaks (default json). */
+  protocol?: ProtocolType;
+  /** A unidirectional transport: bare pushes (default false). */
+  unidirectional?: boolean;
 }
 
-/** A Transport that keeps everything written to it as text; nothing leaves the process. */
+/** A Transport that keeps everything written to it (as text and as bytes); nothing leaves the process. */
 export class MemoryTransport implements Transport {
   readonly name = 'test';
-  readonly protocol = 'json' as const;
-  readonly unidirectional = false;
+  readonly protocol: ProtocolType;
+  readonly unidirectional: boolean;
   readonly emulation = false;
   readonly appLevelPing = true;
   readonly disconnectPush = false;
   /** Every written item as text, in order. */
   readonly frames: string[] = [];
+  /** Every written item, in order. */
+  readonly items: Uint8Array[] = [];
   /** The items of each writeItems call as text: one entry per call. */
   readonly writes: string[][] = [];
   /** What bufferedBytes() reports; tests set it to simulate an unsent backlog. */
@@ -33,6 +40,8 @@ export class MemoryTransport implements Transport {
   readonly pauseReading: ((pause: boolean) => void) | undefined;
 
   constructor(opts: MemoryTransportOptions = {}) {
+    this.protocol = opts.protocol ?? 'json';
+    this.unidirectional = opts.unidirectional ?? false;
     this.pauseReading = opts.pausable ? (pause) => void this.pauses.push(pause) : undefined;
   }
 
@@ -40,6 +49,7 @@ export class MemoryTransport implements Transport {
     const texts = items.map((i) => Buffer.from(i).toString());
     this.writes.push(texts);
     this.frames.push(...texts);
+    this.items.push(...items);
   }
 
   bufferedBytes(): number {

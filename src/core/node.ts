@@ -9,13 +9,13 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
 import { CodecError, codecFor } from '../protocol/codec.js';
-import { Disconnect, Disconnects, Errors, ProtocolError, Unsubscribes } from '../protocol/codes.js';
+import { Disconnect, Disconnects, Errors, Unsubscribes } from '../protocol/codes.js';
 import type { ClientInfo, ProtocolType, Reply } from '../protocol/types.js';
 import type { ChannelOptions } from './channel-options.js';
 import { ChannelResolver, historyEnabled } from './channels.js';
 import { ClientSession } from './client/client.js';
 import type { NodeContext } from './client/context.js';
-import { buildPlan, subscribeCore } from './client/subscribe.js';
+import { addServerSubscription, type ServerSubscribeInput } from './client/server-subs.js';
 import { Cluster, type ClusterMember } from './cluster.js';
 import type { NodeHandlers } from './handlers.js';
 import { Hub, type PushFraming } from './hub.js';
@@ -128,6 +128,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.maxCommandBytes = deps.maxCommandBytes ?? 65536;
     this.rpcPing = { enabled: !!options.rpc?.ping?.enabled, method: options.rpc?.ping?.method || 'ping' };
     this.wheel = new TimerWheel(100, () => this.clock.now());
+    // Only the plain delivery mode exists until delta compression lands (no subscriber negotiates delta).
     this.hub = new Hub((framing, reply) => encodeOrUndefined(framing, reply));
     this.startedAt = this.clock.now();
     this.events.setMaxListeners(0);
@@ -364,38 +365,17 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   private async localSubscribe(req: ApiSubscribeRequest): Promise<void> {
     const resolved = this.resolver.resolve(req.channel);
     if (!resolved) return;
-    await Promise.all(
-      this.select(req).map(async (c) => {
-        if (c.subs.has(req.channel) || c.state !== 'connected') return;
-        if (c.subs.size + (c.pending?.size ?? 0) >= this.rules.channelLimit) {
-          c.close(Disconnects.channelLimit);
-          return;
-        }
-        const plan = buildPlan(c, resolved, {
-          channel: req.channel,
-          serverSide: true,
-          override: req.override,
-          wantPositioned: false,
-          wantRecoverable: false,
-          wantJoinLeave: false,
-          recover: !!req.recoverSince,
-          offset: req.recoverSince?.offset ?? 0,
-          epoch: req.recoverSince?.epoch ?? '',
-          flag: 0,
-          expireAt: req.expireAt ?? 0,
-          clientSideRefresh: false,
-          chanInfo: req.info,
-          data: req.data,
-        });
-        try {
-          const { result, sub } = await subscribeCore(c, plan);
-          await c.pushSubscribe(req.channel, result, sub);
-        } catch (err) {
-          if (err instanceof Disconnect) c.close(err);
-          else if (!(err instanceof ProtocolError)) throw err;
-        }
-      }),
-    );
+    const input: ServerSubscribeInput = {
+      channel: req.channel,
+      override: req.override,
+      recover: !!req.recoverSince,
+      offset: req.recoverSince?.offset ?? 0,
+      epoch: req.recoverSince?.epoch ?? '',
+      expireAt: req.expireAt ?? 0,
+      chanInfo: req.info,
+      data: req.data,
+    };
+    await Promise.all(this.select(req).map((c) => addServerSubscription(c, resolved, input)));
   }
 
   async unsubscribe(sel: ConnectionSelector & { channel: string }): Promise<void> {

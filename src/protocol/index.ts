@@ -23,3 +23,4 @@ export {
   type TagsPredicate,
   validateFilter,
 } from './tag-filter.js';
+export { isMapSubscribeType, type SubscribeType, SubscribeTypes } from './subscribe-types.js';

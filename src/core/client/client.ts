@@ -2,24 +2,29 @@
  * One client connection: a state machine (connecting → connected → closed) plus a
  * dispatch table of command handlers, one file per command. Commands of a connection
  * run one at a time in arrival order; connect always completes before the next command.
+ * What a subscription does (install, positioning, live delivery, finish, removal) belongs
+ * to its kind's module (kinds/); the session only hands live publications to
+ * kinds/index.ts and keeps connection state: writer, timers, command queue, counters.
  */
 import { randomUUID } from 'node:crypto';
 import { CodecError, codecFor, type Codec } from '../../protocol/codec.js';
 import { Disconnect, Disconnects, Errors, ProtocolError, Unsubscribes } from '../../protocol/codes.js';
-import type { ClientInfo, Command, ProtocolType, Reply, SubscribeResult } from '../../protocol/types.js';
+import type { ClientInfo, Command, ProtocolType, Reply } from '../../protocol/types.js';
 import type { TimerHandle } from '../timer-wheel.js';
 import type { Transport, TransportRequest } from '../transport.js';
 import { ConnectionWriter } from '../writer.js';
 import type { HubClient, PushFraming } from '../hub.js';
 import type { BrokerPublication, StreamPosition } from '../ports.js';
-import type { ClientRef, EndReason } from '../handlers.js';
+import type { ClientRef } from '../handlers.js';
 import type { FrameType, TrafficCell } from '../traffic.js';
 import { commandFrameType, replyFrameType } from './frame-types.js';
 import type { Subscription } from './subscription.js';
 import type { NodeContext } from './context.js';
 import { handleConnect } from './connect.js';
 import { handleSubscribe } from './subscribe.js';
-import { handleUnsubscribe } from './unsubscribe.js';
+import { handleUnsubscribe, removeSubscription } from './unsubscribe.js';
+import { opsOf } from './kinds/index.js';
+import { deliverStream } from './kinds/stream.js';
 import { handlePublish } from './publish.js';
 import { handlePresence, handlePresenceStats } from './presence.js';
 import { handleHistory } from './history.js';
@@ -27,7 +32,8 @@ import { handleRpc } from './rpc.js';
 import { handleSend } from './send.js';
 import { handleRefresh } from './refresh.js';
 import { handleSubRefresh } from './sub-refresh.js';
-import { refreshConnection, refreshSubscription } from './server-refresh.js';
+import { refreshConnection } from './server-refresh.js';
+import { needsTick, tickSubscriptions } from './sub-tick.js';
 
 /** A command handler returns the reply fields (without id), or undefined for no reply. */
 export type CommandHandler = (client: ClientSession, cmd: Command) => Promise<Reply | undefined>;
@@ -348,59 +354,24 @@ export class ClientSession implements HubClient, ClientRef {
     this.close(Disconnects.slow);
   }
 
-  /** HubClient: a live publication for one of this connection's subscriptions. */
-  deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array): void {
+  /**
+   * HubClient: a live publication for one of this connection's subscriptions, handed to its
+   * kind (kinds/index.ts). `item` undefined: filtered out for this subscriber (position only).
+   */
+  deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array | undefined): void {
     if (this.state === 'closed') return;
-    if (sub.state === 'subscribing') {
-      sub.buffer?.push({ pub, item, epoch: position.epoch });
-      return;
-    }
-    if (sub.positioned && pub.offset > 0) {
-      if (sub.epoch && position.epoch && position.epoch !== sub.epoch) {
-        this.insufficientState(sub);
-        return;
-      }
-      if (pub.offset <= sub.offset) return;
-      if (pub.offset > sub.offset + 1) {
-        this.insufficientState(sub);
-        return;
-      }
-      sub.offset = pub.offset;
-      if (!sub.epoch) sub.epoch = position.epoch;
-    }
-    if (this.writer.enqueue(item)) this.countPublication(item.length);
+    // The stream kind is called directly (a monomorphic, inlinable call on the hottest path).
+    if (sub.kind === 'stream') deliverStream(this, sub, pub, position, item);
+    else opsOf(sub).deliver(this, sub, pub, position, item);
   }
 
-  private countPublication(bytes: number): void {
-    const cell = (this.pubCell ??= this.node.traffic.cell('sent', this.transportName, 'push_publication'));
-    cell.count++;
-    cell.bytes += bytes;
-  }
-
-  /** Moves a subscribing subscription live: buffered publications past its position follow the reply. */
-  finishSubscribe(sub: Subscription): void {
-    const buffered = sub.buffer ?? [];
-    sub.buffer = undefined;
-    sub.state = 'subscribed';
-    for (const b of buffered) {
-      if (sub.positioned && b.pub.offset > 0) {
-        if (b.pub.offset <= sub.offset) continue;
-        if (b.pub.offset > sub.offset + 1) {
-          this.insufficientState(sub);
-          return;
-        }
-        sub.offset = b.pub.offset;
-      }
-      if (this.writer.enqueue(b.item)) this.countPublication(b.item.length);
+  /** Queues an encoded publication push of a live subscription (the per-delivery hot path). */
+  enqueuePublication(item: Uint8Array): void {
+    if (this.writer.enqueue(item)) {
+      const cell = (this.pubCell ??= this.node.traffic.cell('sent', this.transportName, 'push_publication'));
+      cell.count++;
+      cell.bytes += item.length;
     }
-  }
-
-  private insufficientState(sub: Subscription): void {
-    if (sub.serverSide) {
-      this.close(Disconnects.insufficientState);
-      return;
-    }
-    this.serverUnsubscribe(sub.channel, Unsubscribes.insufficientState);
   }
 
   /** Removes a subscription on the server's initiative and tells the client with an unsubscribe push. */
@@ -408,51 +379,7 @@ export class ClientSession implements HubClient, ClientRef {
     const sub = this.subs.get(channel);
     if (!sub || this.state === 'closed') return;
     this.writeReply({ push: { channel, unsubscribe: { code: u.code, reason: u.reason } } });
-    void this.removeSubscription(sub, true, u);
-  }
-
-  /**
-   * Drops a subscription: hub entry, presence, leave message, broker interest. `why` is the
-   * unsubscribe code and reason (2000 and up: the server's).
-   */
-  async removeSubscription(sub: Subscription, emitLeave: boolean, why: EndReason): Promise<void> {
-    if (this.subs.get(sub.channel) !== sub) return;
-    const serverCode = why.code >= 2000 ? why.code : undefined;
-    this.subs.delete(sub.channel);
-    const node = this.node;
-    if (sub.stream) sub.stream.handle.close();
-    else {
-      node.hub.removeSub(this, sub.channel);
-      node.releaseChannel(sub.channel);
-    }
-    const tasks: Promise<void>[] = [];
-    if (sub.emitPresence) tasks.push(node.presenceManager.removePresence(sub.channel, this.id, this.userId));
-    if (emitLeave && sub.emitJoinLeave && sub.state === 'subscribed') {
-      node.traffic.brokerSent.leave++;
-      tasks.push(node.broker.publishLeave(sub.channel, sub.info));
-    }
-    node.events.emit('unsubscribe', {
-      channel: sub.channel,
-      client: this.id,
-      clientName: this.clientName,
-      user: this.userId,
-      announced: !!sub.announced,
-      serverCode,
-      code: why.code,
-      reason: why.reason,
-    });
-    if (sub.announced && node.handlers.onUnsubscribe) {
-      try {
-        node.handlers.onUnsubscribe(this, sub.channel, { code: why.code, reason: why.reason });
-      } catch (err) {
-        node.logger.warn({ client: this.id, channel: sub.channel, err }, 'onUnsubscribe handler failed');
-      }
-    }
-    try {
-      await Promise.all(tasks);
-    } catch (err) {
-      node.logger.warn({ client: this.id, channel: sub.channel, err }, 'unsubscribe cleanup failed');
-    }
+    void removeSubscription(this, sub, true, u);
   }
 
   /** ClientInfo of this connection, with channel info when given. */
@@ -466,27 +393,6 @@ export class ClientSession implements HubClient, ClientRef {
   /** Sends an asynchronous message push. */
   sendMessage(data: Uint8Array): void {
     this.writeReply({ push: { message: { data } } });
-  }
-
-  /** Adds a server-side subscription at runtime (server API subscribe) and tells the client. */
-  async pushSubscribe(channel: string, result: SubscribeResult, sub: Subscription): Promise<void> {
-    this.writeReply({
-      push: {
-        channel,
-        subscribe: {
-          recoverable: result.recoverable,
-          epoch: result.epoch,
-          offset: result.offset,
-          positioned: result.positioned,
-          data: result.data,
-        },
-      },
-    });
-    this.finishSubscribe(sub);
-    if (sub.emitJoinLeave) {
-      this.node.traffic.brokerSent.join++;
-      await this.node.broker.publishJoin(channel, sub.info);
-    }
   }
 
   // ---- timers ----
@@ -578,38 +484,9 @@ export class ClientSession implements HubClient, ClientRef {
 
   private presenceTick(): void {
     if (this.state !== 'connected') return;
-    const node = this.node;
-    const nowSec = node.clock.now() / 1000;
-    let again = false;
-    // Map iteration tolerates the deletes serverUnsubscribe makes.
-    for (const sub of this.subs.values()) {
-      if (!needsTick(sub)) continue;
-      again = true;
-      if (sub.state !== 'subscribed') continue;
-      if (sub.expireAt > 0 && !sub.clientSideRefresh && nowSec >= sub.expireAt && !sub.serverSide) {
-        const proxy = node.proxies.subRefresh(node.resolver.resolve(sub.channel)?.namespace ?? '');
-        if (proxy || node.handlers.onSubRefresh) {
-          void refreshSubscription(this, sub, proxy);
-          continue;
-        }
-      }
-      if (sub.expireAt > 0 && nowSec > sub.expireAt + node.rules.expiredSubCloseDelayMs / 1000) {
-        if (sub.serverSide) {
-          this.close(Disconnects.subExpired);
-          return;
-        }
-        this.serverUnsubscribe(sub.channel, Unsubscribes.expired);
-        continue;
-      }
-      if (sub.emitPresence) {
-        node.presenceManager.addPresence(sub.channel, this.id, sub.info).catch((err: unknown) => {
-          node.logger.warn({ client: this.id, channel: sub.channel, err }, 'presence update failed');
-        });
-      }
-    }
-    if (!again || this.state !== 'connected') return;
-    this.presenceTimer ??= node.wheel.timer(ClientSession.presenceDue, this);
-    node.wheel.arm(this.presenceTimer, node.rules.presenceUpdateIntervalMs);
+    if (!tickSubscriptions(this) || this.state !== 'connected') return;
+    this.presenceTimer ??= this.node.wheel.timer(ClientSession.presenceDue, this);
+    this.node.wheel.arm(this.presenceTimer, this.node.rules.presenceUpdateIntervalMs);
   }
 
   // ---- closing ----
@@ -643,7 +520,7 @@ export class ClientSession implements HubClient, ClientRef {
       }
     }
     if (wasConnected) this.node.hub.removeClient(this);
-    for (const sub of [...this.subs.values()]) void this.removeSubscription(sub, true, Unsubscribes.disconnect);
+    for (const sub of [...this.subs.values()]) void removeSubscription(this, sub, true, Unsubscribes.disconnect);
     this.node.clientClosed(this, d, wasConnected);
   }
 
@@ -675,11 +552,6 @@ function maxQueuedCommandBytes(maxCommandBytes: number): number {
 const SETTLED: Promise<void> = Promise.resolve();
 
 const NO_CHANNELS: readonly string[] = Object.freeze([]);
-
-/** Whether a subscription needs the periodic check: presence to refresh or an expiry to enforce. */
-function needsTick(sub: Subscription): boolean {
-  return sub.emitPresence || sub.expireAt > 0;
-}
 
 /** What a pong frame decodes to: one empty command. */
 const PONG_COMMANDS: Command[] = [{}];

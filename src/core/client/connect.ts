@@ -8,8 +8,10 @@ import type { ServerSubOptions } from '../ports.js';
 import { verifiedConnectToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
-import { buildPlan, subscribeCore } from './subscribe.js';
-import type { Subscription } from './subscription.js';
+import { goLive } from './kinds/stream.js';
+import { subscribeServerSide } from './server-subs.js';
+import { removeSubscription } from './unsubscribe.js';
+import type { StreamSubscription } from './subscription.js';
 
 interface Credentials {
   userId: string;
@@ -89,7 +91,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   c.state = 'connected';
   node.hub.addClient(c);
 
-  const made: Subscription[] = [];
+  const made: StreamSubscription[] = [];
   if (creds.channels.size > 0) {
     const subs: Record<string, SubscribeResult> = {};
     try {
@@ -97,28 +99,21 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
         const resolved = node.resolver.resolve(channel);
         if (!resolved) throw Disconnects.badRequest;
         const hint = req.subs?.[channel];
-        const plan = buildPlan(c, resolved, {
+        const { result: r, sub } = await subscribeServerSide(c, resolved, {
           channel,
-          serverSide: true,
           override: so.override,
-          wantPositioned: false,
-          wantRecoverable: false,
-          wantJoinLeave: false,
           recover: !!hint?.recover,
           offset: hint?.offset ?? 0,
           epoch: hint?.epoch ?? '',
-          flag: 0,
           expireAt: 0,
-          clientSideRefresh: false,
           chanInfo: so.info,
           data: so.data,
         });
-        const { result: r, sub } = await subscribeCore(c, plan);
         made.push(sub);
         subs[channel] = r;
       }
     } catch (err) {
-      for (const sub of made) await c.removeSubscription(sub, false, Unsubscribes.disconnect);
+      for (const sub of made) await removeSubscription(c, sub, false, Unsubscribes.disconnect);
       node.hub.removeClient(c);
       c.state = 'connecting';
       throw err;
@@ -133,13 +128,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
         if (other !== c) other.close(Disconnects.connectionLimit);
       }
     }
-    for (const sub of made) {
-      c.finishSubscribe(sub);
-      if (sub.emitJoinLeave) {
-        node.traffic.brokerSent.join++;
-        node.broker.publishJoin(sub.channel, sub.info).catch((err: unknown) => node.logger.warn({ err }, 'join publish failed'));
-      }
-    }
+    for (const sub of made) goLive(c, sub);
     c.startTimers();
     c.announced = true;
     node.events.emit('connect', { client: c.id, user: c.userId, transport: c.transportName, name: c.clientName, version: c.clientVersion });

@@ -3,7 +3,8 @@ import { Disconnects, Errors } from '../../protocol/codes.js';
 import type { Command, Reply } from '../../protocol/types.js';
 import { historyEnabled } from '../channels.js';
 import type { ClientSession } from './client.js';
-import { hasAccess, toWirePublication } from './subscribe.js';
+import { hasAccess } from './subscribe-plan.js';
+import { toWirePublication } from './kinds/stream.js';
 
 export async function handleHistory(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const req = cmd.history!;

@@ -3,7 +3,7 @@ import { Disconnects, Errors } from '../../protocol/codes.js';
 import type { Command, Reply } from '../../protocol/types.js';
 import type { ChannelOptions } from '../channel-options.js';
 import type { ClientSession } from './client.js';
-import { hasAccess } from './subscribe.js';
+import { hasAccess } from './subscribe-plan.js';
 
 function check(c: ClientSession, channel: string): ChannelOptions {
   if (channel === '') throw Disconnects.badRequest;

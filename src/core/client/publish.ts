@@ -3,7 +3,7 @@ import { Disconnects, Errors } from '../../protocol/codes.js';
 import type { Command, Reply } from '../../protocol/types.js';
 import { validateDataFormat } from '../data-format.js';
 import type { ClientSession } from './client.js';
-import { hasAccess } from './subscribe.js';
+import { hasAccess } from './subscribe-plan.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { PublishProxyOptions } from '../proxy-ports.js';
 import { publishToStream } from './stream-proxy.js';

@@ -13,7 +13,7 @@ import type { Publication, SubscribeRequest, SubscribeResult } from '../../proto
 import { ProxyCallError, type StreamPublication, type SubscribeStreamBinding } from '../proxy-ports.js';
 import type { ClientSession } from './client.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
-import type { Subscription } from './subscription.js';
+import type { StreamSubscription } from './subscription.js';
 
 /** The stream proxy serving a client subscription to `channel`, if its namespace has one. */
 export function streamBindingFor(c: ClientSession, channel: string): SubscribeStreamBinding | undefined {
@@ -33,7 +33,7 @@ export async function subscribeStreamed(
   channel: string,
   req: SubscribeRequest,
   binding: SubscribeStreamBinding,
-): Promise<{ result: SubscribeResult; sub: Subscription }> {
+): Promise<{ result: SubscribeResult; sub: StreamSubscription }> {
   const node = c.node;
   const resolved = node.resolver.resolve(channel);
   if (!resolved) throw Errors.unknownChannel;
@@ -49,7 +49,8 @@ export async function subscribeStreamed(
   }
   const r = handle.result;
   const emitPresence = r.override?.presence ?? !!resolved.options.presence;
-  const sub: Subscription = {
+  const sub: StreamSubscription = {
+    kind: 'stream',
     channel,
     state: 'subscribing',
     serverSide: false,
@@ -88,7 +89,7 @@ export async function subscribeStreamed(
 }
 
 /** Marks a streamed subscription live and starts handing the stream's publications to the client. */
-export function startStreamDelivery(c: ClientSession, sub: Subscription): void {
+export function startStreamDelivery(c: ClientSession, sub: StreamSubscription): void {
   const stream = sub.stream;
   if (!stream || c.subs.get(sub.channel) !== sub) return;
   sub.state = 'subscribed';
@@ -114,7 +115,7 @@ export function startStreamDelivery(c: ClientSession, sub: Subscription): void {
  */
 export function publishToStream(c: ClientSession, channel: string, data: Uint8Array): boolean {
   const sub = c.subs.get(channel);
-  const stream = sub?.stream;
+  const stream = sub?.kind === 'stream' ? sub.stream : undefined;
   if (!sub || !stream || !stream.bidirectional || sub.state !== 'subscribed') return false;
   try {
     stream.handle.publish(data);

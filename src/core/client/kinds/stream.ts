@@ -1,0 +1,279 @@
+/**
+ * The stream kind (subscription type 0, subscriptions.md §1–§4): the subscribe flow, install
+ * with positioning and recovery, live delivery from the hub, going live after the reply, and
+ * what removal releases. Subscriptions fed by a subscribe stream proxy are stream subscriptions
+ * too (stream-proxy.ts installs and feeds them; they have no hub entry).
+ *
+ * Live delivery (`deliverStream`) is the per-publication hot path: no allocation, no closure.
+ */
+import { Disconnect, Disconnects, Errors, ProtocolError, Unsubscribes } from '../../../protocol/codes.js';
+import type { Publication, Reply, SubscribeRequest, SubscribeResult } from '../../../protocol/types.js';
+import type { BrokerPublication, StreamPosition } from '../../ports.js';
+import type { ClientSession } from '../client.js';
+import type { StreamSubscription } from '../subscription.js';
+import { authorizeSubscribe, checkNewSubscription, withPending, type SubscribePlan } from '../subscribe-plan.js';
+import { startStreamDelivery, streamBindingFor, subscribeStreamed } from '../stream-proxy.js';
+import type { KindOps } from './kind-ops.js';
+
+/** The subscribe command for a stream subscription: checks, reservation, permission, install; live after the reply. */
+export async function subscribeStreamFlow(c: ClientSession, channel: string, req: SubscribeRequest): Promise<Reply> {
+  checkNewSubscription(c, channel, req);
+  return withPending(c, channel, async () => {
+    const binding = streamBindingFor(c, channel);
+    if (binding) {
+      const { result, sub } = await subscribeStreamed(c, channel, req, binding);
+      c.onAfterReply(() => startStreamDelivery(c, sub));
+      return { subscribe: result };
+    }
+    const plan = await authorizeSubscribe(c, channel, req);
+    const { result, sub } = await installStream(c, plan);
+    c.onAfterReply(() => goLive(c, sub));
+    return { subscribe: result };
+  });
+}
+
+/**
+ * Right after the subscribe reply (or subscribe push) is queued: delivers what was buffered
+ * meanwhile and publishes the join, without waiting for the broker.
+ */
+export function goLive(c: ClientSession, sub: StreamSubscription): void {
+  finishStream(c, sub);
+  if (sub.emitJoinLeave) {
+    const node = c.node;
+    node.traffic.brokerSent.join++;
+    node.broker.publishJoin(sub.channel, sub.info).catch((err: unknown) => node.logger.warn({ channel: sub.channel, err }, 'join publish failed'));
+  }
+}
+
+/**
+ * Installs a subscription (left in the subscribing state, buffering live publications) and
+ * computes its result, including recovery. On failure everything is rolled back. The caller
+ * writes the result and then calls goLive (or finishStream).
+ * Used by client subscribe commands and by server-side subscriptions (server-subs.ts).
+ */
+export async function installStream(c: ClientSession, plan: SubscribePlan): Promise<{ result: SubscribeResult; sub: StreamSubscription }> {
+  const node = c.node;
+  const channel = plan.channel;
+  const sub: StreamSubscription = {
+    kind: 'stream',
+    channel,
+    state: 'subscribing',
+    serverSide: plan.serverSide,
+    positioned: plan.positioned,
+    recoverable: plan.recoverable,
+    pushJoinLeave: plan.pushJoinLeave,
+    emitJoinLeave: plan.emitJoinLeave,
+    emitPresence: plan.emitPresence,
+    offset: 0,
+    epoch: '',
+    buffer: [],
+    expireAt: plan.expireAt,
+    clientSideRefresh: plan.clientSideRefresh,
+    info: c.clientInfo(plan.chanInfo),
+  };
+  // Set only when present, so the common record keeps one shape (both unset until the features land).
+  if (plan.delta) sub.delta = true;
+  if (plan.tagsFilter) sub.tagsFilter = plan.tagsFilter;
+  c.subs.set(channel, sub);
+  // The hub delivers by its own copy of the variant flags.
+  node.hub.addSub(c, sub, sub.delta || sub.tagsFilter ? { deltaNegotiated: sub.delta, filter: sub.tagsFilter } : undefined);
+  c.watchSubscription(sub);
+  // If the connection closes while we wait, close() has already removed the entry and released
+  // everything registered so far; `gone()` detects that so nothing is registered after it.
+  const gone = (): boolean => c.subs.get(channel) !== sub;
+  let presenceAdded = false;
+  try {
+    await node.acquireChannel(channel);
+    if (gone()) throw Disconnects.connectionClosed;
+    if (sub.emitPresence) {
+      await node.presenceManager.addPresence(channel, c.id, sub.info);
+      presenceAdded = true;
+      if (gone()) throw Disconnects.connectionClosed;
+    }
+    const result: SubscribeResult = {};
+    if (plan.expireAt > 0 && plan.clientSideRefresh) {
+      result.expires = true;
+      result.ttl = Math.max(1, Math.min(Math.ceil(plan.expireAt - node.clock.now() / 1000), 31_536_000));
+    }
+    if (plan.data && plan.data.length > 0) result.data = plan.data;
+    if (plan.positioned) await position(c, plan, sub, result);
+    if (gone()) throw Disconnects.connectionClosed;
+    if (plan.recover) result.was_recovering = true;
+    sub.announced = true;
+    node.events.emit('subscribe', {
+      channel,
+      client: c.id,
+      clientName: c.clientName,
+      recover: plan.recover && plan.recoverable ? { recovered: !!result.recovered, hasPublications: (result.publications?.length ?? 0) > 0 } : undefined,
+    });
+    return { result, sub };
+  } catch (err) {
+    if (!gone()) {
+      c.subs.delete(channel);
+      node.hub.removeSub(c, channel);
+      node.releaseChannel(channel);
+      if (presenceAdded) await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
+    } else if (presenceAdded) {
+      await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
+    }
+    if (err instanceof ProtocolError || err instanceof Disconnect) throw err;
+    node.faults.log('error', { client: c.id, channel, err }, 'subscribe failed');
+    throw Disconnects.serverError;
+  }
+}
+
+/** Positioning and recovery (subscriptions.md §1.4–1.6), merging publications buffered meanwhile. */
+async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscription, result: SubscribeResult): Promise<void> {
+  const node = c.node;
+  const metaTtlMs = node.resolver.historyMetaTtlMs(plan.options);
+  result.positioned = true;
+  if (plan.recoverable) result.recoverable = true;
+  let recovered = false;
+  let publications: BrokerPublication[] = [];
+  let top;
+  const cacheMode = plan.options.force_recovery_mode === 'cache';
+  if (plan.recoverable && plan.recover) {
+    if (cacheMode) {
+      const res = await node.broker.history(plan.channel, { filter: { limit: 1, reverse: true }, metaTtlMs });
+      top = res.position;
+      const same = plan.offset > 0 && plan.offset === top.offset && plan.epoch === top.epoch;
+      if (res.publications.length === 0) recovered = same;
+      else {
+        recovered = true;
+        if (!same) publications = res.publications;
+      }
+    } else {
+      const limit = node.rules.recoveryMaxPublicationLimit;
+      const res = await node.broker.history(plan.channel, {
+        filter: { since: { offset: plan.offset, epoch: plan.epoch }, limit },
+        metaTtlMs,
+      });
+      top = res.position;
+      const pubs = res.publications;
+      const epochOk = plan.epoch === '' || plan.epoch === top.epoch;
+      if (epochOk) {
+        if (pubs.length === 0) recovered = top.offset === plan.offset;
+        else recovered = pubs[0]!.offset === plan.offset + 1 && pubs[pubs.length - 1]!.offset === top.offset;
+      }
+      if (recovered) publications = pubs;
+      else if (plan.flag & 2) throw Errors.unrecoverablePosition;
+    }
+  } else {
+    const res = await node.broker.history(plan.channel, { filter: { limit: 0 }, metaTtlMs });
+    top = res.position;
+  }
+
+  // Merge publications that arrived live while the position was being read.
+  const buffered = sub.buffer ?? [];
+  let topOffset = top.offset;
+  let merged = publications;
+  if (buffered.length > 0) {
+    const byOffset = new Map<number, BrokerPublication>();
+    for (const p of publications) byOffset.set(p.offset, p);
+    for (const b of buffered) {
+      if (b.epoch && b.epoch !== top.epoch) throw Disconnects.insufficientState;
+      if (b.pub.offset > topOffset) topOffset = b.pub.offset;
+      if (recovered && b.pub.offset > plan.offset && !byOffset.has(b.pub.offset)) byOffset.set(b.pub.offset, b.pub);
+    }
+    if (recovered) {
+      merged = [...byOffset.values()].sort((a, b) => a.offset - b.offset);
+      let expect = plan.offset + 1;
+      if (cacheMode && merged.length > 0) expect = merged[0]!.offset;
+      for (const p of merged) {
+        if (p.offset !== expect) throw Disconnects.insufficientState;
+        expect++;
+      }
+    }
+  }
+  if (cacheMode && merged.length > 1) merged = merged.slice(-1);
+  sub.offset = topOffset;
+  sub.epoch = top.epoch;
+  result.epoch = top.epoch;
+  result.offset = topOffset;
+  if (recovered) {
+    result.recovered = true;
+    result.offset = plan.offset;
+    if (merged.length > 0) result.publications = merged.map(toWirePublication);
+  }
+}
+
+/** Converts a stored publication into its wire form for a subscribe or history result. */
+export function toWirePublication(p: BrokerPublication): Publication {
+  const out: Publication = { data: p.data, offset: p.offset || undefined };
+  if (p.info) out.info = p.info;
+  if (p.tags && Object.keys(p.tags).length > 0) out.tags = p.tags;
+  return out;
+}
+
+
+/**
+ * A live publication from the hub for one stream subscription of `c` (an open session).
+ * `item` is the publication encoded for this subscriber's delivery variant, or undefined when
+ * its tags filter rejected it: the position still advances (§4.4) but nothing is sent.
+ * While subscribing, publications are buffered and merged by positioning, then by finishStream.
+ * A gap or an epoch change ends the subscription with insufficient state.
+ */
+export function deliverStream(c: ClientSession, sub: StreamSubscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array | undefined): void {
+  if (sub.state === 'subscribing') {
+    sub.buffer?.push({ pub, item, epoch: position.epoch });
+    return;
+  }
+  if (sub.positioned && pub.offset > 0) {
+    if (sub.epoch && position.epoch && position.epoch !== sub.epoch) {
+      insufficientState(c, sub);
+      return;
+    }
+    if (pub.offset <= sub.offset) return;
+    if (pub.offset > sub.offset + 1) {
+      insufficientState(c, sub);
+      return;
+    }
+    sub.offset = pub.offset;
+    if (!sub.epoch) sub.epoch = position.epoch;
+  }
+  if (item !== undefined) c.enqueuePublication(item);
+}
+
+/** Moves a subscribing subscription live: buffered publications past its position follow the reply. */
+export function finishStream(c: ClientSession, sub: StreamSubscription): void {
+  const buffered = sub.buffer ?? [];
+  sub.buffer = undefined;
+  sub.state = 'subscribed';
+  for (const b of buffered) {
+    if (sub.positioned && b.pub.offset > 0) {
+      if (b.pub.offset <= sub.offset) continue;
+      if (b.pub.offset > sub.offset + 1) {
+        insufficientState(c, sub);
+        return;
+      }
+      sub.offset = b.pub.offset;
+    }
+    if (b.item !== undefined) c.enqueuePublication(b.item);
+  }
+}
+
+/** The subscription lost its place in the stream: a server-side one disconnects (3010), a client one is unsubscribed (2500). */
+function insufficientState(c: ClientSession, sub: StreamSubscription): void {
+  if (sub.serverSide) {
+    c.close(Disconnects.insufficientState);
+    return;
+  }
+  c.serverUnsubscribe(sub.channel, Unsubscribes.insufficientState);
+}
+
+/** Removal: a proxied stream is cancelled; otherwise the hub entry and the node's broker interest go. */
+function releaseStream(c: ClientSession, sub: StreamSubscription): void {
+  if (sub.stream) {
+    sub.stream.handle.close();
+    return;
+  }
+  c.node.hub.removeSub(c, sub.channel);
+  c.node.releaseChannel(sub.channel);
+}
+
+/** The stream kind's entry in the kinds table (kinds/index.ts). */
+export const streamKind: KindOps<StreamSubscription> = {
+  deliver: deliverStream,
+  finish: finishStream,
+  release: releaseStream,
+};

@@ -1,0 +1,234 @@
+/**
+ * Permission and options for a stream subscription: the namespace rules of server.md §3.7
+ * applied to a client subscribe request, and the fold of namespace options, overrides and
+ * client wishes into a SubscribePlan that kinds/stream.ts installs. Server-side subscriptions
+ * skip the permission part and build their plan directly (server-subs.ts).
+ */
+import { Disconnects, Errors } from '../../protocol/codes.js';
+import type { SubscribeRequest } from '../../protocol/types.js';
+import { SubscribeTypes } from '../../protocol/subscribe-types.js';
+import type { ChannelOptions } from '../channel-options.js';
+import { historyEnabled, type ResolvedChannel } from '../channels.js';
+import type { SubscriptionOverride } from '../ports.js';
+import type { TagsPredicate } from '../../protocol/tag-filter.js';
+import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
+import { callProxy, proxyClientOf } from './proxy-calls.js';
+import type { ClientSession } from './client.js';
+
+/** Everything that decides how one subscription behaves, after permission checks. */
+export interface SubscribePlan {
+  channel: string;
+  serverSide: boolean;
+  options: ChannelOptions;
+  override?: SubscriptionOverride;
+  /** Client asked for these (honoured per namespace rules already folded into the flags below). */
+  positioned: boolean;
+  recoverable: boolean;
+  pushJoinLeave: boolean;
+  emitJoinLeave: boolean;
+  emitPresence: boolean;
+  /** Recovery request from the client. */
+  recover: boolean;
+  offset: number;
+  epoch: string;
+  /** SubscribeRequest.flag; bit 2 rejects an unrecoverable position with error 112. */
+  flag: number;
+  expireAt: number;
+  clientSideRefresh: boolean;
+  chanInfo?: Uint8Array;
+  data?: Uint8Array;
+  /**
+   * Reserved for delta compression: `delta: "fossil"` asked and allowed by the namespace's
+   * `allowed_delta_types` (subscriptions.md §3.1). Never set yet.
+   */
+  delta?: boolean;
+  /** Reserved for tags filters: the request's `tf`, validated and compiled (§4.1). Never set yet. */
+  tagsFilter?: TagsPredicate;
+}
+
+/**
+ * The checks every new subscription attempt passes before its flow starts (protocol.md §5.2):
+ * a known delta type (3501), the name length (107), not subscribed or subscribing already
+ * (105), room under the channel limit (106).
+ */
+export function checkNewSubscription(c: ClientSession, channel: string, req: SubscribeRequest): void {
+  if (req.delta && req.delta !== 'fossil') throw Disconnects.badRequest;
+  const node = c.node;
+  if (Buffer.byteLength(channel) > node.resolver.maxLength) throw Errors.badRequest;
+  if (c.subs.has(channel) || c.pending?.has(channel)) throw Errors.alreadySubscribed;
+  if (c.subs.size + (c.pending?.size ?? 0) >= node.rules.channelLimit) throw Errors.limitExceeded;
+}
+
+/**
+ * Runs `fn` with `channel` reserved in the session's pending map (counted for 105 and 106
+ * while the subscribe is in flight); the reservation goes, and the map with its last entry,
+ * whatever `fn` does.
+ */
+export async function withPending<T>(c: ClientSession, channel: string, fn: () => Promise<T>): Promise<T> {
+  let release!: () => void;
+  const pending = (c.pending ??= new Map());
+  pending.set(channel, new Promise<void>((r) => (release = r)));
+  try {
+    return await fn();
+  } finally {
+    pending.delete(channel);
+    if (pending.size === 0 && c.pending === pending) c.pending = undefined;
+    release();
+  }
+}
+
+/**
+ * The request type against the namespace's `subscription_type`, as Gyre answers today: a
+ * shared-poll request or namespace → 108 (not available yet), any other mismatch or a type
+ * not implemented yet → 103.
+ */
+export function checkTypeMatch(reqType: number, opts: ChannelOptions): void {
+  const subType = opts.subscription_type || 'stream';
+  if (reqType === SubscribeTypes.sharedPoll || subType === 'shared_poll') throw Errors.notAvailable;
+  if (reqType !== SubscribeTypes.stream || subType !== 'stream') throw Errors.permissionDenied;
+}
+
+/** Applies the namespace rules of server.md §3.7 to a client subscribe request. */
+export async function authorizeSubscribe(c: ClientSession, channel: string, req: SubscribeRequest): Promise<SubscribePlan> {
+  const node = c.node;
+  const resolver = node.resolver;
+  const resolved = resolver.resolve(channel);
+  if (!resolved) throw Errors.unknownChannel;
+  if (!resolver.validName(channel, resolved)) throw Errors.badRequest;
+  const opts = resolved.options;
+  checkTypeMatch(req.type ?? SubscribeTypes.stream, opts);
+  if (req.tf && !opts.allow_tags_filter) throw Errors.badRequest;
+
+  let allowed = false;
+  let chanInfo: Uint8Array | undefined;
+  let data: Uint8Array | undefined;
+  let expireAt = 0;
+  let clientSideRefresh = false;
+  let override: SubscriptionOverride | undefined;
+
+  if (node.handlers.onSubscribe) {
+    const decision = await node.handlers.onSubscribe({ client: c, channel, data: req.data });
+    if (decision) {
+      allowed = true;
+      chanInfo = decision.info;
+      data = decision.data;
+      expireAt = decision.expireAt ?? 0;
+      override = decision.override;
+    }
+  }
+  if (!allowed) {
+    const isPrivate = resolver.isPrivate(channel);
+    if (isPrivate && !req.token) throw Errors.permissionDenied;
+    if (req.token) {
+      const creds = await verifiedSubscribeToken(c, req.token, SUBSCRIBE_REFUSALS);
+      if (creds.channel !== channel || creds.userId !== c.userId || (creds.client && creds.client !== c.id)) {
+        throw Disconnects.invalidToken;
+      }
+      allowed = true;
+      chanInfo = creds.info;
+      data = creds.data;
+      expireAt = node.rules.insecure ? 0 : creds.expireAt;
+      clientSideRefresh = expireAt > 0;
+      override = creds.override;
+    } else {
+      const userLimited = !!opts.allow_user_limited_channels && resolver.isUserLimited(channel);
+      // The namespace's subscribe proxy, when it has one, replaces the allow_subscribe_* rules.
+      const proxy = userLimited ? undefined : node.proxies.subscribe(resolved.namespace);
+      if (userLimited && resolver.userAllowed(channel, c.userId)) allowed = true;
+      else if (proxy) {
+        const r = await callProxy(c, 'subscribe', proxy, () => proxy.subscribe({ ...proxyClientOf(c), channel, data: req.data }));
+        allowed = true;
+        chanInfo = r.info;
+        data = r.data;
+        expireAt = node.rules.insecure ? 0 : r.expireAt;
+        // With a sub_refresh proxy the server refreshes the subscription, not the client.
+        clientSideRefresh = expireAt > 0 && node.proxies.subRefresh(resolved.namespace) === undefined;
+        override = r.override;
+      } else if (!userLimited && opts.allow_subscribe_for_client && (c.userId !== '' || opts.allow_subscribe_for_anonymous)) allowed = true;
+      else if (node.rules.insecure) allowed = true;
+    }
+  }
+  if (!allowed) throw Errors.permissionDenied;
+  if (expireAt > 0 && expireAt < node.clock.now() / 1000) throw Errors.expired;
+
+  // The subscriber rules count here: the client is about to be subscribed.
+  const historyAccess = hasAccess(c, opts.allow_history_for_client, opts.allow_history_for_subscriber, opts.allow_history_for_anonymous, true);
+  const presenceAccess = hasAccess(c, opts.allow_presence_for_client, opts.allow_presence_for_subscriber, opts.allow_presence_for_anonymous, true);
+  return buildPlan(c, resolved, {
+    channel,
+    serverSide: false,
+    override,
+    wantPositioned: !!req.positioned && (!!opts.allow_positioning || historyAccess),
+    wantRecoverable: !!req.recoverable && (!!opts.allow_recovery || historyAccess),
+    wantJoinLeave: !!req.join_leave && presenceAccess,
+    recover: !!req.recover,
+    offset: req.offset ?? 0,
+    epoch: req.epoch ?? '',
+    flag: req.flag ?? 0,
+    expireAt,
+    clientSideRefresh,
+    chanInfo,
+    data,
+  });
+}
+
+/** What subscribe answers for a refused token. */
+const SUBSCRIBE_REFUSALS: TokenRefusals = { expired: Errors.tokenExpired, invalid: Errors.permissionDenied, unverifiable: Errors.permissionDenied };
+
+/** Permission pattern shared by presence and history: for client, for subscriber, anonymous extension, insecure. */
+export function hasAccess(c: ClientSession, forClient?: boolean, forSubscriber?: boolean, forAnonymous?: boolean, subscribed = false): boolean {
+  if (c.node.rules.insecure) return true;
+  const userOk = c.userId !== '' || !!forAnonymous;
+  if (forClient && userOk) return true;
+  if (forSubscriber && subscribed && userOk) return true;
+  return false;
+}
+
+export interface PlanInput {
+  channel: string;
+  serverSide: boolean;
+  override?: SubscriptionOverride;
+  wantPositioned: boolean;
+  wantRecoverable: boolean;
+  wantJoinLeave: boolean;
+  recover: boolean;
+  offset: number;
+  epoch: string;
+  flag: number;
+  expireAt: number;
+  clientSideRefresh: boolean;
+  chanInfo?: Uint8Array;
+  data?: Uint8Array;
+}
+
+/** Folds namespace options, overrides and client wishes into a subscription plan. */
+export function buildPlan(c: ClientSession, resolved: ResolvedChannel, input: PlanInput): SubscribePlan {
+  const opts = resolved.options;
+  const ov = input.override ?? {};
+  const joinLeave = ov.join_leave ?? !!opts.join_leave;
+  const forceRecovery = ov.force_recovery ?? !!opts.force_recovery;
+  const forcePositioning = ov.force_positioning ?? !!opts.force_positioning;
+  const forcePush = ov.force_push_join_leave ?? !!opts.force_push_join_leave;
+  const recoverable = historyEnabled(opts) && (forceRecovery || input.wantRecoverable);
+  const positioned = historyEnabled(opts) && (recoverable || forcePositioning || input.wantPositioned);
+  return {
+    channel: input.channel,
+    serverSide: input.serverSide,
+    options: opts,
+    override: input.override,
+    positioned,
+    recoverable,
+    pushJoinLeave: forcePush || (input.wantJoinLeave && joinLeave),
+    emitJoinLeave: joinLeave,
+    emitPresence: ov.presence ?? !!opts.presence,
+    recover: input.recover,
+    offset: input.offset,
+    epoch: input.epoch,
+    flag: input.flag,
+    expireAt: input.expireAt,
+    clientSideRefresh: input.clientSideRefresh,
+    chanInfo: input.chanInfo,
+    data: input.data,
+  };
+}
+
