@@ -297,6 +297,21 @@ describe('tracking', () => {
     assert.deepEqual(kit.engine.track(s, 'p:1', VERSIONLESS, { track: [kit.batch('p:1', ['d'], { exp: nowSec - 2 })] }), { expires: true }, 'in the grace period: no ttl');
   });
 
+  it('a key in several batches takes its version and expiry from the last one', async () => {
+    kit = new Kit();
+    const { engine, backend } = kit;
+    const nowSec = Math.floor(kit.now / 1000);
+    backend.set('k1', '"v5"', 5);
+    const s = new Sub();
+    const reply = engine.track(s, 'p:1', VERSIONED, {
+      track: [kit.batch('p:1', ['k1', 'k2'], { exp: nowSec + 30 }), kit.batch('p:1', [['k1', 5]], { exp: nowSec + 3600 })],
+    });
+    assert.deepEqual(reply, { expires: true, ttl: 30 }, 'the reply still covers every batch');
+    assert.deepEqual(engine.trackedKeys(s, 'p:1'), new Map([['k1', 5], ['k2', 0]]));
+    await kit.advance(0);
+    assert.deepEqual(backend.calls.map((c) => c.items.map((i) => i.key)), [['k2']], 'k1 came with a version: not cold');
+  });
+
   it('enforces max_keys_per_connection counting inline untracks and already tracked keys', () => {
     kit = new Kit();
     const config = sharedPollChannelConfig({ max_keys_per_connection: 3 });
