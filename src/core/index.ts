@@ -19,3 +19,4 @@ export { LogLimiter, type LimitedLevel, type LogLimiterOptions } from './log-lim
 export { connectUnidirectional, uniConnectDisconnect, type UniConnectFailure, type UniDisconnectTransform } from './client/uni-connect.js';
 export type { ClientSession, ClientState } from './client/client.js';
 export { ChannelStateTracker, channelStateEvent, type ChannelStateEvent, type ChannelStateHandler, type ChannelStateStore, type ChannelStateTrackerOptions } from './channel-state.js';
+export * from './shared-poll/index.js';

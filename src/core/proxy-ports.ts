@@ -224,3 +224,47 @@ export const noProxies: ProxyBindings = Object.freeze({
   rpc: () => undefined,
   subscribeStream: () => undefined,
 });
+
+/** One key of a shared-poll refresh request. */
+export interface SharedPollRefreshItem {
+  readonly key: string;
+  /** Versioned mode: the server's version of the key (0 asks for it whatever its version); else 0. */
+  readonly version: number;
+}
+
+/**
+ * A shared-poll refresh request (integrations.md §2.4): the keys of one channel the node
+ * wants fresh data for. No connection fields: the request is made for every subscriber.
+ */
+export interface SharedPollRefreshRequest {
+  readonly channel: string;
+  readonly items: readonly SharedPollRefreshItem[];
+}
+
+/** One key of a shared-poll refresh result; keys the backend leaves out are unchanged. */
+export interface SharedPollRefreshResultItem {
+  key: string;
+  /** The key's payload (raw JSON from an HTTP backend, bytes from a GRPC one); absent = empty. */
+  data?: Uint8Array;
+  /** Versioned mode: the key's version; 0 in versionless mode. */
+  version: number;
+  /** The key is gone: its subscribers get a removal and stop tracking it. */
+  removed: boolean;
+  /** The payload before this change, a delta base when the server has none. */
+  prevData?: Uint8Array;
+}
+
+export interface SharedPollRefreshResult {
+  items: SharedPollRefreshResultItem[];
+  /** Versioned mode: the backend's epoch; "" when it sends none. */
+  epoch: string;
+}
+
+/**
+ * The SharedPollRefresh hook. Resolves with the backend's result (an absent `result` is an
+ * empty one); throws a ProxyCallError for transport failures, timeouts, non-200 statuses,
+ * undecodable answers and the backend's `error` alike: each only fails that one poll.
+ */
+export interface SharedPollRefreshProxy extends ProxyIdentity {
+  sharedPollRefresh(req: SharedPollRefreshRequest): Promise<SharedPollRefreshResult>;
+}

@@ -1,6 +1,6 @@
 /**
  * The GRPC proxy client: the backend hooks (connect, refresh, subscribe, publish, RPC,
- * sub_refresh) as unary calls of the `CentrifugoProxy` service in proto/proxy.proto, plus the
+ * sub_refresh, shared_poll_refresh) as unary calls of the `CentrifugoProxy` service in proto/proxy.proto, plus the
  * subscribe stream proxy's server and bidirectional streams (integrations.md §2). Requests
  * and results follow the HTTP proxy's rules; payloads travel as protobuf bytes.
  */
@@ -20,6 +20,9 @@ import type {
   RefreshProxyResult,
   RpcProxy,
   RpcProxyRequest,
+  SharedPollRefreshProxy,
+  SharedPollRefreshRequest,
+  SharedPollRefreshResult,
   SubRefreshProxy,
   SubRefreshProxyRequest,
   SubRefreshProxyResult,
@@ -41,6 +44,7 @@ import {
   refreshResult,
   rpcResult,
   settle,
+  sharedPollRefreshResult,
   subRefreshResult,
   subscribeResult,
 } from './proxy-results.js';
@@ -128,7 +132,26 @@ function refusedMetadata(name: string): boolean {
   );
 }
 
-type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh' | 'subscribe_stream';
+type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh' | 'subscribe_stream' | 'shared_poll_refresh';
+
+/** Shared-poll refreshes are made for no connection: only static metadata and credentials go with them. */
+const NO_CLIENT: ProxyClient = Object.freeze({ client: '', transport: '', protocol: 'json', user: '', headers: Object.freeze({}) });
+
+/** A SharedPollRefreshResult message with its items' payload bytes wrapped for the result reader. */
+function wrapPollItems(result: Message | undefined): Message | undefined {
+  if (!result) return undefined;
+  const items = result.items;
+  if (!Array.isArray(items)) return result;
+  return {
+    ...result,
+    items: items.map((it: Message) => {
+      const out: Message = { ...it };
+      if (out.data instanceof Uint8Array) out.data = new RawJson(out.data);
+      if (out.prev_data instanceof Uint8Array) out.prev_data = new RawJson(out.prev_data);
+      return out;
+    }),
+  };
+}
 type Message = Record<string, unknown>;
 type UnaryMethod = (req: Message, md: grpc.Metadata, opts: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: Message) => void) => grpc.ClientUnaryCall;
 
@@ -183,7 +206,7 @@ export function grpcTarget(endpoint: string): string {
  * an answer the result readers refuse). Refresh and sub_refresh read only `result`.
  */
 export class GrpcProxy
-  implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy, SubscribeStreamProxy
+  implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy, SubscribeStreamProxy, SharedPollRefreshProxy
 {
   readonly name: string;
   /** How hooks travel, for metrics. */
@@ -294,6 +317,17 @@ export class GrpcProxy
     this.meta(body, req);
     const env = await this.unary('sub_refresh', 'SubRefresh', req, body);
     return this.decode('sub_refresh', () => subRefreshResult(env.result));
+  }
+
+  /**
+   * Polls the backend for one batch of shared-poll keys. The backend's `error` fails the call
+   * like a transport error: it only fails that poll.
+   */
+  async sharedPollRefresh(req: SharedPollRefreshRequest): Promise<SharedPollRefreshResult> {
+    const body: Message = { channel: req.channel, items: req.items.map((it) => ({ key: it.key, version: it.version })) };
+    const env = await this.unary('shared_poll_refresh', 'SharedPollRefresh', NO_CLIENT, body);
+    if (env.error) throw this.failure('shared_poll_refresh', `backend error ${env.error.code}: ${env.error.message}`);
+    return this.decode('shared_poll_refresh', () => sharedPollRefreshResult(wrapPollItems(env.result)));
   }
 
   /** Opens a subscribe stream; see SubscribeStreamProxy. */

@@ -1,6 +1,6 @@
 /**
  * The HTTP proxy client: Centrifugo's backend hooks (connect, refresh, subscribe, publish, RPC,
- * sub_refresh) as JSON POSTs to one endpoint over a pool of keep-alive connections
+ * sub_refresh, shared_poll_refresh) as JSON POSTs to one endpoint over a pool of keep-alive connections
  * (server.md §5.1–§5.8, integrations.md §2.3–§2.5).
  */
 import { type Dispatcher, Pool } from 'undici';
@@ -16,6 +16,9 @@ import type {
   RefreshProxyResult,
   RpcProxy,
   RpcProxyRequest,
+  SharedPollRefreshProxy,
+  SharedPollRefreshRequest,
+  SharedPollRefreshResult,
   SubRefreshProxy,
   SubRefreshProxyRequest,
   SubRefreshProxyResult,
@@ -36,6 +39,7 @@ import {
   rpcResult,
   settle,
   ShapeError,
+  sharedPollRefreshResult,
   subRefreshResult,
   subscribeResult,
 } from './proxy-results.js';
@@ -109,7 +113,10 @@ const MANAGED_HEADERS = new Set([
 ]);
 
 type HeaderValue = string | string[];
-type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh';
+type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh' | 'shared_poll_refresh';
+
+/** Shared-poll refreshes are made for no connection: only static headers go with them. */
+const NO_CLIENT: ProxyClient = Object.freeze({ client: '', transport: '', protocol: 'json', user: '', headers: Object.freeze({}) });
 
 /** Builds a JSON object, splicing raw JSON values in as bytes. */
 class BodyBuilder {
@@ -123,6 +130,12 @@ class BodyBuilder {
 
   /** A string field sent even when empty (`user`). */
   strAlways(key: string, value: string): this {
+    this.text += `${this.sep()}"${key}":${JSON.stringify(value)}`;
+    return this;
+  }
+
+  /** Any JSON-serialisable value, always sent. */
+  json(key: string, value: unknown): this {
     this.text += `${this.sep()}"${key}":${JSON.stringify(value)}`;
     return this;
   }
@@ -291,7 +304,7 @@ function settleLater(x: Exchange, result: ExchangeResult): void {
  * transform), or a ProxyCallError. Refresh and sub_refresh read only `result` (missing means
  * expired), as Centrifugo does.
  */
-export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy {
+export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy, SharedPollRefreshProxy {
   readonly name: string;
   /** How hooks travel, for metrics. */
   readonly protocol = 'http';
@@ -415,6 +428,25 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
       this.meta(b, req);
     });
     return this.decode('sub_refresh', () => subRefreshResult(env.result));
+  }
+
+  /**
+   * Polls the backend for one batch of shared-poll keys (`{"channel","items":[{"key","version"}]}`,
+   * versions of 0 left out). The backend's `error` or `disconnect` fails the call like a
+   * transport error: it only fails that poll.
+   */
+  async sharedPollRefresh(req: SharedPollRefreshRequest): Promise<SharedPollRefreshResult> {
+    const env = await this.call('shared_poll_refresh', NO_CLIENT, (b) => {
+      b.strAlways('channel', req.channel).json(
+        'items',
+        req.items.map((it) => (it.version > 0 ? { key: it.key, version: it.version } : { key: it.key })),
+      );
+    });
+    if (env.disconnect || env.error) {
+      const what = env.error ? `backend error ${env.error.code}: ${env.error.message}` : `backend disconnect ${env.disconnect!.code}`;
+      throw this.failure('shared_poll_refresh', what);
+    }
+    return this.decode('shared_poll_refresh', () => sharedPollRefreshResult(env.result));
   }
 
   /** Closes the pooled connections; calls in flight are aborted. Idempotent. */

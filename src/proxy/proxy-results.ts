@@ -10,6 +10,8 @@ import type {
   ConnectProxyResult,
   PublishProxyResult,
   RefreshProxyResult,
+  SharedPollRefreshResult,
+  SharedPollRefreshResultItem,
   SubRefreshProxyResult,
   SubscribeProxyResult,
 } from '../core/index.js';
@@ -33,8 +35,12 @@ export interface ProxyEnvelope {
   disconnect?: { code: number; reason: string };
 }
 
-/** Raw fields of proxy results: result.{info,data,meta} and result.subs.<channel>.{info,data}. */
+/**
+ * Raw fields of proxy results: result.{info,data,meta}, result.subs.<channel>.{info,data}
+ * and the shared-poll result's result.items[].{data,prev_data}.
+ */
 export const rawResultFields: RawPredicate = (path, key) => {
+  if (path.length === 2 && path[0] === 'result' && path[1] === 'items') return key === 'data' || key === 'prev_data';
   if (key !== 'info' && key !== 'data' && key !== 'meta') return false;
   if (path.length === 1) return path[0] === 'result';
   return path.length === 3 && key !== 'meta' && path[0] === 'result' && path[1] === 'subs';
@@ -171,6 +177,38 @@ export function publishResult(r: Obj | undefined): PublishProxyResult {
 export function rpcResult(r: Obj | undefined): Uint8Array {
   if (r === undefined) return new Uint8Array(0);
   return b64OrRaw(r.b64data, r.data, 'result.data') ?? new Uint8Array(0);
+}
+
+/**
+ * Shared-poll refresh result (server.md §5.11); an absent result is an empty one. Items
+ * without a `key` match no tracked key and are skipped; `data` and `prev_data` are kept as
+ * the backend sent them.
+ */
+export function sharedPollRefreshResult(r: Obj | undefined): SharedPollRefreshResult {
+  if (r === undefined) return { items: [], epoch: '' };
+  const list = r.items;
+  const items: SharedPollRefreshResultItem[] = [];
+  if (list !== undefined && list !== null) {
+    if (!Array.isArray(list)) throw new ShapeError('result.items: expected an array');
+    list.forEach((v, i) => {
+      const field = `result.items[${i}]`;
+      const o = obj(v, field);
+      if (o === undefined) throw new ShapeError(`${field}: expected an object`);
+      const key = str(o.key, `${field}.key`);
+      if (key === '') return;
+      const item: SharedPollRefreshResultItem = {
+        key,
+        version: int(o.version, `${field}.version`, 0, Number.MAX_SAFE_INTEGER),
+        removed: bool(o.removed, `${field}.removed`),
+      };
+      const data = raw(o.data, `${field}.data`);
+      if (data !== undefined) item.data = data;
+      const prev = raw(o.prev_data, `${field}.prev_data`);
+      if (prev !== undefined && prev.length > 0) item.prevData = prev;
+      items.push(item);
+    });
+  }
+  return { items, epoch: str(r.epoch, 'result.epoch') };
 }
 
 const OVERRIDE_KEYS = [
