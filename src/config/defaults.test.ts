@@ -39,7 +39,6 @@ function expectedSdkLikeWarnings(): string[] {
     'channel.namespaces[0].subscription_type',
     'channel.namespaces[1].subscription_type',
     'channel.namespaces[3].subscription_type',
-    'channel.namespaces[3].allow_tags_filter',
     'channel.namespaces[4].subscription_type',
     'channel.namespaces[5].subscription_type',
     'channel.namespaces[6].subscription_type',

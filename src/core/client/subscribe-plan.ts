@@ -10,7 +10,8 @@ import { SubscribeTypes } from '../../protocol/subscribe-types.js';
 import type { ChannelOptions } from '../channel-options.js';
 import { historyEnabled, type ResolvedChannel } from '../channels.js';
 import type { SubscriptionOverride } from '../ports.js';
-import type { TagsPredicate } from '../../protocol/tag-filter.js';
+import { compileFilter, FilterValidationError, type TagsPredicate } from '../../protocol/tag-filter.js';
+import type { FilterNode } from '../../protocol/types.js';
 import { verifiedSubscribeToken, type TokenRefusals } from './tokens.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { ClientSession } from './client.js';
@@ -88,6 +89,17 @@ export function checkTypeMatch(reqType: number, opts: ChannelOptions): void {
   if (reqType !== SubscribeTypes.stream || subType !== 'stream') throw Errors.permissionDenied;
 }
 
+/** The request's tags filter compiled (subscriptions.md §4.1); an invalid one is logged and answers 107. */
+function compiledTagsFilter(c: ClientSession, channel: string, tf: FilterNode): TagsPredicate {
+  try {
+    return compileFilter(tf);
+  } catch (err) {
+    if (!(err instanceof FilterValidationError)) throw err;
+    c.node.faults.log('info', { client: c.id, channel, path: err.path, reason: err.reason }, 'invalid tags filter');
+    throw Errors.badRequest;
+  }
+}
+
 /** Applies the namespace rules of server.md §3.7 to a client subscribe request. */
 export async function authorizeSubscribe(c: ClientSession, channel: string, req: SubscribeRequest): Promise<SubscribePlan> {
   const node = c.node;
@@ -98,6 +110,7 @@ export async function authorizeSubscribe(c: ClientSession, channel: string, req:
   const opts = resolved.options;
   checkTypeMatch(req.type ?? SubscribeTypes.stream, opts);
   if (req.tf && !opts.allow_tags_filter) throw Errors.badRequest;
+  const tagsFilter = req.tf ? compiledTagsFilter(c, channel, req.tf) : undefined;
 
   let allowed = false;
   let chanInfo: Uint8Array | undefined;
@@ -154,7 +167,7 @@ export async function authorizeSubscribe(c: ClientSession, channel: string, req:
   // The subscriber rules count here: the client is about to be subscribed.
   const historyAccess = hasAccess(c, opts.allow_history_for_client, opts.allow_history_for_subscriber, opts.allow_history_for_anonymous, true);
   const presenceAccess = hasAccess(c, opts.allow_presence_for_client, opts.allow_presence_for_subscriber, opts.allow_presence_for_anonymous, true);
-  return buildPlan(c, resolved, {
+  const plan = buildPlan(c, resolved, {
     channel,
     serverSide: false,
     override,
@@ -170,6 +183,8 @@ export async function authorizeSubscribe(c: ClientSession, channel: string, req:
     chanInfo,
     data,
   });
+  if (tagsFilter) plan.tagsFilter = tagsFilter;
+  return plan;
 }
 
 /** What subscribe answers for a refused token. */

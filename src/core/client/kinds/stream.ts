@@ -122,6 +122,9 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
   }
 }
 
+/** How far back cache recovery looks for the newest publication a tags filter passes. */
+const CACHE_FILTER_SCAN = 100;
+
 /** Positioning and recovery (subscriptions.md §1.4–1.6), merging publications buffered meanwhile. */
 async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscription, result: SubscribeResult): Promise<void> {
   const node = c.node;
@@ -134,13 +137,15 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
   const cacheMode = plan.options.force_recovery_mode === 'cache';
   if (plan.recoverable && plan.recover) {
     if (cacheMode) {
-      const res = await node.broker.history(plan.channel, { filter: { limit: 1, reverse: true }, metaTtlMs });
+      // With a tags filter the newest publication that passes is the one to deliver (§4.3): read further back.
+      const limit = sub.tagsFilter ? CACHE_FILTER_SCAN : 1;
+      const res = await node.broker.history(plan.channel, { filter: { limit, reverse: true }, metaTtlMs });
       top = res.position;
       const same = plan.offset > 0 && plan.offset === top.offset && plan.epoch === top.epoch;
       if (res.publications.length === 0) recovered = same;
       else {
         recovered = true;
-        if (!same) publications = res.publications;
+        if (!same) publications = res.publications.slice().reverse();
       }
     } else {
       const limit = node.rules.recoveryMaxPublicationLimit;
@@ -185,6 +190,9 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
       }
     }
   }
+  // Filtered publications count for continuity above, but are not delivered (§4.3, §4.4).
+  const pass = sub.tagsFilter;
+  if (pass) merged = merged.filter((p) => pass(p.tags));
   if (cacheMode && merged.length > 1) merged = merged.slice(-1);
   sub.offset = topOffset;
   sub.epoch = top.epoch;
