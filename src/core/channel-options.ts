@@ -3,6 +3,7 @@
  * Durations are milliseconds. Zero or absent means off / the global default.
  */
 import type { ChannelMapOptions } from './map-api.js';
+import type { SharedPollOptionsInput } from './shared-poll/options.js';
 
 export interface ChannelOptions {
   presence?: boolean;
@@ -37,6 +38,8 @@ export interface ChannelOptions {
   subscription_type?: string;
   /** Map subscription options (`subscription_type` map, map_clients, map_users). */
   map?: ChannelMapOptions;
+  /** Shared-poll options (`subscription_type` shared_poll; durations in ms, 0 = default). */
+  shared_poll?: SharedPollOptionsInput & { proxy_name?: string };
 }
 
 /** A namespace: a name plus its channel options. */

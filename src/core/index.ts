@@ -12,7 +12,7 @@ export * from './transport.js';
 export * from './handlers.js';
 export * from './channel-options.js';
 export { Node, type NodeDeps, type HistoryRead } from './node.js';
-export { resolveClientRules, type ClientRules, type NodeOptions, type ResolvedClientRules, type RpcRules } from './options.js';
+export { resolveClientRules, type ClientRules, type NodeOptions, type ResolvedClientRules, type RpcRules, type SharedPollRules } from './options.js';
 export { ChannelResolver, historyEnabled, type ChannelRules, type ResolvedChannel } from './channels.js';
 export { TrafficCounters, type BrokerMessageType, type FrameType, type TrafficCell, type TrafficDirection } from './traffic.js';
 export { LogLimiter, type LimitedLevel, type LogLimiterOptions } from './log-limiter.js';

@@ -47,6 +47,7 @@ import {
   type TokenVerifier,
 } from './ports.js';
 import { TimerWheel } from './timer-wheel.js';
+import { SharedPollNode } from './shared-poll/node-binding.js';
 import { LogLimiter } from './log-limiter.js';
 import { noProxies, type ProxyBindings } from './proxy-ports.js';
 import { TrafficCounters } from './traffic.js';
@@ -92,6 +93,8 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly clock: Clock;
   readonly logger: Logger;
   readonly proxies: ProxyBindings;
+  /** Shared-poll subscriptions' engine (subscriptions.md §6). */
+  readonly sharedPoll: SharedPollNode;
   /** The server API's map methods; undefined when the node has no map broker. */
   readonly maps: NodeMapApi | undefined;
   private readonly mapBroker: MapBroker | undefined;
@@ -128,6 +131,14 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.maxCommandBytes = deps.maxCommandBytes ?? 65536;
     this.rpcPing = { enabled: !!options.rpc?.ping?.enabled, method: options.rpc?.ping?.method || 'ping' };
     this.wheel = new TimerWheel(100, () => this.clock.now());
+    this.sharedPoll = new SharedPollNode({
+      rules: options.shared_poll,
+      resolver: this.resolver,
+      proxies: this.proxies,
+      scheduler: this.wheel,
+      clock: this.clock,
+      logger: this.logger,
+    });
     // Only the plain delivery mode exists until delta compression lands (no subscriber negotiates delta).
     this.hub = new Hub((framing, reply) => encodeOrUndefined(framing, reply));
     this.startedAt = this.clock.now();
@@ -489,6 +500,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.closing = true;
     this.cluster?.close();
     for (const c of [...this.hub.allClients()]) c.close(Disconnects.shutdown);
+    this.sharedPoll.close();
     this.wheel.close();
     await Promise.allSettled([this.broker.close(), this.presenceManager.close(), this.mapBroker?.close()]);
   }

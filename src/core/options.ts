@@ -33,6 +33,14 @@ export interface RpcRules {
   ping?: { enabled?: boolean; method?: string };
 }
 
+export interface SharedPollRules {
+  hmac_secret_key?: string;
+  hmac_previous_secret_key?: string;
+  /** Unix seconds; 0 = no deadline for the previous key. */
+  hmac_previous_secret_key_valid_until?: number;
+  concurrency_limit?: number;
+}
+
 export interface NodeOptions {
   /** Human-readable node name. */
   name?: string;
@@ -41,6 +49,8 @@ export interface NodeOptions {
   client?: ClientRules;
   channel?: ChannelRules;
   rpc?: RpcRules;
+  /** Top-level `shared_poll`: track signature keys and the node-wide backend call limit. */
+  shared_poll?: SharedPollRules;
   /**
    * Compiles configured channel_regex patterns; the server passes its Go (RE2) compiler. Without
    * one they are read as JavaScript RegExp syntax (a backtracking engine).

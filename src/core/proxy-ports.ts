@@ -214,6 +214,8 @@ export interface ProxyBindings {
   rpc(method: string): RpcProxy | undefined;
   /** The subscribe stream proxy of a namespace; absent or undefined means none. */
   subscribeStream?(namespace: string): SubscribeStreamBinding | undefined;
+  /** The shared-poll refresh proxy of a namespace (`shared_poll.proxy_name`); absent or undefined means none. */
+  sharedPollRefresh?(namespace: string): SharedPollRefreshProxy | undefined;
 }
 
 /** Bindings with no proxy at all. */
@@ -223,6 +225,7 @@ export const noProxies: ProxyBindings = Object.freeze({
   subRefresh: () => undefined,
   rpc: () => undefined,
   subscribeStream: () => undefined,
+  sharedPollRefresh: () => undefined,
 });
 
 /** One key of a shared-poll refresh request. */

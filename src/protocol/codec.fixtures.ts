@@ -162,5 +162,7 @@ export const fullCommands: Command[] = [
   { id: 11, rpc: {} },
   { id: 12, refresh: { token: 'new' } },
   { id: 13, sub_refresh: { channel: 'chat:1', token: 't2', type: 1 } },
+  { id: 23, sub_refresh: { channel: 'poll:1', type: 1, track: [{ signature: '1:2:ab', items: [{ key: 'k1' }, { key: 'k2', version: 3 }] }, { signature: 's2', items: [{ key: 'k3', version: 9 }] }], untrack: ['k9'] } },
+  { id: 24, sub_refresh: { channel: 'poll:1', type: 2, untrack: ['k1', 'k2'] } },
   { id: 14, subscribe: {} },
 ];

@@ -8,11 +8,13 @@ import type {
   ConnectRequest,
   FilterNode,
   HistoryRequest,
+  KeyedItem,
   PublishRequest,
   RPCRequest,
   StreamPosition,
   SubRefreshRequest,
   SubscribeRequest,
+  TrackBatchMessage,
 } from './types.js';
 import {
   asBool,
@@ -176,7 +178,31 @@ function subRefreshRequestFromJson(o: JsonObject): SubRefreshRequest {
       case 'channel': m.channel = asString(v, k); break;
       case 'token': m.token = asString(v, k); break;
       case 'type': m.type = asI32(v, k); break;
+      case 'track': m.track = asMessageList(v, k, trackBatchFromJson); break;
+      case 'untrack': m.untrack = asStringList(v, k); break;
     }
+  }
+  return m;
+}
+
+function trackBatchFromJson(o: JsonObject): TrackBatchMessage {
+  const m: TrackBatchMessage = {};
+  for (const k in o) {
+    const v = o[k];
+    if (v === null || v === undefined) continue;
+    if (k === 'signature') m.signature = asString(v, k);
+    else if (k === 'items') m.items = asMessageList(v, k, keyedItemFromJson);
+  }
+  return m;
+}
+
+function keyedItemFromJson(o: JsonObject): KeyedItem {
+  const m: KeyedItem = {};
+  for (const k in o) {
+    const v = o[k];
+    if (v === null || v === undefined) continue;
+    if (k === 'key') m.key = asString(v, k);
+    else if (k === 'version') m.version = asU64(v, k);
   }
   return m;
 }

@@ -9,6 +9,8 @@ import type {
   HistoryRequest,
   PublishRequest,
   SubRefreshRequest,
+  TrackBatchMessage,
+  KeyedItem,
   SubscribeRequest,
 } from './types.js';
 import { closeObject, listJson, messageMapJson, quote, rawJson, stringMapJson } from './json-values.js';
@@ -106,6 +108,22 @@ function subRefreshRequestJson(r: SubRefreshRequest): string {
   if (r.channel) s += ',"channel":' + quote(r.channel);
   if (r.token) s += ',"token":' + quote(r.token);
   if (r.type) s += ',"type":' + r.type;
+  if (r.track !== undefined && r.track.length > 0) s += ',"track":[' + r.track.map(trackBatchJson).join(',') + ']';
+  if (r.untrack !== undefined && r.untrack.length > 0) s += ',"untrack":[' + r.untrack.map(quote).join(',') + ']';
+  return closeObject(s);
+}
+
+function trackBatchJson(b: TrackBatchMessage): string {
+  let s = '';
+  if (b.signature) s += ',"signature":' + quote(b.signature);
+  if (b.items !== undefined && b.items.length > 0) s += ',"items":[' + b.items.map(keyedItemJson).join(',') + ']';
+  return closeObject(s);
+}
+
+function keyedItemJson(i: KeyedItem): string {
+  let s = '';
+  if (i.key) s += ',"key":' + quote(i.key);
+  if (i.version) s += ',"version":' + i.version;
   return closeObject(s);
 }
 

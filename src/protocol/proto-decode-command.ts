@@ -13,6 +13,8 @@ import type {
   RPCRequest,
   StreamPosition,
   SubRefreshRequest,
+  TrackBatchMessage,
+  KeyedItem,
   SubscribeRequest,
 } from './types.js';
 import {
@@ -193,7 +195,7 @@ function refreshRequest(r: Reader, end: number): { token?: string } {
   return m;
 }
 
-/** SubRefreshRequest track (4) and untrack (5) are shared-poll only and skipped as unknown. */
+/** SubRefreshRequest: token refresh, or shared-poll track (4) / untrack (5). */
 function subRefreshRequest(r: Reader, end: number): SubRefreshRequest {
   const m: SubRefreshRequest = {};
   while (r.pos < end) {
@@ -201,6 +203,30 @@ function subRefreshRequest(r: Reader, end: number): SubRefreshRequest {
     if (tag === 10) m.channel = readString(r);
     else if (tag === 18) m.token = readString(r);
     else if (tag === 24) m.type = r.int32();
+    else if (tag === 34) (m.track ??= []).push(readMsg(r, trackBatch));
+    else if (tag === 42) (m.untrack ??= []).push(readString(r));
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+function trackBatch(r: Reader, end: number): TrackBatchMessage {
+  const m: TrackBatchMessage = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.signature = readString(r);
+    else if (tag === 18) (m.items ??= []).push(readMsg(r, keyedItem));
+    else skipField(r, tag);
+  }
+  return m;
+}
+
+function keyedItem(r: Reader, end: number): KeyedItem {
+  const m: KeyedItem = {};
+  while (r.pos < end) {
+    const tag = r.uint32();
+    if (tag === 10) m.key = readString(r);
+    else if (tag === 16) m.version = readU64(r);
     else skipField(r, tag);
   }
   return m;

@@ -112,6 +112,14 @@ export function writeCommand(w: Writer, c: Command): void {
     wString(w, 1, r.channel);
     wString(w, 2, r.token);
     wI32(w, 3, r.type);
+    wMsgList(w, 4, r.track, (w, b) => {
+      wString(w, 1, b.signature);
+      wMsgList(w, 2, b.items, (w, i) => {
+        wString(w, 1, i.key);
+        wU64(w, 2, i.version);
+      });
+    });
+    wStringList(w, 5, r.untrack);
   });
 }
 

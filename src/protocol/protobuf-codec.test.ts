@@ -121,8 +121,8 @@ test('unknown fields and unexpected wire types are skipped', () => {
   const body = '08 01 98 06 05 a2 06 02 61 62 ad 06 01 02 03 04 b1 06 01 02 03 04 05 06 07 08 42 03 0a 01 63 0a 01 7a';
   const frame = Buffer.concat([Buffer.from([hex(body).length]), hex(body)]);
   assert.deepEqual(protobufCodec.decodeCommands(frame), [{ id: 1, presence: { channel: 'c' } }]);
-  // SubRefreshRequest track (4) and untrack (5) are ignored.
-  assert.deepEqual(protobufCodec.decodeCommands(hex('0d 08 01 7a 09 0a 01 63 22 00 2a 02 75 31')), [{ id: 1, sub_refresh: { channel: 'c' } }]);
+  // SubRefreshRequest track (4, an empty batch) and untrack (5) decode.
+  assert.deepEqual(protobufCodec.decodeCommands(hex('0d 08 01 7a 09 0a 01 63 22 00 2a 02 75 31')), [{ id: 1, sub_refresh: { channel: 'c', track: [{}], untrack: ['u1'] } }]);
 });
 
 test('malformed frames are bad_request', () => {

@@ -125,7 +125,12 @@ export interface RPCResult { data?: Bytes }
 export interface SendRequest { data?: Bytes }
 export interface RefreshRequest { token?: string }
 export interface RefreshResult { client?: string; version?: string; expires?: boolean; ttl?: number }
-export interface SubRefreshRequest { channel?: string; token?: string; type?: number }
+/** One item of a shared-poll track batch (KeyedItem). */
+export interface KeyedItem { key?: string; version?: number }
+/** One signed batch of keys a client tracks (shared poll, subscriptions.md §6.4). */
+export interface TrackBatchMessage { signature?: string; items?: KeyedItem[] }
+/** type 0 = token refresh; 1 = shared-poll track; 2 = shared-poll untrack. */
+export interface SubRefreshRequest { channel?: string; token?: string; type?: number; track?: TrackBatchMessage[]; untrack?: string[] }
 export interface SubRefreshResult { expires?: boolean; ttl?: number }
 
 /** Empty result messages: present-but-empty on the wire. */

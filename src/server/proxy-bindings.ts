@@ -4,7 +4,8 @@
  * `publish_proxy_enabled`, `sub_refresh_proxy_enabled` with their `*_proxy_name` (`""` or
  * `default` = the `channel.proxy.*` block, anything else an entry of `proxies`); per RPC
  * namespace `proxy_enabled` / `proxy_name` (`rpc.proxy` or a named one); per namespace
- * `subscribe_stream_proxy_enabled` / `_name` / `_bidirectional` (`channel.proxy.subscribe_stream`).
+ * `subscribe_stream_proxy_enabled` / `_name` / `_bidirectional` (`channel.proxy.subscribe_stream`);
+ * per `shared_poll` namespace `shared_poll.proxy_name` (`channel.proxy.shared_poll_refresh`).
  * Each distinct proxy object is built once.
  */
 import { Errors } from '../protocol/codes.js';
@@ -14,6 +15,7 @@ import type {
   PublishProxy,
   RefreshProxy,
   RpcProxy,
+  SharedPollRefreshProxy,
   SubRefreshProxy,
   SubscribeProxy,
   SubscribeStreamBinding,
@@ -33,6 +35,7 @@ export type HookProxy = ConnectProxy &
   PublishProxy &
   RpcProxy &
   SubRefreshProxy &
+  SharedPollRefreshProxy &
   Partial<SubscribeStreamProxy> & { close(): Promise<void> };
 
 /** Builds the proxy for a block; undefined when its endpoint kind is not served (the hook then answers 108). */
@@ -49,6 +52,8 @@ interface NamespaceProxyFlags {
   subscribe_stream_proxy_enabled?: boolean;
   subscribe_stream_proxy_name?: string;
   subscribe_stream_proxy_bidirectional?: boolean;
+  subscription_type?: string;
+  shared_poll?: { proxy_name?: string };
 }
 
 interface RpcNamespaceFlags {
@@ -61,7 +66,7 @@ interface RpcNamespaceFlags {
 export interface ProxyConfigSource {
   client?: { proxy?: { connect?: ProxyBlock & { enabled?: boolean }; refresh?: ProxyBlock & { enabled?: boolean } } };
   channel?: {
-    proxy?: { subscribe?: ProxyBlock; publish?: ProxyBlock; sub_refresh?: ProxyBlock; subscribe_stream?: ProxyBlock };
+    proxy?: { subscribe?: ProxyBlock; publish?: ProxyBlock; sub_refresh?: ProxyBlock; subscribe_stream?: ProxyBlock; shared_poll_refresh?: ProxyBlock };
     without_namespace?: NamespaceProxyFlags;
     namespaces?: readonly NamespaceProxyFlags[];
   };
@@ -82,6 +87,7 @@ const unavailable: HookProxy = {
   publish: () => Promise.reject(Errors.notAvailable),
   rpc: () => Promise.reject(Errors.notAvailable),
   subRefresh: () => Promise.reject(Errors.notAvailable),
+  sharedPollRefresh: () => Promise.reject(Errors.notAvailable),
   subscribeStream: () => Promise.reject(Errors.notAvailable),
   close: () => Promise.resolve(),
 };
@@ -123,6 +129,7 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
   const publish = new Map<string, PublishProxy>();
   const subRefresh = new Map<string, SubRefreshProxy>();
   const streams = new Map<string, SubscribeStreamBinding>();
+  const sharedPoll = new Map<string, SharedPollRefreshProxy>();
   for (const ns of namespaces) {
     const key = ns.name ?? '';
     const s = ns.subscribe_proxy_enabled ? (pick(ch.proxy?.subscribe, ns.subscribe_proxy_name) ?? unavailable) : undefined;
@@ -133,6 +140,11 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
     if (r) subRefresh.set(key, r);
     const st = ns.subscribe_stream_proxy_enabled ? (pick(ch.proxy?.subscribe_stream, ns.subscribe_stream_proxy_name) ?? unavailable) : undefined;
     if (st) streams.set(key, { proxy: streamCapable(st), bidirectional: !!ns.subscribe_stream_proxy_bidirectional });
+    // A shared-poll namespace without its proxy fails every poll (logged), as an unreachable one would.
+    if (ns.subscription_type === 'shared_poll') {
+      const sp = pick(ch.proxy?.shared_poll_refresh, ns.shared_poll?.proxy_name);
+      if (sp) sharedPoll.set(key, sp);
+    }
   }
 
   const rpc = cfg.rpc ?? {};
@@ -154,6 +166,7 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
     publish: (ns) => publish.get(ns),
     subRefresh: (ns) => subRefresh.get(ns),
     subscribeStream: (ns) => streams.get(ns),
+    sharedPollRefresh: (ns) => sharedPoll.get(ns),
     rpc: (method) => {
       const at = method.indexOf(boundary);
       return rpcByNs.get(at < 0 ? '' : method.slice(0, at));

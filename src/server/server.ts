@@ -15,7 +15,7 @@ import { compileGoRegex } from '../config/index.js';
 import type { ChannelRules } from '../core/index.js';
 import type { NodeHandlers } from '../core/index.js';
 import { Node } from '../core/index.js';
-import type { ClientRules } from '../core/index.js';
+import type { ClientRules, SharedPollRules } from '../core/index.js';
 import type { Logger, TokenVerifier } from '../core/index.js';
 import { WebSocketHandler } from '../transports/websocket.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
@@ -38,6 +38,7 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
   } & NonNullable<ClientTransportsConfig['client']>;
   channel?: ChannelRules;
   rpc?: { ping?: { enabled?: boolean; method?: string } };
+  shared_poll?: SharedPollRules;
   http_api?: { disabled?: boolean; handler_prefix?: string; key?: string; error_mode?: string; external?: boolean; insecure?: boolean };
   websocket?: { disabled?: boolean; handler_prefix?: string; message_size_limit?: number; compression?: boolean };
   health?: { enabled?: boolean; handler_prefix?: string };
@@ -108,7 +109,7 @@ export class GyreServer {
     this.engineDescription = engine.description;
     this.proxies = buildProxyBindings(config as ProxyConfigSource, createProxy);
     this.node = new Node(
-      { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc, compileRegex: compileGoRegex },
+      { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc, shared_poll: config.shared_poll, compileRegex: compileGoRegex },
       {
         broker: engine.broker,
         presenceManager: engine.presenceManager,

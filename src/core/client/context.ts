@@ -10,6 +10,7 @@ import type { ApiHistoryResult } from '../node-api.js';
 import type { TimerWheel } from '../timer-wheel.js';
 import type { LogLimiter } from '../log-limiter.js';
 import type { ProxyBindings } from '../proxy-ports.js';
+import type { SharedPollNode } from '../shared-poll/node-binding.js';
 import type { TrafficCounters } from '../traffic.js';
 import type { Disconnect } from '../../protocol/codes.js';
 import type { ClientSession } from './client.js';
@@ -26,6 +27,8 @@ export interface NodeContext {
   readonly handlers: NodeHandlers;
   /** Which backend hook (proxy) serves connect, subscribe, publish, RPC, ...; consulted after the handlers. */
   readonly proxies: ProxyBindings;
+  /** The shared-poll engine and namespace configs (kinds/shared-poll.ts). */
+  readonly sharedPoll: SharedPollNode;
   readonly wheel: TimerWheel;
   readonly clock: Clock;
   readonly logger: Logger;

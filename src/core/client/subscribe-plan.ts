@@ -79,13 +79,18 @@ export async function withPending<T>(c: ClientSession, channel: string, fn: () =
 }
 
 /**
- * The request type against the namespace's `subscription_type`, as Gyre answers today: a
- * shared-poll request or namespace → 108 (not available yet), any other mismatch or a type
- * not implemented yet → 103.
+ * The request type against the namespace's `subscription_type` (subscriptions.md §0.2): a
+ * shared-poll namespace takes only shared-poll requests (else 107), a shared-poll request
+ * needs a shared-poll namespace (else 108); any other mismatch, or a type not implemented
+ * yet, → 103.
  */
 export function checkTypeMatch(reqType: number, opts: ChannelOptions): void {
   const subType = opts.subscription_type || 'stream';
-  if (reqType === SubscribeTypes.sharedPoll || subType === 'shared_poll') throw Errors.notAvailable;
+  if (subType === 'shared_poll') {
+    if (reqType !== SubscribeTypes.sharedPoll) throw Errors.badRequest;
+    return;
+  }
+  if (reqType === SubscribeTypes.sharedPoll) throw Errors.notAvailable;
   if (reqType !== SubscribeTypes.stream || subType !== 'stream') throw Errors.permissionDenied;
 }
 

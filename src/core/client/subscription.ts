@@ -8,6 +8,7 @@ import type { ClientInfo } from '../../protocol/types.js';
 import type { TagsPredicate } from '../../protocol/tag-filter.js';
 import type { BrokerPublication } from '../ports.js';
 import type { SubscribeStream } from '../proxy-ports.js';
+import type { SharedPollSubscriber } from '../shared-poll/engine.js';
 
 /** The subscription kinds (subscriptions.md §0.2); map covers map, map_clients and map_users. */
 export type SubscriptionKind = 'stream' | 'map' | 'shared_poll';
@@ -105,26 +106,16 @@ export interface MapSubscription extends SubscriptionBase {
   tagsFilter?: TagsPredicate;
 }
 
-/** What one connection holds for one tracked shared-poll key (§6.1). */
-export interface TrackedKey {
-  /** The version this connection has. */
-  version: number;
-  /** The next change of this key may go as a delta (§3.5). */
-  deltaReady: boolean;
-  /** Unix seconds the track expires (§6.4). */
-  expireAt: number;
-}
-
 /** A shared-poll subscription (type 4; §6). No hub entry for the channel itself. */
 export interface SharedPollSubscription extends SubscriptionBase {
   readonly kind: 'shared_poll';
   /** The channel state's epoch returned in the subscribe result (§6.1). */
   epoch: string;
   /**
-   * Keys this connection tracks. Created on the first track (sub_refresh type 1), bounded by
-   * `max_keys_per_connection`, released with the subscription.
+   * The engine's handle for this subscription: the engine keeps the tracked keys (bounded by
+   * `max_keys_per_connection`) under it; release drops them all.
    */
-  tracked?: Map<string, TrackedKey>;
+  handle?: SharedPollSubscriber;
   /** Delta negotiated (§3.1). */
   delta?: boolean;
 }

@@ -12,7 +12,7 @@ import type { Subscription, SubscriptionKind } from '../subscription.js';
 import type { KindOps } from './kind-ops.js';
 import { streamKind, subscribeStreamFlow } from './stream.js';
 import { mapKind } from './map.js';
-import { sharedPollKind } from './shared-poll.js';
+import { sharedPollKind, subscribeSharedPollFlow } from './shared-poll.js';
 import { refuseSubscribeType } from './unsupported.js';
 
 export type { KindOps } from './kind-ops.js';
@@ -29,7 +29,7 @@ export const subscribeFlows: Readonly<Record<SubscribeType, SubscribeFlow>> = Ob
   [SubscribeTypes.map]: refuseSubscribeType,
   [SubscribeTypes.mapClients]: refuseSubscribeType,
   [SubscribeTypes.mapUsers]: refuseSubscribeType,
-  [SubscribeTypes.sharedPoll]: refuseSubscribeType,
+  [SubscribeTypes.sharedPoll]: subscribeSharedPollFlow,
 });
 
 /** The flow serving a request type (absent = 0, stream); unknown numbers are refused. */

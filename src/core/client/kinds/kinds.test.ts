@@ -13,7 +13,7 @@ import { noProxies, type ProxyBindings, type SubscribeStreamProxy } from '../../
 import type { StreamSubscription, Subscription } from '../subscription.js';
 import { kindOps, opsOf, subscribeFlowFor, subscribeFlows } from './index.js';
 import { mapKind } from './map.js';
-import { sharedPollKind } from './shared-poll.js';
+import { sharedPollKind, subscribeSharedPollFlow } from './shared-poll.js';
 import { streamKind, subscribeStreamFlow } from './stream.js';
 import { refuseSubscribeType } from './unsupported.js';
 
@@ -60,18 +60,19 @@ async function setup() {
   return { node, t, c, subscribe };
 }
 
-test('the subscribe request type routes to its flow: stream served, the other types refused as before', async () => {
+test('the subscribe request type routes to its flow: stream and shared poll served, the other types refused', async () => {
   const { node, subscribe } = await setup();
   assert.equal(await subscribe('room', SubscribeTypes.map), 103, 'map request in a stream namespace');
   assert.equal(await subscribe('room', SubscribeTypes.mapClients), 103);
   assert.equal(await subscribe('room', SubscribeTypes.mapUsers), 103);
-  assert.equal(await subscribe('room', SubscribeTypes.sharedPoll), 108, 'shared poll is not available yet');
+  assert.equal(await subscribe('room', SubscribeTypes.sharedPoll), 108, 'shared-poll request outside a shared-poll namespace');
   assert.equal(await subscribe('room', 9), 103, 'an unknown type');
   assert.equal(await subscribe('maps:a', SubscribeTypes.map), 103, 'map namespace, map request: not served yet');
   assert.equal(await subscribe('maps:a', SubscribeTypes.stream), 103, 'stream request in a map namespace');
-  assert.equal(await subscribe('poll:a', SubscribeTypes.sharedPoll), 108);
-  assert.equal(await subscribe('poll:a', SubscribeTypes.stream), 108, 'stream request in a shared-poll namespace');
-  assert.equal(await subscribe('sp:a', SubscribeTypes.sharedPoll), 103, 'stream-proxy namespace answers 103 before calling the proxy');
+  assert.equal(await subscribe('poll:a', SubscribeTypes.stream), 107, 'stream request in a shared-poll namespace');
+  assert.equal(await subscribe('poll:a', SubscribeTypes.map), 107, 'map request in a shared-poll namespace');
+  assert.equal(await subscribe('poll:a', SubscribeTypes.sharedPoll), 0, 'shared poll served');
+  assert.equal(await subscribe('sp:a', SubscribeTypes.sharedPoll), 108, 'shared-poll request in a stream-proxy namespace');
   assert.equal(await subscribe('nope:a', SubscribeTypes.map), 102, 'unknown namespace first');
   assert.equal(await subscribe('room', undefined), 0, 'absent type = stream');
   assert.equal(await subscribe('room', SubscribeTypes.map), 105, 'already subscribed comes before the type');
@@ -88,7 +89,8 @@ test('a refused type with an unknown delta still disconnects with 3501', async (
 test('the flow and kind tables have one entry per type and per kind', () => {
   assert.equal(subscribeFlowFor(undefined), subscribeStreamFlow);
   assert.equal(subscribeFlowFor(SubscribeTypes.stream), subscribeStreamFlow);
-  for (const type of [SubscribeTypes.map, SubscribeTypes.mapClients, SubscribeTypes.mapUsers, SubscribeTypes.sharedPoll, 5, -1]) {
+  assert.equal(subscribeFlowFor(SubscribeTypes.sharedPoll), subscribeSharedPollFlow);
+  for (const type of [SubscribeTypes.map, SubscribeTypes.mapClients, SubscribeTypes.mapUsers, 5, -1]) {
     assert.equal(subscribeFlowFor(type), refuseSubscribeType, `type ${type}`);
   }
   assert.deepEqual(Object.keys(subscribeFlows).map(Number).sort(), [0, 1, 2, 3, 4]);
