@@ -41,7 +41,6 @@ function expectedSdkLikeWarnings(): string[] {
     'channel.namespaces[3].subscription_type',
     'channel.namespaces[4].subscription_type',
     'channel.namespaces[5].subscription_type',
-    'channel.namespaces[6].subscription_type',
   ].map((p) => `${p}: not supported yet`);
 }
 

@@ -30,7 +30,7 @@ function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): P
 }
 
 function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: string, out: string[]): void {
-  if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
+  if (o.subscription_type !== '' && o.subscription_type !== 'stream' && o.subscription_type !== 'shared_poll') out.push(`${path}.subscription_type`);
   for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
     if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
   }
@@ -65,7 +65,7 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');
   if (client.proxy.disconnect.enabled && !served(client.proxy.disconnect)) out.push('client.proxy.disconnect');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
-    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh' || name === 'state' || name === 'unsubscribe';
+    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh' || name === 'state' || name === 'unsubscribe' || name === 'shared_poll_refresh';
     if (proxyDefined(p) && !(callable || (name === 'subscribe_stream' && streamServed(p)))) out.push(`channel.proxy.${name}`);
   }
   channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);
