@@ -22,6 +22,7 @@ import { info } from './methods/info.js';
 import { rpc } from './methods/rpc.js';
 import { batch } from './methods/batch.js';
 import { mapClear, mapPublish, mapReadState, mapReadStream, mapRemove, mapStats } from './methods/map.js';
+import { sharedPollPublish } from './methods/shared-poll.js';
 
 /** One method's outcome: a result object (may hold RawJson values) or an API error. */
 export type ApiReply = { result: object } | { error: ApiErrorBody };
@@ -73,6 +74,7 @@ const ALL_METHODS: ApiMethod<unknown>[] = [
   mapReadStream,
   mapStats,
   mapClear,
+  sharedPollPublish,
 ];
 
 /** Executes server API methods. Never throws: every failure becomes an `error` reply. */

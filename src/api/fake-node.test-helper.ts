@@ -13,6 +13,7 @@ import type {
   ApiPublishRequest,
   ApiPublishResult,
   ApiRefreshRequest,
+  ApiSharedPollPublishRequest,
   ApiSubscribeRequest,
   ConnectionSelector,
   NodeApi,
@@ -95,6 +96,9 @@ export class FakeNode implements NodeApi {
   }
   async historyRemove(channel: string): Promise<void> {
     this.record('historyRemove', channel);
+  }
+  async sharedPollPublish(req: ApiSharedPollPublishRequest): Promise<void> {
+    this.record('sharedPollPublish', req);
   }
   async subscribe(req: ApiSubscribeRequest): Promise<void> {
     this.record('subscribe', req);

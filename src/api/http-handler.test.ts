@@ -315,7 +315,7 @@ describe('legacy route', () => {
   it('accepts numeric methods, any whitespace between objects and none at all', async () => {
     const body =
       '{"id":1,"method":0,"params":{"channel":"a","data":1}}  \t{"id":2,"method":9}\r\n\n' +
-      '{"id":3,"method":8,"params":{}}{"id":4,"method":5,"params":{"channel":"chat"}}{"id":5,"method":13}{"id":6,"method":39,"params":{}}' +
+      '{"id":3,"method":8,"params":{}}{"id":4,"method":5,"params":{"channel":"chat"}}{"id":5,"method":13}{"id":6,"method":40,"params":{}}' +
       '{"id":7,"method":2,"params":{"user":"u","channel":"chat"}}{"id":8,"method":"BaTcH","params":{}}';
     const res = await api.post('/api', body);
     const lines = res.text.split('\n').map((l) => JSON.parse(l));

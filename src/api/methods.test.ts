@@ -296,6 +296,26 @@ describe('history and history_remove', () => {
   });
 });
 
+describe('shared_poll_publish', () => {
+  it('requires channel, key and a positive version, then hands the publication to the node', async () => {
+    assert.deepEqual(await call('shared_poll_publish', { key: 'k', version: 1 }), BAD);
+    assert.deepEqual(await call('shared_poll_publish', { channel: 'chat', version: 1 }), BAD);
+    assert.deepEqual(await call('shared_poll_publish', { channel: 'chat', key: 'k' }), BAD);
+    assert.deepEqual(await call('shared_poll_publish', { channel: 'chat', key: 'k', version: 2, b64data: '!' }), BAD);
+    assert.deepEqual(api.node.callsOf('sharedPollPublish'), []);
+    assert.deepEqual(await call('shared_poll_publish', { channel: 'chat', key: 'k', version: 2, data: { v: 1 }, epoch: 'e1' }), { result: {} });
+    assert.deepEqual(await call('shared_poll_publish', { channel: 'chat', key: 'k', version: 3, b64data: 'AQI=' }), { result: {} });
+    const calls = api.node.callsOf('sharedPollPublish') as { channel: string; key: string; version: number; data: Uint8Array; epoch: string }[];
+    assert.deepEqual(
+      calls.map((c) => ({ ...c, data: Buffer.from(c.data).toString('hex') })),
+      [
+        { channel: 'chat', key: 'k', version: 2, data: Buffer.from('{"v":1}').toString('hex'), epoch: 'e1' },
+        { channel: 'chat', key: 'k', version: 3, data: '0102', epoch: '' },
+      ],
+    );
+  });
+});
+
 describe('channels, info, rpc', () => {
   it('channels lists active channels, filtered by glob', async () => {
     api.node.channelsData = {
@@ -378,6 +398,7 @@ describe('executor', () => {
       'publish',
       'refresh',
       'rpc',
+      'shared_poll_publish',
       'subscribe',
       'unsubscribe',
     ]);

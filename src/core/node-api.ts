@@ -89,6 +89,17 @@ export interface NodeInfo {
   uptime: number;
 }
 
+/** shared_poll_publish (server.md §4.6): a new version of one key, pushed to this node's subscribers. */
+export interface ApiSharedPollPublishRequest {
+  channel: string;
+  key: string;
+  /** Above 0. */
+  version: number;
+  data: Uint8Array;
+  /** The publisher's epoch; "" for none. */
+  epoch: string;
+}
+
 export interface NodeApi {
   /** Options for a channel; undefined when its namespace does not exist. */
   channelOptions(channel: string): ChannelOptions | undefined;
@@ -104,6 +115,11 @@ export interface NodeApi {
   /** Channels with at least one subscriber, with subscriber counts. */
   channels(): Promise<Record<string, { num_clients: number }>>;
   info(): Promise<{ nodes: NodeInfo[] }>;
+  /**
+   * shared_poll_publish: 102 for an unknown namespace, 107 unless the namespace is shared_poll,
+   * 108 unless it is versioned with publish_enabled. Reaches this node's subscribers only.
+   */
+  sharedPollPublish(req: ApiSharedPollPublishRequest): Promise<void>;
   /** The map methods (map_publish, ...); undefined when the node has no map broker (they answer 108). */
   readonly maps: NodeMapApi | undefined;
 }

@@ -26,6 +26,7 @@ import type {
   ApiPublishRequest,
   ApiPublishResult,
   ApiRefreshRequest,
+  ApiSharedPollPublishRequest,
   ApiSubscribeRequest,
   ConnectionSelector,
   NodeApi,
@@ -345,6 +346,13 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     const o = this.mustResolve(req.channel);
     if (!historyEnabled(o)) throw Errors.notAvailable;
     return this.readHistory(req.channel, o, { limit: req.limit, since: req.since, reverse: req.reverse, maxLimit: 0 });
+  }
+
+  async sharedPollPublish(req: ApiSharedPollPublishRequest): Promise<void> {
+    const o = this.mustResolve(req.channel);
+    if (o.subscription_type !== 'shared_poll') throw Errors.badRequest;
+    const pub = { key: req.key, version: req.version, data: req.data, ...(req.epoch ? { epoch: req.epoch } : {}) };
+    this.sharedPoll.engine.publish(req.channel, this.sharedPoll.config(o), pub);
   }
 
   async historyRemove(channel: string): Promise<void> {

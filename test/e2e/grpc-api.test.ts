@@ -185,7 +185,7 @@ describe('GRPC server API', { timeout: 120_000 }, () => {
       {
         commands: [
           { publish: { channel, data: Buffer.from('{"i":1}') } },
-          { shared_poll_publish: { channel, key: 'k', version: 1, data: Buffer.from('{}') } },
+          { connections: {} },
           { publish: { channel: 'nope:x', data: Buffer.from('{}') } },
           { history: { channel, limit: -1 } },
         ],
@@ -233,7 +233,7 @@ describe('GRPC server API', { timeout: 120_000 }, () => {
   });
 
   it('answers UNIMPLEMENTED for methods Gyre does not serve', async () => {
-    for (const m of ['Connections', 'SharedPollPublish', 'UpdateUserStatus', 'DeviceList']) {
+    for (const m of ['Connections', 'UpdateUserStatus', 'DeviceList']) {
       const r = await unary(client, m, {}, auth);
       assert.equal(r.err?.code, grpc.status.UNIMPLEMENTED, m);
     }
