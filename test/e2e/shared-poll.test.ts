@@ -3,7 +3,7 @@
  * builds) and a node:http refresh backend the test runs. Track signatures are minted here
  * with node:crypto as an application backend would (HMAC-SHA256 over iat, exp, user,
  * channel and the keys' hash). Covered: tracking and receiving versions, untracking,
- * removal, a forged signature refused with 103, backend batching (one request per batch of
+ * removal, release of a leaving client's keys, a forged signature refused with 103, backend batching (one request per batch of
  * keys per cycle whatever the number of clients), the default channel proxy, and the
  * shared_poll_publish API.
  */
@@ -175,6 +175,24 @@ describe('shared poll subscriptions with the official SDK', { timeout: 120_000 }
       assert.deepEqual(errors, []);
     });
   }
+
+  it('stops polling the keys of a client that unsubscribes or disconnects', async () => {
+    for (const leave of ['unsubscribe', 'disconnect'] as const) {
+      const channel = `poll:${uniq(leave)}`;
+      itemsOf(channel).set('x', { data: { x: 1 }, version: 1 });
+      const { sub, updates } = await pollSub(channel);
+      sub.track([{ key: 'x', version: 0 }], sign(channel, ['x']));
+      await waitFor(() => latest(updates, 'x')?.version === 1, 'the first version');
+      await waitFor(() => calls.filter((c) => c.channel === channel).length >= 2, 'a timer poll');
+      if (leave === 'unsubscribe') sub.unsubscribe();
+      else clients.json.closeAll();
+      await sleep(150);
+      const mark = calls.length;
+      // Three refresh intervals: a key still tracked would be polled in each.
+      await sleep(900);
+      assert.deepEqual(calls.slice(mark).filter((c) => c.channel === channel), [], `no poll after ${leave}`);
+    }
+  });
 
   it('refuses a forged signature with 103 and tracks nothing', async () => {
     const channel = `poll:${uniq('forged')}`;
