@@ -30,7 +30,8 @@ function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): P
 }
 
 function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: string, out: string[]): void {
-  if (o.subscription_type !== '' && o.subscription_type !== 'stream') out.push(`${path}.subscription_type`);
+  const servedTypes = ['', 'stream', 'map', 'map_clients', 'map_users'];
+  if (!servedTypes.includes(o.subscription_type)) out.push(`${path}.subscription_type`);
   for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
     if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
   }

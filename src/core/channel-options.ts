@@ -37,6 +37,10 @@ export interface ChannelOptions {
   subscription_type?: string;
   /** Map subscription options (`subscription_type` map, map_clients, map_users). */
   map?: ChannelMapOptions;
+  /** Subscribers are written into the map_clients channel `<prefix><channel>` (subscriptions.md §5.9). */
+  map_clients_presence_channel_prefix?: string;
+  /** Subscribers' users are written into the map_users channel `<prefix><channel>`. */
+  map_users_presence_channel_prefix?: string;
 }
 
 /** A namespace: a name plus its channel options. */

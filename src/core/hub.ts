@@ -195,10 +195,21 @@ export class Hub<C extends HubClient = HubClient> {
   broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
+    // Map changes (map-broker.ts MapPublication) also carry their key and removal flag.
+    const mapPub = pub as BrokerPublication & { key?: string; removed?: boolean };
     const reply: Reply = {
       push: {
         channel,
-        pub: { data: pub.data, info: pub.info, offset: pub.offset || undefined, tags: pub.tags, epoch: pub.epoch, delta: pub.delta || undefined },
+        pub: {
+          data: pub.data,
+          info: pub.info,
+          offset: pub.offset || undefined,
+          tags: pub.tags,
+          epoch: pub.epoch,
+          delta: pub.delta || undefined,
+          key: mapPub.key,
+          removed: mapPub.removed || undefined,
+        },
       },
     };
     // Front cache: the variant encoded last. A channel whose subscribers share one variant never

@@ -4,7 +4,7 @@
  * (NodeApi) and receives broker events (BrokerEventHandler).
  */
 import { MapApi, type NodeMapApi } from './map-api.js';
-import type { MapBroker } from './map-broker.js';
+import type { MapBroker, MapPublication } from './map-broker.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -52,6 +52,9 @@ import { noProxies, type ProxyBindings } from './proxy-ports.js';
 import { TrafficCounters } from './traffic.js';
 import type { Transport, TransportRequest } from './transport.js';
 
+/** Keys map-channel operations apart from stream-channel ones in the per-channel op chain. */
+const MAP_OP_PREFIX = '\u0000map:';
+
 export interface NodeDeps {
   broker: Broker;
   presenceManager: PresenceManager;
@@ -94,7 +97,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly proxies: ProxyBindings;
   /** The server API's map methods; undefined when the node has no map broker. */
   readonly maps: NodeMapApi | undefined;
-  private readonly mapBroker: MapBroker | undefined;
+  readonly mapBroker: MapBroker | undefined;
   /** Rate-limited logging for what clients can cause (malformed input, bad tokens). */
   readonly faults: LogLimiter;
   /** Typed events (NodeEventMap in node-events.ts); core only emits. */
@@ -105,6 +108,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   private readonly startedAt: number;
   private readonly channelRefs = new Map<string, number>();
   private readonly channelOps = new Map<string, Promise<void>>();
+  private readonly mapChannelRefs = new Map<string, number>();
   private closing = false;
   private running = false;
   private readonly cluster: Cluster | undefined;
@@ -153,9 +157,8 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
 
   private async connectBroker(): Promise<void> {
     await this.broker.run(this);
-    // No map channel is subscribed on a node yet (map subscriptions are not served), so live
-    // map changes never reach this handler; running the broker starts its key expiry.
-    await this.mapBroker?.run({ handleMapPublication: () => undefined });
+    // Live map changes go to the hub like stream publications (key and removal included).
+    await this.mapBroker?.run({ handleMapPublication: (channel, pub, position) => this.handleMapPublication(channel, pub, position) });
     await this.cluster?.start();
   }
 
@@ -202,6 +205,30 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     }).catch((err: unknown) => this.logger.warn({ channel, err }, 'broker unsubscribe failed'));
   }
 
+  acquireMapChannel(channel: string): Promise<void> {
+    const broker = this.mapBroker;
+    if (!broker) return Promise.reject(Errors.notAvailable);
+    const n = (this.mapChannelRefs.get(channel) ?? 0) + 1;
+    this.mapChannelRefs.set(channel, n);
+    const op = MAP_OP_PREFIX + channel;
+    if (n === 1) return this.channelOp(op, () => broker.subscribe(channel));
+    return this.channelOps.get(op) ?? Promise.resolve();
+  }
+
+  releaseMapChannel(channel: string): void {
+    const broker = this.mapBroker;
+    const n = (this.mapChannelRefs.get(channel) ?? 0) - 1;
+    if (n > 0) {
+      this.mapChannelRefs.set(channel, n);
+      return;
+    }
+    this.mapChannelRefs.delete(channel);
+    if (!broker) return;
+    void this.channelOp(MAP_OP_PREFIX + channel, async () => {
+      if (!this.mapChannelRefs.has(channel)) await broker.unsubscribe(channel);
+    }).catch((err: unknown) => this.logger.warn({ channel, err }, 'map broker unsubscribe failed'));
+  }
+
   private channelOp(channel: string, fn: () => Promise<void>): Promise<void> {
     const prev = this.channelOps.get(channel) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(fn);
@@ -241,6 +268,12 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     const started = performance.now();
     this.hub.broadcastPublication(channel, pub, position);
     this.events.emit('publication', { channel, pub, broadcastMs: performance.now() - started });
+  }
+
+  /** A live map change from the map broker: to the local subscribers of the map channel. */
+  handleMapPublication(channel: string, pub: MapPublication, position: StreamPosition): void {
+    this.traffic.brokerReceived.publication++;
+    this.hub.broadcastPublication(channel, pub, position);
   }
 
   handleJoin(channel: string, info: ClientInfo): void {

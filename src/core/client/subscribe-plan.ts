@@ -100,15 +100,23 @@ function compiledTagsFilter(c: ClientSession, channel: string, tf: FilterNode): 
   }
 }
 
-/** Applies the namespace rules of server.md §3.7 to a client subscribe request. */
-export async function authorizeSubscribe(c: ClientSession, channel: string, req: SubscribeRequest): Promise<SubscribePlan> {
+/**
+ * Applies the namespace rules of server.md §3.7 to a client subscribe request. `typeCheck`
+ * matches the request type with the namespace (map kinds pass their own).
+ */
+export async function authorizeSubscribe(
+  c: ClientSession,
+  channel: string,
+  req: SubscribeRequest,
+  typeCheck: (reqType: number, opts: ChannelOptions) => void = checkTypeMatch,
+): Promise<SubscribePlan> {
   const node = c.node;
   const resolver = node.resolver;
   const resolved = resolver.resolve(channel);
   if (!resolved) throw Errors.unknownChannel;
   if (!resolver.validName(channel, resolved)) throw Errors.badRequest;
   const opts = resolved.options;
-  checkTypeMatch(req.type ?? SubscribeTypes.stream, opts);
+  typeCheck(req.type ?? SubscribeTypes.stream, opts);
   if (req.tf && !opts.allow_tags_filter) throw Errors.badRequest;
   const tagsFilter = req.tf ? compiledTagsFilter(c, channel, req.tf) : undefined;
 
