@@ -1,0 +1,225 @@
+// The map kind's phases (subscriptions.md §5) over the memory map broker and an in-memory JSON
+// connection: STATE paging with the frozen position, the STREAM catch-up, the transition to
+// LIVE with its publications, recovery and unrecoverable positions, live changes by key,
+// release, map presence and client map publish / remove with their permissions.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { MemoryBroker, MemoryPresenceManager } from '../../../brokers/memory/index.js';
+import { MemoryMapBroker } from '../../../brokers/memory/memory-map-broker.js';
+import { jsonCodec } from '../../../protocol/codec.js';
+import { MemoryTransport, until } from '../../memory-transport.test-helper.js';
+import { Node } from '../../node.js';
+import type { ClientSession } from '../client.js';
+
+const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
+
+interface Frame {
+  id?: number;
+  error?: { code: number };
+  subscribe?: Record<string, unknown> & { state?: Pub[]; publications?: Pub[] };
+  push?: { channel: string; pub?: Pub; unsubscribe?: { code: number } };
+  publish?: object;
+}
+interface Pub {
+  key: string;
+  data?: unknown;
+  offset?: number;
+  removed?: boolean;
+  info?: { client: string };
+}
+
+async function setup(userId = '') {
+  const mapBroker = new MemoryMapBroker();
+  const node = new Node(
+    {
+      client: { insecure: userId === '' },
+      channel: {
+        namespaces: [
+          { name: 'eph', subscription_type: 'map', map: { mode: 'ephemeral', key_ttl: 60_000 }, allow_subscribe_for_client: true },
+          { name: 'pers', subscription_type: 'map', map: { mode: 'persistent', min_page_size: 2, max_page_size: 2 }, allow_subscribe_for_client: true },
+          { name: 'small', subscription_type: 'map', map: { mode: 'persistent', stream_size: 2, min_page_size: 2 }, allow_subscribe_for_client: true },
+          {
+            name: 'sub',
+            subscription_type: 'map',
+            map: { mode: 'ephemeral', key_ttl: 60_000, client_key: 'client_id', allow_publish_for_subscriber: true },
+            allow_subscribe_for_client: true,
+          },
+          {
+            name: 'watched',
+            subscription_type: 'map',
+            map: { mode: 'ephemeral', key_ttl: 60_000 },
+            map_clients_presence_channel_prefix: 'who:',
+            allow_subscribe_for_client: true,
+          },
+          { name: 'who', subscription_type: 'map_clients', map: { mode: 'ephemeral', key_ttl: 60_000 }, allow_subscribe_for_client: true },
+        ],
+      },
+    },
+    {
+      broker: new MemoryBroker(),
+      presenceManager: new MemoryPresenceManager(),
+      mapBroker,
+      handlers: userId ? { onConnecting: async () => ({ userId }) } : {},
+    },
+  );
+  await node.start();
+  return { node, mapBroker, connect: () => connect(node) };
+}
+
+async function connect(node: Node) {
+  const t = new MemoryTransport();
+  const c: ClientSession = node.createClient(t, { headers: {} });
+  c.handleFrame(jsonCodec.encodeCommand({ id: 1, connect: {} }));
+  await until(() => t.frames.length >= 1);
+  let nextId = 2;
+  const frames = (): Frame[] => t.frames.map((f) => JSON.parse(f) as Frame);
+  /** Sends a command and returns its reply. */
+  const send = async (cmd: Record<string, unknown>): Promise<Frame> => {
+    const id = nextId++;
+    c.handleFrame(jsonCodec.encodeCommand({ id, ...cmd }));
+    await until(() => frames().some((f) => f.id === id) || t.closed !== undefined);
+    const r = frames().find((f) => f.id === id);
+    assert.ok(r, `reply to ${JSON.stringify(cmd)} (closed: ${t.closed?.code})`);
+    return r;
+  };
+  const sub = (req: Record<string, unknown>) => send({ subscribe: { type: 1, flag: 1, ...req } });
+  const pushes = (channel: string): Pub[] => frames().filter((f) => f.push?.channel === channel && f.push.pub).map((f) => f.push!.pub!);
+  return { t, c, send, sub, pushes, frames };
+}
+
+const data = (p: Pub): unknown => p.data;
+
+test('ephemeral map: empty STATE goes live at once; live writes and removals arrive by key', async () => {
+  const { node, connect } = await setup();
+  const a = await connect();
+  const r = await a.sub({ channel: 'eph:m', phase: 2 });
+  assert.equal(r.subscribe?.type, 1);
+  assert.equal(r.subscribe?.phase, undefined, 'LIVE result omits the phase');
+  assert.ok(typeof r.subscribe?.epoch === 'string' && r.subscribe.epoch !== '');
+  assert.equal(r.subscribe?.recoverable, undefined, 'no recovery without a stream');
+  await node.maps!.publish({ channel: 'eph:m', key: 'k1', data: enc({ v: 1 }) });
+  await node.maps!.remove({ channel: 'eph:m', key: 'k1' });
+  await until(() => a.pushes('eph:m').length === 2);
+  assert.deepEqual(a.pushes('eph:m'), [{ key: 'k1', data: { v: 1 } }, { key: 'k1', removed: true }]);
+  // A second STATE attempt on a live subscription is refused.
+  assert.equal((await a.sub({ channel: 'eph:m', phase: 2 })).error?.code, 105);
+  await node.shutdown();
+});
+
+test('persistent map: STATE pages keep the first page position, changes made meanwhile come in the LIVE publications', async () => {
+  const { node, connect } = await setup();
+  for (const k of ['a', 'b', 'c', 'd', 'e']) await node.maps!.publish({ channel: 'pers:m', key: k, data: enc(k) });
+  const a = await connect();
+  const p1 = (await a.sub({ channel: 'pers:m', phase: 2, limit: 2 })).subscribe!;
+  assert.equal(p1.phase, 2);
+  assert.equal(p1.cursor, 'b');
+  assert.equal(p1.offset, 5);
+  assert.deepEqual(p1.state!.map((e) => e.key), ['a', 'b']);
+  await node.maps!.publish({ channel: 'pers:m', key: 'a', data: enc('a2') });
+  await node.maps!.publish({ channel: 'pers:m', key: 'd', data: enc('d2') });
+  const p2 = (await a.sub({ channel: 'pers:m', phase: 2, limit: 2, cursor: 'b', offset: 5, epoch: p1.epoch })).subscribe!;
+  assert.equal(p2.phase, 2);
+  assert.deepEqual(p2.state!.map((e) => e.key), ['c'], 'd changed after the first page: left to the stream');
+  assert.equal(p2.offset, 5, 'pages report the frozen position');
+  const p3 = (await a.sub({ channel: 'pers:m', phase: 2, limit: 2, cursor: p2.cursor, offset: 5, epoch: p1.epoch })).subscribe!;
+  assert.equal(p3.phase, undefined, 'the last page went LIVE');
+  assert.equal(p3.recoverable, true);
+  assert.equal(p3.offset, 7);
+  assert.deepEqual(p3.state!.map((e) => e.key), ['e']);
+  assert.deepEqual(p3.publications!.map((p) => [p.key, p.offset, data(p)]), [['a', 6, 'a2'], ['d', 7, 'd2']]);
+  await node.maps!.publish({ channel: 'pers:m', key: 'b', data: enc('b2') });
+  await until(() => a.pushes('pers:m').length === 1);
+  assert.deepEqual(a.pushes('pers:m')[0], { key: 'b', data: 'b2', offset: 8 });
+  await node.shutdown();
+});
+
+test('persistent map: STREAM pages catch up until the rest fits the transition', async () => {
+  const { node, connect } = await setup();
+  for (const k of ['a', 'b', 'c']) await node.maps!.publish({ channel: 'pers:s', key: k, data: enc(k) });
+  const a = await connect();
+  const p1 = (await a.sub({ channel: 'pers:s', phase: 2, limit: 2 })).subscribe!;
+  for (let i = 0; i < 5; i++) await node.maps!.publish({ channel: 'pers:s', key: 'z', data: enc(i) });
+  const p2 = (await a.sub({ channel: 'pers:s', phase: 2, limit: 2, cursor: p1.cursor, offset: 3, epoch: p1.epoch })).subscribe!;
+  assert.equal(p2.phase, 2, 'too far behind to go live from the last state page');
+  assert.equal(p2.cursor, undefined);
+  const s1 = (await a.sub({ channel: 'pers:s', phase: 1, offset: 3, epoch: p1.epoch, limit: 2 })).subscribe!;
+  assert.equal(s1.phase, 1);
+  assert.equal(s1.offset, 5);
+  assert.deepEqual(s1.publications!.map((p) => p.offset), [4, 5]);
+  const s2 = (await a.sub({ channel: 'pers:s', phase: 1, offset: 5, epoch: p1.epoch, limit: 2 })).subscribe!;
+  assert.equal(s2.phase, 1, '5 + 2 is still short of the top (8) seen by the first STREAM request');
+  assert.deepEqual(s2.publications!.map((p) => p.offset), [6, 7]);
+  const s3 = (await a.sub({ channel: 'pers:s', phase: 1, offset: 7, epoch: p1.epoch, limit: 2 })).subscribe!;
+  assert.equal(s3.phase, undefined);
+  assert.equal(s3.offset, 8);
+  assert.deepEqual(s3.publications!.map((p) => [p.key, p.offset, data(p)]), [['z', 8, 4]]);
+  assert.equal(s3.recovered, undefined, 'not a recovery');
+  await node.shutdown();
+});
+
+test('recovery from a position, an unrecoverable one (112), and a cursor without reservation (103)', async () => {
+  const { node, connect } = await setup();
+  const a = await connect();
+  const live = (await a.sub({ channel: 'small:m', phase: 2 })).subscribe!;
+  await a.send({ unsubscribe: { channel: 'small:m' } });
+  await node.maps!.publish({ channel: 'small:m', key: 'x', data: enc(1) });
+  const rec = (await a.sub({ channel: 'small:m', phase: 1, recover: true, offset: live.offset ?? 0, epoch: live.epoch })).subscribe!;
+  assert.equal(rec.recovered, true);
+  assert.equal(rec.was_recovering, true);
+  assert.deepEqual(rec.publications!.map((p) => p.key), ['x']);
+  await a.send({ unsubscribe: { channel: 'small:m' } });
+  for (let i = 0; i < 4; i++) await node.maps!.publish({ channel: 'small:m', key: 'y', data: enc(i) });
+  const lost = await a.sub({ channel: 'small:m', phase: 1, recover: true, offset: rec.offset, epoch: live.epoch });
+  assert.equal(lost.error?.code, 112, 'the stream (size 2) no longer holds the missed changes');
+  assert.equal(a.c.subs.has('small:m'), false, 'the failed attempt left no reservation');
+  assert.equal((await a.sub({ channel: 'small:m', phase: 1, offset: 1, epoch: 'other', recover: true })).error?.code, 112, 'another epoch');
+  assert.equal((await a.sub({ channel: 'small:m', phase: 2, cursor: 'y' })).error?.code, 103);
+  assert.equal((await a.sub({ channel: 'small:m', phase: 1 })).error?.code, 103, 'STREAM without reservation or recover');
+  assert.equal((await a.sub({ channel: 'eph:m', phase: 1, recover: true })).error?.code, 107, 'no stream in ephemeral mode');
+  await node.shutdown();
+});
+
+test('unsubscribe releases the hub entry and the map broker interest', async () => {
+  const { node, mapBroker, connect } = await setup();
+  const a = await connect();
+  await a.sub({ channel: 'eph:r', phase: 2 });
+  assert.equal(node.hub.hasSubscribers('eph:r'), true);
+  await a.send({ unsubscribe: { channel: 'eph:r' } });
+  assert.equal(node.hub.hasSubscribers('eph:r'), false);
+  await until(() => !(mapBroker as unknown as { subscribed: Set<string> }).subscribed.has('eph:r'));
+  await node.maps!.publish({ channel: 'eph:r', key: 'k', data: enc(1) });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(a.pushes('eph:r').length, 0);
+  await node.shutdown();
+});
+
+test('map clients presence: subscribers are written on LIVE and removed on unsubscribe', async () => {
+  const { node, connect } = await setup();
+  const watcher = await connect();
+  const w = (await watcher.sub({ channel: 'who:watched:1', type: 2, phase: 2 })).subscribe!;
+  assert.equal(w.type, 1, 'presence subscriptions answer type 1');
+  const b = await connect();
+  await b.sub({ channel: 'watched:1', phase: 2 });
+  await until(() => watcher.pushes('who:watched:1').length === 1);
+  assert.deepEqual(watcher.pushes('who:watched:1')[0], { key: b.c.id, info: { user: '', client: b.c.id } });
+  await b.send({ unsubscribe: { channel: 'watched:1' } });
+  await until(() => watcher.pushes('who:watched:1').length === 2);
+  assert.deepEqual(watcher.pushes('who:watched:1')[1], { key: b.c.id, removed: true });
+  await node.shutdown();
+});
+
+test('client map publish: subscriber permission, client_id key, and remove', async () => {
+  const { node, connect } = await setup('u1');
+  const a = await connect();
+  assert.equal((await a.send({ publish: { channel: 'sub:m', type: 1, key: 'k', data: enc(1) } })).error?.code, 103, 'not subscribed yet');
+  await a.sub({ channel: 'sub:m', phase: 2 });
+  const ok = await a.send({ publish: { channel: 'sub:m', type: 1, key: 'arbitrary', data: enc(2) } });
+  assert.deepEqual(ok.publish, {});
+  await until(() => a.pushes('sub:m').length === 1);
+  const p = a.pushes('sub:m')[0]!;
+  assert.equal(p.key, a.c.id, 'client_key: client_id replaces the sent key');
+  assert.equal(p.info?.client, a.c.id, 'the writer is the info');
+  assert.equal((await a.send({ publish: { channel: 'sub:m', type: 1, key: 'k', removed: true } })).error?.code, 103, 'removal is not allowed here');
+  assert.equal((await a.send({ publish: { channel: 'eph:m', type: 1, key: 'k', data: enc(1) } })).error?.code, 103, 'no publish rule');
+  await node.shutdown();
+});
