@@ -10,6 +10,8 @@ import { jsonCodec } from '../../../protocol/codec.js';
 import { MemoryTransport, until } from '../../memory-transport.test-helper.js';
 import { Node } from '../../node.js';
 import type { ClientSession } from '../client.js';
+import type { MapSubscription } from '../subscription.js';
+import { mapKind } from './map.js';
 
 const enc = (v: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(v));
 
@@ -88,6 +90,14 @@ async function connect(node: Node) {
 }
 
 const data = (p: Pub): unknown => p.data;
+
+async function untilAsync(cond: () => Promise<boolean>, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
 
 test('ephemeral map: empty STATE goes live at once; live writes and removals arrive by key', async () => {
   const { node, connect } = await setup();
@@ -221,5 +231,69 @@ test('client map publish: subscriber permission, client_id key, and remove', asy
   assert.equal(p.info?.client, a.c.id, 'the writer is the info');
   assert.equal((await a.send({ publish: { channel: 'sub:m', type: 1, key: 'k', removed: true } })).error?.code, 103, 'removal is not allowed here');
   assert.equal((await a.send({ publish: { channel: 'eph:m', type: 1, key: 'k', data: enc(1) } })).error?.code, 103, 'no publish rule');
+  await node.shutdown();
+});
+
+test('map presence entries are kept alive by the presence tick while the subscriber stays', async () => {
+  const mapBroker = new MemoryMapBroker({ sweepIntervalMs: 50 });
+  const node = new Node(
+    {
+      client: { insecure: true, presence_update_interval: 100 },
+      channel: {
+        namespaces: [
+          { name: 'watched', subscription_type: 'map', map: { mode: 'ephemeral', key_ttl: 60_000 }, map_clients_presence_channel_prefix: 'who:' },
+          { name: 'who', subscription_type: 'map_clients', map: { mode: 'ephemeral', key_ttl: 400 } },
+        ],
+      },
+    },
+    { broker: new MemoryBroker(), presenceManager: new MemoryPresenceManager(), mapBroker },
+  );
+  await node.start();
+  const a = await connect(node);
+  await a.sub({ channel: 'watched:1', phase: 2 });
+  await untilAsync(async () => (await node.maps!.stats('who:watched:1')).numKeys === 1);
+  await new Promise((r) => setTimeout(r, 1200));
+  assert.equal((await node.maps!.stats('who:watched:1')).numKeys, 1, 'refreshed past its key_ttl');
+  await a.send({ unsubscribe: { channel: 'watched:1' } });
+  await untilAsync(async () => (await node.maps!.stats('who:watched:1')).numKeys === 0);
+  await node.shutdown();
+});
+
+test('the transition buffer: changes up to the LIVE position are dropped, later ones follow the reply, a gap ends with 2500', async () => {
+  const { node, connect } = await setup();
+  const a = await connect();
+  const sub: MapSubscription = {
+    kind: 'map',
+    channel: 'pers:buf',
+    state: 'subscribing',
+    serverSide: false,
+    mapType: 1,
+    phase: 0,
+    positioned: true,
+    offset: 5,
+    epoch: 'E',
+    startedAtMs: 0,
+    pushJoinLeave: false,
+    emitJoinLeave: false,
+    emitPresence: false,
+    expireAt: 0,
+    clientSideRefresh: false,
+    info: { user: '', client: a.c.id },
+    settings: { broker: { mode: 'persistent', keyTtlMs: 0, streamSize: 100, streamTtlMs: 60_000, metaTtlMs: 0 }, defaultPageSize: 100, minPageSize: 100, maxPageSize: 1000, liveLimit: 1000, catchUpTimeoutMs: 5000, presence: false },
+    buffer: [],
+  };
+  a.c.subs.set(sub.channel, sub);
+  const item = (offset: number) => jsonCodec.encodeReply({ push: { channel: sub.channel, pub: { key: `k${offset}`, offset } } });
+  const pub = (offset: number) => ({ key: `k${offset}`, data: new Uint8Array(0), offset, time: 0 });
+  for (const o of [4, 5, 6, 7]) mapKind.deliver(a.c, sub, pub(o), { offset: o, epoch: 'E' }, item(o));
+  assert.equal(a.pushes(sub.channel).length, 0, 'held while subscribing');
+  mapKind.finish(a.c, sub);
+  assert.equal(sub.state, 'subscribed');
+  await until(() => a.pushes(sub.channel).length === 2);
+  assert.deepEqual(a.pushes(sub.channel).map((p) => p.offset), [6, 7]);
+  assert.equal(sub.offset, 7);
+  mapKind.deliver(a.c, sub, pub(9), { offset: 9, epoch: 'E' }, item(9));
+  await until(() => a.frames().some((f) => f.push?.unsubscribe?.code === 2500));
+  assert.equal(a.c.subs.has(sub.channel), false);
   await node.shutdown();
 });
