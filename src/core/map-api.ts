@@ -101,6 +101,7 @@ export interface ChannelMapOptions {
   live_transition_max_publication_limit?: number;
   subscribe_catch_up_timeout?: number;
   client_key?: string;
+  remove_client_on_unsubscribe?: boolean;
   allow_publish_for_client?: boolean;
   allow_publish_for_subscriber?: boolean;
   allow_publish_for_anonymous?: boolean;

@@ -93,6 +93,8 @@ export interface MapSubscriptionSettings {
   catchUpTimeoutMs: number;
   /** The namespace keeps channel presence: switched on once live. */
   presence: boolean;
+  /** `map.remove_client_on_unsubscribe`: the key equal to the client ID goes with the subscriber (§5.11). */
+  removeClientKey?: boolean;
   /** Map presence channels this subscriber is written into once live (§5.9). */
   clientsPresenceChannel?: string;
   usersPresenceChannel?: string;

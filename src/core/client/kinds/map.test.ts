@@ -54,6 +54,20 @@ async function setup(userId = '') {
             allow_subscribe_for_client: true,
           },
           { name: 'who', subscription_type: 'map_clients', map: { mode: 'ephemeral', key_ttl: 60_000 }, allow_subscribe_for_client: true },
+          {
+            name: 'cur',
+            subscription_type: 'map',
+            map: { mode: 'ephemeral', key_ttl: 60_000, client_key: 'client_id', remove_client_on_unsubscribe: true, allow_publish_for_subscriber: true },
+            allow_subscribe_for_client: true,
+          },
+          {
+            name: 'seen',
+            subscription_type: 'map',
+            map: { mode: 'ephemeral', key_ttl: 60_000 },
+            map_users_presence_channel_prefix: 'users:',
+            allow_subscribe_for_client: true,
+          },
+          { name: 'users', subscription_type: 'map_users', map: { mode: 'ephemeral', key_ttl: 60_000 }, allow_subscribe_for_client: true },
         ],
       },
     },
@@ -295,5 +309,26 @@ test('the transition buffer: changes up to the LIVE position are dropped, later 
   mapKind.deliver(a.c, sub, pub(9), { offset: 9, epoch: 'E' }, item(9));
   await until(() => a.frames().some((f) => f.push?.unsubscribe?.code === 2500));
   assert.equal(a.c.subs.has(sub.channel), false);
+  await node.shutdown();
+});
+
+test('remove_client_on_unsubscribe drops the client key; map_users entries carry the user and stay', async () => {
+  const { node, connect } = await setup('u7');
+  const a = await connect();
+  await a.sub({ channel: 'cur:1', phase: 2 });
+  await a.send({ publish: { channel: 'cur:1', type: 1, key: 'x', data: enc(1) } });
+  assert.deepEqual((await node.maps!.readState({ channel: 'cur:1', limit: 0 })).entries.map((e) => e.key), [a.c.id]);
+  await a.send({ unsubscribe: { channel: 'cur:1' } });
+  await untilAsync(async () => (await node.maps!.stats('cur:1')).numKeys === 0);
+
+  const watcher = await connect();
+  await watcher.sub({ channel: 'users:seen:1', type: 3, phase: 2 });
+  await a.sub({ channel: 'seen:1', phase: 2 });
+  await until(() => watcher.pushes('users:seen:1').length === 1);
+  assert.deepEqual(watcher.pushes('users:seen:1')[0], { key: 'u7' }, 'no data, no info');
+  await a.send({ unsubscribe: { channel: 'seen:1' } });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(watcher.pushes('users:seen:1').length, 1, 'map_users entries only expire');
+  assert.equal((await node.maps!.stats('users:seen:1')).numKeys, 1);
   await node.shutdown();
 });

@@ -52,6 +52,7 @@ function settingsOf(c: ClientSession, channel: string, opts: ChannelOptions): Ma
     catchUpTimeoutMs: timeout < 0 ? 0 : timeout === 0 ? DEFAULT_CATCH_UP_TIMEOUT_MS : timeout,
     presence: !!opts.presence,
   };
+  if (m.remove_client_on_unsubscribe) settings.removeClientKey = true;
   if (opts.map_clients_presence_channel_prefix) settings.clientsPresenceChannel = opts.map_clients_presence_channel_prefix + channel;
   if (opts.map_users_presence_channel_prefix && c.userId !== '') settings.usersPresenceChannel = opts.map_users_presence_channel_prefix + channel;
   return settings;
@@ -321,12 +322,13 @@ async function goLive(c: ClientSession, sub: MapSubscription, since: StreamPosit
     result.recovered = true;
   }
   sub.phase = MapPhases.live;
-  c.onAfterReply(() => finishLive(c, sub, recovering));
+  const hasPublications = (result.publications?.length ?? 0) > 0;
+  c.onAfterReply(() => finishLive(c, sub, recovering, hasPublications));
   return { subscribe: result };
 }
 
 /** Right after the LIVE reply: subscribed, buffer flushed, presence, map presence and join. */
-function finishLive(c: ClientSession, sub: MapSubscription, recovering: boolean): void {
+function finishLive(c: ClientSession, sub: MapSubscription, recovering: boolean, hasPublications: boolean): void {
   if (c.subs.get(sub.channel) !== sub) return;
   const node = c.node;
   finishMap(c, sub);
@@ -336,7 +338,7 @@ function finishLive(c: ClientSession, sub: MapSubscription, recovering: boolean)
     channel: sub.channel,
     client: c.id,
     clientName: c.clientName,
-    recover: recovering ? { recovered: true, hasPublications: false } : undefined,
+    recover: recovering ? { recovered: true, hasPublications } : undefined,
   });
   if (sub.settings.presence) {
     sub.emitPresence = true;
@@ -468,6 +470,12 @@ function releaseMap(c: ClientSession, sub: MapSubscription): void {
   if (sub.mapPresence) {
     sub.mapPresence = false;
     removeMapPresence(c, sub);
+  }
+  if (sub.settings.removeClientKey && sub.announced) {
+    const node = c.node;
+    node.mapBroker
+      ?.remove(sub.channel, c.id, { channel: sub.settings.broker })
+      .catch((err: unknown) => node.logger.warn({ client: c.id, channel: sub.channel, err }, 'client key removal failed'));
   }
 }
 
