@@ -125,6 +125,9 @@ test('ephemeral map: empty STATE goes live at once; live writes and removals arr
   await node.maps!.remove({ channel: 'eph:m', key: 'k1' });
   await until(() => a.pushes('eph:m').length === 2);
   assert.deepEqual(a.pushes('eph:m'), [{ key: 'k1', data: { v: 1 } }, { key: 'k1', removed: true }]);
+  // A direct LIVE request (a recovery join) gets the same epoch.
+  const b = await connect();
+  assert.equal((await b.sub({ channel: 'eph:m', phase: 0 })).subscribe?.epoch, r.subscribe?.epoch);
   // A second STATE attempt on a live subscription is refused.
   assert.equal((await a.sub({ channel: 'eph:m', phase: 2 })).error?.code, 105);
   await node.shutdown();

@@ -309,6 +309,9 @@ async function goLive(c: ClientSession, sub: MapSubscription, since: StreamPosit
     if (merged.length > 0) result.publications = (merged as MapPublication[]).map(toWireMapPublication);
   } else {
     if (sub.overflowed) throw Errors.unrecoverablePosition;
+    // A direct LIVE request read no state page: the epoch comes from a position-only read.
+    if (!sub.epoch) sub.epoch = (await broker.readState(channel, { channel: s.broker, limit: 0 })).position.epoch;
+    if (c.subs.get(channel) !== sub) throw Disconnects.connectionClosed;
     // No stream: what arrived since the hub entry goes in the reply, later arrivals after it.
     const held = sub.buffer;
     sub.buffer = [];
