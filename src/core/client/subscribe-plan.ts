@@ -226,6 +226,9 @@ export function buildPlan(c: ClientSession, resolved: ResolvedChannel, input: Pl
   const forcePush = ov.force_push_join_leave ?? !!opts.force_push_join_leave;
   const recoverable = historyEnabled(opts) && (forceRecovery || input.wantRecoverable);
   const positioned = historyEnabled(opts) && (recoverable || forcePositioning || input.wantPositioned);
+  // auto_cache_recover (subscriptions.md §1.7): every subscribe recovers from an empty position,
+  // so the newest publication is delivered each time, server-side subscriptions included.
+  const autoCacheRecover = recoverable && forceRecovery && opts.force_recovery_mode === 'cache' && !!opts.auto_cache_recover;
   return {
     channel: input.channel,
     serverSide: input.serverSide,
@@ -236,9 +239,9 @@ export function buildPlan(c: ClientSession, resolved: ResolvedChannel, input: Pl
     pushJoinLeave: forcePush || (input.wantJoinLeave && joinLeave),
     emitJoinLeave: joinLeave,
     emitPresence: ov.presence ?? !!opts.presence,
-    recover: input.recover,
-    offset: input.offset,
-    epoch: input.epoch,
+    recover: input.recover || autoCacheRecover,
+    offset: autoCacheRecover ? 0 : input.offset,
+    epoch: autoCacheRecover ? '' : input.epoch,
     flag: input.flag,
     expireAt: input.expireAt,
     clientSideRefresh: input.clientSideRefresh,
