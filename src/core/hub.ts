@@ -88,6 +88,9 @@ export function variantKey(framing: PushFraming, mode: DeliveryMode): number {
   return FRAMINGS.indexOf(framing) * MODES + mode;
 }
 
+/** Computes the patch from a previous payload to the current one; undefined = send full. */
+export type Patcher = (prev: Uint8Array, cur: Uint8Array) => DeltaPatch | undefined;
+
 /** Per-broadcast encoded items by variant key: null = not encoded yet, undefined = cannot be encoded. */
 type VariantCache = (Uint8Array | undefined | null)[];
 
@@ -113,7 +116,11 @@ export class Hub<C extends HubClient = HubClient> {
   private readonly channels = new Map<string, ChannelEntry>();
   private numSubs = 0;
 
-  constructor(private readonly encode: PushEncoder) {}
+  /** `patcher` computes delta patches (§3.4); replaceable so tests can count its calls. */
+  constructor(
+    private readonly encode: PushEncoder,
+    private readonly patcher: Patcher = makePatch,
+  ) {}
 
   addClient(c: C): void {
     this.clients.set(c.id, c);
@@ -213,7 +220,7 @@ export class Hub<C extends HubClient = HubClient> {
     let delta: DeltaBroadcast | undefined;
     for (const rec of entry.subs.values()) {
       if (rec.deltaNegotiated) {
-        this.deliverDelta(rec, (delta ??= new DeltaBroadcast(reply, pub, prev)), position);
+        this.deliverDelta(rec, (delta ??= new DeltaBroadcast(reply, pub, prev, this.patcher)), position);
         continue;
       }
       if (rec.filter !== undefined && !rec.filter(pub.tags)) {
@@ -342,6 +349,7 @@ class DeltaBroadcast {
     readonly reply: Reply,
     readonly pub: BrokerPublication,
     private readonly prev: BrokerPublication | undefined,
+    private readonly patcher: Patcher,
   ) {}
 
   patch(): DeltaPatch | undefined {
@@ -350,7 +358,7 @@ class DeltaBroadcast {
       const prev = this.prev;
       const pub = this.pub;
       if (prev !== undefined && pub.offset > 0 && prev.offset === pub.offset - 1) {
-        this.value = makePatch(prev.data, pub.data);
+        this.value = this.patcher(prev.data, pub.data);
       }
     }
     return this.value;
