@@ -249,15 +249,17 @@ export class Hub<C extends HubClient = HubClient> {
    * stream (offset 0) is not the base the next patch is built from, so the next goes full.
    */
   private deliverDelta(rec: HubSubscriber, d: DeltaBroadcast, position: StreamPosition): void {
-    const json = rec.framing === 'json' || rec.framing === 'json-uni';
-    let mode: DeliveryMode = DeliveryModes.deltaFull;
-    if (rec.variant % MODES === DeliveryModes.deltaPatch) {
+    // Keys of one framing are consecutive (plain, deltaFull, deltaPatch), so the full key is
+    // the patch key minus one.
+    const base = rec.variant - (rec.variant % MODES);
+    let key = base + DeliveryModes.deltaFull;
+    if (rec.variant === base + DeliveryModes.deltaPatch) {
       const patch = d.patch();
-      if (patch !== undefined && (!json || patch.jsonSafe)) mode = DeliveryModes.deltaPatch;
+      if (patch !== undefined && (patch.jsonSafe || rec.framing === 'protobuf' || rec.framing === 'protobuf-uni')) key = rec.variant;
     }
-    const key = variantKey(rec.framing, mode);
     let item = d.items[key];
     if (item === null) {
+      const mode = (key - base) as DeliveryMode;
       item = this.encode(rec.framing, mode === DeliveryModes.deltaPatch ? d.patchReply() : d.reply, mode);
       d.items[key] = item;
     }
@@ -265,7 +267,7 @@ export class Hub<C extends HubClient = HubClient> {
       rec.client.encodeFailed();
       return;
     }
-    rec.variant = variantKey(rec.framing, d.pub.offset > 0 ? DeliveryModes.deltaPatch : DeliveryModes.deltaFull);
+    rec.variant = base + (d.pub.offset > 0 ? DeliveryModes.deltaPatch : DeliveryModes.deltaFull);
     rec.client.deliverPublication(rec.sub, d.pub, position, item);
   }
 
