@@ -35,7 +35,6 @@ const SDK_LIKE = {
 
 function expectedSdkLikeWarnings(): string[] {
   return [
-    'channel.without_namespace.allowed_delta_types',
     'channel.namespaces[0].subscription_type',
     'channel.namespaces[1].subscription_type',
     'channel.namespaces[3].subscription_type',

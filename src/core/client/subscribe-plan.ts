@@ -39,8 +39,8 @@ export interface SubscribePlan {
   chanInfo?: Uint8Array;
   data?: Uint8Array;
   /**
-   * Reserved for delta compression: `delta: "fossil"` asked and allowed by the namespace's
-   * `allowed_delta_types` (subscriptions.md §3.1). Never set yet.
+   * Delta compression: `delta: "fossil"` asked and allowed by the namespace's
+   * `allowed_delta_types` (subscriptions.md §3.1).
    */
   delta?: boolean;
   /** Reserved for tags filters: the request's `tf`, validated and compiled (§4.1). Never set yet. */
@@ -184,6 +184,8 @@ export async function authorizeSubscribe(c: ClientSession, channel: string, req:
     data,
   });
   if (tagsFilter) plan.tagsFilter = tagsFilter;
+  // Delta is negotiated only when the namespace allows fossil; otherwise publications go plain (§3.1).
+  if (req.delta === 'fossil' && opts.allowed_delta_types?.includes('fossil')) plan.delta = true;
   return plan;
 }
 
