@@ -35,7 +35,6 @@ const SDK_LIKE = {
 
 function expectedSdkLikeWarnings(): string[] {
   return [
-    'channel.without_namespace.allowed_delta_types',
     // map, map_clients and map_users are served; shared poll is not yet.
     'channel.namespaces[6].subscription_type',
   ].map((p) => `${p}: not supported yet`);

@@ -40,7 +40,6 @@ function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: strin
   }
   if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
   if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
-  if (o.allowed_delta_types.length > 0) out.push(`${path}.allowed_delta_types`);
 }
 
 /**

@@ -18,7 +18,8 @@ import type { NodeContext } from './client/context.js';
 import { addServerSubscription, type ServerSubscribeInput } from './client/server-subs.js';
 import { Cluster, type ClusterMember } from './cluster.js';
 import type { NodeHandlers } from './handlers.js';
-import { Hub, type PushFraming } from './hub.js';
+import { DeliveryModes, Hub, type DeliveryMode, type PushFraming } from './hub.js';
+import { jsonStringData } from './delta.js';
 import type {
   ApiDisconnectRequest,
   ApiHistoryRequest,
@@ -132,8 +133,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.maxCommandBytes = deps.maxCommandBytes ?? 65536;
     this.rpcPing = { enabled: !!options.rpc?.ping?.enabled, method: options.rpc?.ping?.method || 'ping' };
     this.wheel = new TimerWheel(100, () => this.clock.now());
-    // Only the plain delivery mode exists until delta compression lands (no subscriber negotiates delta).
-    this.hub = new Hub((framing, reply) => encodeOrUndefined(framing, reply));
+    this.hub = new Hub(encodePushVariant);
     this.startedAt = this.clock.now();
     this.events.setMaxListeners(0);
     if (deps.controller) this.cluster = new Cluster(this, deps.controller, this.logger);
@@ -263,10 +263,10 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
 
   // ---- broker events ----
 
-  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition, delta?: boolean, prev?: BrokerPublication): void {
     this.traffic.brokerReceived.publication++;
     const started = performance.now();
-    this.hub.broadcastPublication(channel, pub, position);
+    this.hub.broadcastPublication(channel, pub, position, delta ? prev : undefined);
     this.events.emit('publication', { channel, pub, broadcastMs: performance.now() - started });
   }
 
@@ -525,6 +525,17 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.wheel.close();
     await Promise.allSettled([this.broker.close(), this.presenceManager.close(), this.mapBroker?.close()]);
   }
+}
+
+/**
+ * The hub's encoder. Delta-negotiated subscribers on JSON get `data` as a JSON string, full
+ * payload and patch alike (subscriptions.md §3.2); Protobuf carries the bytes as they are.
+ */
+function encodePushVariant(framing: PushFraming, reply: Reply, mode: DeliveryMode): Uint8Array | undefined {
+  if (mode === DeliveryModes.plain || framing === 'protobuf' || framing === 'protobuf-uni') return encodeOrUndefined(framing, reply);
+  const push = reply.push!;
+  const pub = push.pub!;
+  return encodeOrUndefined(framing, { push: { ...push, pub: { ...pub, data: jsonStringData(pub.data ?? new Uint8Array(0)) } } });
 }
 
 function encodeOrUndefined(framing: PushFraming, reply: Reply): Uint8Array | undefined {
