@@ -203,7 +203,7 @@ export class Hub<C extends HubClient = HubClient> {
    * with delta (§3.5): delta subscribers holding it as their base get one fossil patch,
    * computed at most once here whatever the number of subscribers.
    */
-  broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition, prev?: BrokerPublication): void {
+  broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition, prev?: BrokerPublication, keyed = false): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
     // Map changes (map-broker.ts MapPublication) also carry their key and removal flag.
@@ -231,7 +231,7 @@ export class Hub<C extends HubClient = HubClient> {
     let delta: DeltaBroadcast | undefined;
     for (const rec of entry.subs.values()) {
       if (rec.deltaNegotiated) {
-        this.deliverDelta(rec, (delta ??= new DeltaBroadcast(reply, pub, prev, this.patcher)), position);
+        this.deliverDelta(rec, (delta ??= new DeltaBroadcast(reply, pub, prev, this.patcher, keyed)), position);
         continue;
       }
       if (rec.filter !== undefined && !rec.filter(pub.tags)) {
@@ -278,7 +278,8 @@ export class Hub<C extends HubClient = HubClient> {
       rec.client.encodeFailed();
       return;
     }
-    rec.variant = base + (d.pub.offset > 0 ? DeliveryModes.deltaPatch : DeliveryModes.deltaFull);
+    // A map subscriber's bases are per key and set when it goes live: its variant stays.
+    if (!d.keyed) rec.variant = base + (d.pub.offset > 0 ? DeliveryModes.deltaPatch : DeliveryModes.deltaFull);
     rec.client.deliverPublication(rec.sub, d.pub, position, item);
   }
 
@@ -363,6 +364,8 @@ class DeltaBroadcast {
     readonly pub: BrokerPublication,
     private readonly prev: BrokerPublication | undefined,
     private readonly patcher: Patcher,
+    /** A map change: `prev` is the key's previous value, the base of a positioned map subscriber (§3.5). */
+    readonly keyed = false,
   ) {}
 
   patch(): DeltaPatch | undefined {
@@ -370,7 +373,9 @@ class DeltaBroadcast {
       this.computed = true;
       const prev = this.prev;
       const pub = this.pub;
-      if (prev !== undefined && pub.offset > 0 && prev.offset === pub.offset - 1) {
+      const removed = (pub as { removed?: boolean }).removed === true;
+      const adjacent = this.keyed ? !removed : prev !== undefined && prev.offset === pub.offset - 1;
+      if (prev !== undefined && pub.offset > 0 && adjacent) {
         this.value = this.patcher(prev.data, pub.data);
       }
     }

@@ -158,7 +158,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   private async connectBroker(): Promise<void> {
     await this.broker.run(this);
     // Live map changes go to the hub like stream publications (key and removal included).
-    await this.mapBroker?.run({ handleMapPublication: (channel, pub, position) => this.handleMapPublication(channel, pub, position) });
+    await this.mapBroker?.run({ handleMapPublication: (channel, pub, position, delta, prev) => this.handleMapPublication(channel, pub, position, delta ? prev : undefined) });
     await this.cluster?.start();
   }
 
@@ -271,9 +271,9 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   }
 
   /** A live map change from the map broker: to the local subscribers of the map channel. */
-  handleMapPublication(channel: string, pub: MapPublication, position: StreamPosition): void {
+  handleMapPublication(channel: string, pub: MapPublication, position: StreamPosition, prev?: MapPublication): void {
     this.traffic.brokerReceived.publication++;
-    this.hub.broadcastPublication(channel, pub, position);
+    this.hub.broadcastPublication(channel, pub, position, prev, true);
   }
 
   handleJoin(channel: string, info: ClientInfo): void {
@@ -535,8 +535,12 @@ function encodePushVariant(framing: PushFraming, reply: Reply, mode: DeliveryMod
   if (mode === DeliveryModes.plain || framing === 'protobuf' || framing === 'protobuf-uni') return encodeOrUndefined(framing, reply);
   const push = reply.push!;
   const pub = push.pub!;
-  return encodeOrUndefined(framing, { push: { ...push, pub: { ...pub, data: jsonStringData(pub.data ?? new Uint8Array(0)) } } });
+  // A map removal has no payload: "null" parses on the client, where "" would not (§3.2).
+  const data = pub.removed ? JSON_NULL : (pub.data ?? new Uint8Array(0));
+  return encodeOrUndefined(framing, { push: { ...push, pub: { ...pub, data: jsonStringData(data) } } });
 }
+
+const JSON_NULL = new TextEncoder().encode('null');
 
 function encodeOrUndefined(framing: PushFraming, reply: Reply): Uint8Array | undefined {
   try {

@@ -81,7 +81,7 @@ test('the subscribe request type routes to its flow: stream and map served, the 
 
 test('a refused type with an unknown delta still disconnects with 3501', async () => {
   const { node, t, subscribe } = await setup();
-  await subscribe('maps:a', SubscribeTypes.map, { delta: 'zstd' });
+  await subscribe('poll:a', SubscribeTypes.sharedPoll, { delta: 'zstd' });
   assert.equal((t.closed as Disconnect | undefined)?.code, 3501);
   await node.shutdown();
 });

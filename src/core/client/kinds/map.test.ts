@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { MemoryBroker, MemoryPresenceManager } from '../../../brokers/memory/index.js';
 import { MemoryMapBroker } from '../../../brokers/memory/memory-map-broker.js';
 import { jsonCodec } from '../../../protocol/codec.js';
+import { applyDelta } from '../../../protocol/fossil-delta.js';
 import { MemoryTransport, until } from '../../memory-transport.test-helper.js';
 import { Node } from '../../node.js';
 import type { ClientSession } from '../client.js';
@@ -68,6 +69,7 @@ async function setup(userId = '') {
             allow_subscribe_for_client: true,
           },
           { name: 'users', subscription_type: 'map_users', map: { mode: 'ephemeral', key_ttl: 60_000 }, allow_subscribe_for_client: true },
+          { name: 'dmap', subscription_type: 'map', map: { mode: 'persistent' }, allowed_delta_types: ['fossil'], delta_publish: true, allow_subscribe_for_client: true },
         ],
       },
     },
@@ -128,6 +130,11 @@ test('ephemeral map: empty STATE goes live at once; live writes and removals arr
   // A direct LIVE request (a recovery join) gets the same epoch.
   const b = await connect();
   assert.equal((await b.sub({ channel: 'eph:m', phase: 0 })).subscribe?.epoch, r.subscribe?.epoch);
+  // An unknown delta type is not negotiated (no disconnect, no delta).
+  const u = await connect();
+  const ru = await u.sub({ channel: 'eph:other', phase: 2, delta: 'zstd' });
+  assert.equal(ru.subscribe?.delta, undefined);
+  assert.equal(u.t.closed, undefined);
   // A second STATE attempt on a live subscription is refused.
   assert.equal((await a.sub({ channel: 'eph:m', phase: 2 })).error?.code, 105);
   await node.shutdown();
@@ -333,5 +340,32 @@ test('remove_client_on_unsubscribe drops the client key; map_users entries carry
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(watcher.pushes('users:seen:1').length, 1, 'map_users entries only expire');
   assert.equal((await node.maps!.stats('users:seen:1')).numKeys, 1);
+  await node.shutdown();
+});
+
+test('delta on a map: full state as JSON strings, live changes of a key as patches against its previous value, removals "null"', async () => {
+  const { node, connect } = await setup();
+  const channel = 'dmap:1';
+  const pad = 'x'.repeat(300);
+  const v = (n: number) => JSON.stringify({ n, pad });
+  await node.maps!.publish({ channel, key: 'p', data: new TextEncoder().encode(v(1)) });
+  const a = await connect();
+  const r = (await a.sub({ channel, phase: 2, delta: 'fossil' })).subscribe!;
+  assert.equal(r.delta, true);
+  assert.equal(r.state![0]!.data, v(1), 'a state entry is the payload text as a JSON string');
+  let base: Uint8Array = new TextEncoder().encode(r.state![0]!.data as string);
+  for (const n of [2, 3]) await node.maps!.publish({ channel, key: 'p', data: new TextEncoder().encode(v(n)), delta: true });
+  await node.maps!.publish({ channel, key: 'q', data: new TextEncoder().encode(v(9)), delta: true });
+  await node.maps!.remove({ channel, key: 'p' });
+  await until(() => a.pushes(channel).length === 4);
+  const [p2, p3, q, gone] = a.pushes(channel) as (Pub & { delta?: boolean })[];
+  for (const [p, n] of [[p2!, 2], [p3!, 3]] as const) {
+    assert.equal(p.delta, true, `update ${n} is a patch`);
+    base = applyDelta(base, new TextEncoder().encode(p.data as string));
+    assert.equal(new TextDecoder().decode(base), v(n));
+  }
+  assert.equal(q!.delta, undefined, 'a new key goes full');
+  assert.equal(q!.data, v(9));
+  assert.deepEqual([gone!.key, gone!.removed, gone!.data, gone!.delta], ['p', true, 'null', undefined]);
   await node.shutdown();
 });

@@ -20,6 +20,7 @@ import type { ClientSession } from '../client.js';
 import { MapPhases, type MapSubscription, type MapSubscriptionSettings } from '../subscription.js';
 import { authorizeSubscribe, hasAccess, withPending } from '../subscribe-plan.js';
 import type { KindOps } from './kind-ops.js';
+import { jsonStringData, makePatch } from '../../delta.js';
 
 /** The request type each map namespace type accepts (§0.2). */
 const TYPE_OF_NAMESPACE: Readonly<Record<string, number>> = Object.freeze({
@@ -81,6 +82,40 @@ export function toWireMapPublication(p: MapPublication): Publication {
   return out;
 }
 
+const JSON_NULL = new TextEncoder().encode('null');
+
+/** A map change's payload as a delta subscriber on `json` gets it: a JSON string; removals "null" (§3.2). */
+function deltaData(p: MapPublication, json: boolean): Uint8Array {
+  if (!json) return p.data;
+  return jsonStringData(p.removed ? JSON_NULL : p.data);
+}
+
+/** State entries and stream pages: always full, in the delta wire form when delta was negotiated. */
+function wireFull(c: ClientSession, sub: MapSubscription, pubs: MapPublication[]): Publication[] {
+  if (!sub.delta) return pubs.map(toWireMapPublication);
+  const json = c.protocol === 'json';
+  return pubs.map((p) => ({ ...toWireMapPublication(p), data: deltaData(p, json) }));
+}
+
+/**
+ * The LIVE reply's publications: with delta, per key the first occurrence goes full and later
+ * ones as patches against the previous occurrence when smaller (JSON: valid UTF-8); removals full.
+ */
+function wireBatch(c: ClientSession, sub: MapSubscription, pubs: MapPublication[]): Publication[] {
+  if (!sub.delta) return pubs.map(toWireMapPublication);
+  const json = c.protocol === 'json';
+  const last = new Map<string, Uint8Array>();
+  return pubs.map((p) => {
+    const out = toWireMapPublication(p);
+    const prev = last.get(p.key);
+    if (p.removed) last.delete(p.key);
+    else last.set(p.key, p.data);
+    const patch = prev !== undefined && !p.removed ? makePatch(prev, p.data) : undefined;
+    if (patch !== undefined && (!json || patch.jsonSafe)) return { ...out, data: json ? jsonStringData(patch.bytes) : patch.bytes, delta: true };
+    return { ...out, data: deltaData(p, json) };
+  });
+}
+
 /**
  * Drops the reservations of other channels whose catch-up outlived their timeout (§5.3); they
  * hold nothing outside the session.
@@ -104,7 +139,7 @@ function dropReservation(c: ClientSession, sub: MapSubscription): void {
 
 /** One map subscribe command (any phase) for request types 1, 2 and 3. */
 export async function subscribeMapFlow(c: ClientSession, channel: string, req: SubscribeRequest): Promise<Reply> {
-  if (req.delta && req.delta !== 'fossil') throw Disconnects.badRequest;
+  // An unknown delta type is simply not negotiated for maps (§3.1).
   const node = c.node;
   if (Buffer.byteLength(channel) > node.resolver.maxLength) throw Errors.badRequest;
   if (c.pending?.has(channel)) throw Errors.concurrentPagination;
@@ -190,6 +225,7 @@ async function reserve(c: ClientSession, channel: string, req: SubscribeRequest)
     settings,
   };
   if (plan.tagsFilter) sub.tagsFilter = plan.tagsFilter;
+  if (plan.delta) sub.delta = true;
   c.subs.set(channel, sub);
   return sub;
 }
@@ -217,7 +253,7 @@ async function statePhase(c: ClientSession, sub: MapSubscription, req: Subscribe
   // Entries changed after the first page come through the stream instead (§5.13).
   const frozen = sub.offset;
   const pass = sub.tagsFilter;
-  const state = r.entries.filter((e) => (!sub.positioned || e.offset <= frozen) && (pass === undefined || pass(e.tags))).map(toWireMapPublication);
+  const state = wireFull(c, sub, r.entries.filter((e) => (!sub.positioned || e.offset <= frozen) && (pass === undefined || pass(e.tags))));
   if (r.cursor === '') {
     if (!sub.positioned) return goLive(c, sub, { offset: 0, epoch: sub.epoch }, state, false);
     if (frozen + limit >= r.position.offset) return goLive(c, sub, { offset: frozen, epoch: sub.epoch }, state, false);
@@ -253,7 +289,7 @@ async function streamPhase(c: ClientSession, sub: MapSubscription, req: Subscrib
   const pass = sub.tagsFilter;
   const shown = pass ? pubs.filter((p) => pass(p.tags)) : pubs;
   const result: SubscribeResult = { type: SubscribeTypes.map, phase: MapPhases.stream, epoch: r.position.epoch, offset: last };
-  if (shown.length > 0) result.publications = shown.map(toWireMapPublication);
+  if (shown.length > 0) result.publications = wireFull(c, sub, shown);
   return { subscribe: result };
 }
 
@@ -270,7 +306,9 @@ async function goLive(c: ClientSession, sub: MapSubscription, since: StreamPosit
   sub.buffer = [];
   if (!sub.inHub) {
     sub.inHub = true;
-    node.hub.addSub(c, sub, sub.tagsFilter ? { filter: sub.tagsFilter } : undefined);
+    node.hub.addSub(c, sub, sub.tagsFilter || sub.delta ? { filter: sub.tagsFilter, deltaNegotiated: sub.delta } : undefined);
+    // From the LIVE reply on the client holds every key's value: live changes of stream modes may be patches (§3.5).
+    if (sub.delta) node.hub.setDeltaBase(c, channel, sub.positioned);
     await node.acquireMapChannel(channel);
   }
   if (c.subs.get(channel) !== sub) throw Disconnects.connectionClosed;
@@ -306,7 +344,7 @@ async function goLive(c: ClientSession, sub: MapSubscription, since: StreamPosit
     result.epoch = sub.epoch;
     result.offset = top;
     result.recoverable = true;
-    if (merged.length > 0) result.publications = (merged as MapPublication[]).map(toWireMapPublication);
+    if (merged.length > 0) result.publications = wireBatch(c, sub, merged as MapPublication[]);
   } else {
     if (sub.overflowed) throw Errors.unrecoverablePosition;
     // A direct LIVE request read no state page: the epoch comes from a position-only read.
@@ -315,11 +353,12 @@ async function goLive(c: ClientSession, sub: MapSubscription, since: StreamPosit
     // No stream: what arrived since the hub entry goes in the reply, later arrivals after it.
     const held = sub.buffer;
     sub.buffer = [];
-    const pubs = held.filter((b) => b.item !== undefined).map((b) => toWireMapPublication(b.pub as MapPublication));
+    const pubs = wireFull(c, sub, held.filter((b) => b.item !== undefined).map((b) => b.pub as MapPublication));
     result.epoch = sub.epoch;
     if (pubs.length > 0) result.publications = pubs;
   }
   if (state && state.length > 0) result.state = state;
+  if (sub.delta) result.delta = true;
   if (recovering) {
     result.was_recovering = true;
     result.recovered = true;
