@@ -34,14 +34,8 @@ const SDK_LIKE = {
 };
 
 function expectedSdkLikeWarnings(): string[] {
-  return [
-    'channel.without_namespace.allowed_delta_types',
-    'channel.namespaces[0].subscription_type',
-    'channel.namespaces[1].subscription_type',
-    'channel.namespaces[3].subscription_type',
-    'channel.namespaces[4].subscription_type',
-    'channel.namespaces[5].subscription_type',
-  ].map((p) => `${p}: not supported yet`);
+  // Every subscription type is served now: map, map_clients, map_users and shared_poll.
+  return [];
 }
 
 describe('not-supported warnings', () => {
@@ -66,7 +60,7 @@ describe('not-supported warnings', () => {
     const r = loadConfig({ configPath: writeTemp('config.json', text), env: {}, cwd: tempDir() });
     assert.equal(r.config.client.insecure, true);
     const warnings = notSupportedWarnings(r.config);
-    assert.ok(warnings.some((w) => /^channel\.namespaces\[\d+\]\.subscription_type: not supported yet$/.test(w)));
+    assert.ok(!warnings.some((w) => /^channel\.namespaces\[\d+\]\.subscription_type: not supported yet$/.test(w)), 'every subscription type is served');
     assert.ok(warnings.every((w) => w.endsWith(': not supported yet')));
   });
 

@@ -30,7 +30,8 @@ function namedProxy(config: GyreConfig, byDefault: ProxyConfig, name: string): P
 }
 
 function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: string, out: string[]): void {
-  if (o.subscription_type !== '' && o.subscription_type !== 'stream' && o.subscription_type !== 'shared_poll') out.push(`${path}.subscription_type`);
+  const servedTypes = ['', 'stream', 'map', 'map_clients', 'map_users', 'shared_poll'];
+  if (!servedTypes.includes(o.subscription_type)) out.push(`${path}.subscription_type`);
   for (const [flag, name, block] of SERVED_CHANNEL_PROXIES) {
     if (o[flag] && !served(namedProxy(config, config.channel.proxy[block], o[name]))) out.push(`${path}.${flag}`);
   }
@@ -39,7 +40,6 @@ function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: strin
   }
   if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
   if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
-  if (o.allowed_delta_types.length > 0) out.push(`${path}.allowed_delta_types`);
 }
 
 /**

@@ -38,6 +38,10 @@ export interface ChannelOptions {
   subscription_type?: string;
   /** Map subscription options (`subscription_type` map, map_clients, map_users). */
   map?: ChannelMapOptions;
+  /** Subscribers are written into the map_clients channel `<prefix><channel>` (subscriptions.md §5.9). */
+  map_clients_presence_channel_prefix?: string;
+  /** Subscribers' users are written into the map_users channel `<prefix><channel>`. */
+  map_users_presence_channel_prefix?: string;
   /** Shared-poll options (`subscription_type` shared_poll; durations in ms, 0 = default). */
   shared_poll?: SharedPollOptionsInput & { proxy_name?: string };
 }

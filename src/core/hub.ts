@@ -11,6 +11,7 @@ import type { BrokerPublication, StreamPosition } from './ports.js';
 import type { Subscription } from './client/subscription.js';
 import type { ProtocolType } from '../protocol/types.js';
 import type { FrameType } from './traffic.js';
+import { makePatch, type DeltaPatch } from './delta.js';
 
 /**
  * How a connection's pushes are encoded: its protocol, and whether they go bare
@@ -21,7 +22,7 @@ export type PushFraming = ProtocolType | `${ProtocolType}-uni`;
 /**
  * How a publication's payload goes to one subscriber (subscriptions.md §3.2, §3.5): plain;
  * delta negotiated, full payload (data as a JSON string in JSON); delta negotiated, fossil
- * patch against the previous publication. Only PLAIN is produced until delta lands.
+ * patch against the previous publication.
  */
 export const DeliveryModes = Object.freeze({ plain: 0, deltaFull: 1, deltaPatch: 2 } as const);
 export type DeliveryMode = (typeof DeliveryModes)[keyof typeof DeliveryModes];
@@ -50,7 +51,7 @@ export interface HubClient {
  */
 export type PushEncoder = (framing: PushFraming, reply: Reply, mode: DeliveryMode) => Uint8Array | undefined;
 
-/** How a subscriber receives publications beyond its connection's framing; both unset today. */
+/** How a subscriber receives publications beyond its connection's framing. */
 export interface SubscriberVariant {
   /** Delta was negotiated at subscribe (§3.1). */
   deltaNegotiated?: boolean;
@@ -66,9 +67,9 @@ export interface HubSubscriber {
   readonly client: HubClient;
   readonly sub: Subscription;
   readonly framing: PushFraming;
-  /** Publications use the delta-mode wire format; a filter never suppresses them (§4.4). False for now. */
+  /** Publications use the delta-mode wire format; a filter never suppresses them (§4.4). */
   readonly deltaNegotiated: boolean;
-  /** Tags filter evaluated per publication; undefined for now (every publication passes). */
+  /** Tags filter evaluated per publication; undefined = every publication passes. */
   readonly filter: TagsPredicate | undefined;
   /**
    * The variant key: FRAMINGS.indexOf(framing) × MODES + DeliveryMode. Mutable so the delta
@@ -86,6 +87,9 @@ const VARIANTS = FRAMINGS.length * MODES;
 export function variantKey(framing: PushFraming, mode: DeliveryMode): number {
   return FRAMINGS.indexOf(framing) * MODES + mode;
 }
+
+/** Computes the patch from a previous payload to the current one; undefined = send full. */
+export type Patcher = (prev: Uint8Array, cur: Uint8Array) => DeltaPatch | undefined;
 
 /** Per-broadcast encoded items by variant key: null = not encoded yet, undefined = cannot be encoded. */
 type VariantCache = (Uint8Array | undefined | null)[];
@@ -112,7 +116,11 @@ export class Hub<C extends HubClient = HubClient> {
   private readonly channels = new Map<string, ChannelEntry>();
   private numSubs = 0;
 
-  constructor(private readonly encode: PushEncoder) {}
+  /** `patcher` computes delta patches (§3.4); replaceable so tests can count its calls. */
+  constructor(
+    private readonly encode: PushEncoder,
+    private readonly patcher: Patcher = makePatch,
+  ) {}
 
   addClient(c: C): void {
     this.clients.set(c.id, c);
@@ -191,14 +199,28 @@ export class Hub<C extends HubClient = HubClient> {
    * Delivers a publication to every local subscriber of the channel, encoding it once per
    * variant present. A subscriber whose filter rejects the publication (and has no delta,
    * §4.4) gets an undefined item: its position advances, nothing is sent or encoded for it.
+   * `prev` is the channel stream's previous publication when the publication was published
+   * with delta (§3.5): delta subscribers holding it as their base get one fossil patch,
+   * computed at most once here whatever the number of subscribers.
    */
-  broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
+  broadcastPublication(channel: string, pub: BrokerPublication, position: StreamPosition, prev?: BrokerPublication, keyed = false): void {
     const entry = this.channels.get(channel);
     if (!entry) return;
+    // Map changes (map-broker.ts MapPublication) also carry their key and removal flag.
+    const mapPub = pub as BrokerPublication & { key?: string; removed?: boolean };
     const reply: Reply = {
       push: {
         channel,
-        pub: { data: pub.data, info: pub.info, offset: pub.offset || undefined, tags: pub.tags, epoch: pub.epoch, delta: pub.delta || undefined },
+        pub: {
+          data: pub.data,
+          info: pub.info,
+          offset: pub.offset || undefined,
+          tags: pub.tags,
+          epoch: pub.epoch,
+          delta: pub.delta || undefined,
+          key: mapPub.key,
+          removed: mapPub.removed || undefined,
+        },
       },
     };
     // Front cache: the variant encoded last. A channel whose subscribers share one variant never
@@ -206,8 +228,13 @@ export class Hub<C extends HubClient = HubClient> {
     let frontKey = -1;
     let frontItem: Uint8Array | undefined;
     let others: VariantCache | undefined;
+    let delta: DeltaBroadcast | undefined;
     for (const rec of entry.subs.values()) {
-      if (rec.filter !== undefined && !rec.deltaNegotiated && !rec.filter(pub.tags)) {
+      if (rec.deltaNegotiated) {
+        this.deliverDelta(rec, (delta ??= new DeltaBroadcast(reply, pub, prev, this.patcher, keyed)), position);
+        continue;
+      }
+      if (rec.filter !== undefined && !rec.filter(pub.tags)) {
         rec.client.deliverPublication(rec.sub, pub, position, undefined);
         continue;
       }
@@ -224,6 +251,48 @@ export class Hub<C extends HubClient = HubClient> {
       }
       rec.client.deliverPublication(rec.sub, pub, position, frontItem);
     }
+  }
+
+  /**
+   * One delta subscriber: a patch when it holds the previous stream publication and a usable
+   * patch exists, the full payload otherwise. After a full stream publication (offset > 0) the
+   * subscriber holds it as its base, so the next one may be a patch; a publication outside the
+   * stream (offset 0) is not the base the next patch is built from, so the next goes full.
+   */
+  private deliverDelta(rec: HubSubscriber, d: DeltaBroadcast, position: StreamPosition): void {
+    // Keys of one framing are consecutive (plain, deltaFull, deltaPatch), so the full key is
+    // the patch key minus one.
+    const base = rec.variant - (rec.variant % MODES);
+    let key = base + DeliveryModes.deltaFull;
+    if (rec.variant === base + DeliveryModes.deltaPatch) {
+      const patch = d.patch();
+      if (patch !== undefined && (patch.jsonSafe || rec.framing === 'protobuf' || rec.framing === 'protobuf-uni')) key = rec.variant;
+    }
+    let item = d.items[key];
+    if (item === null) {
+      const mode = (key - base) as DeliveryMode;
+      item = this.encode(rec.framing, mode === DeliveryModes.deltaPatch ? d.patchReply() : d.reply, mode);
+      d.items[key] = item;
+    }
+    if (item === undefined) {
+      rec.client.encodeFailed();
+      return;
+    }
+    // A map subscriber's bases are per key and set when it goes live: its variant stays.
+    if (!d.keyed) rec.variant = base + (d.pub.offset > 0 ? DeliveryModes.deltaPatch : DeliveryModes.deltaFull);
+    rec.client.deliverPublication(rec.sub, d.pub, position, item);
+  }
+
+  /**
+   * Sets what a delta subscriber's next live publication may be (§3.5, §3.6): `holdsBase` true
+   * when the client holds the channel stream's newest publication (successful recovery), false
+   * when its base is unknown (fresh subscribe, failed recovery): the next one goes full.
+   * No effect on subscribers without delta.
+   */
+  setDeltaBase(client: HubClient, channel: string, holdsBase: boolean): void {
+    const rec = this.channels.get(channel)?.subs.get(client);
+    if (!rec || !rec.deltaNegotiated) return;
+    rec.variant = variantKey(rec.framing, holdsBase ? DeliveryModes.deltaPatch : DeliveryModes.deltaFull);
   }
 
   /** Sends a join or leave push to subscribers that asked for join/leave pushes. */
@@ -276,5 +345,49 @@ export class Hub<C extends HubClient = HubClient> {
 
   allClients(): Iterable<C> {
     return this.clients.values();
+  }
+}
+
+/**
+ * Per-broadcast delta state: the encoded items of delta variants and the patch, computed on
+ * first need and only once. A patch exists only for a publication published with delta whose
+ * `prev` is the stream entry right before it.
+ */
+class DeltaBroadcast {
+  readonly items: VariantCache = newVariantCache();
+  private computed = false;
+  private value: DeltaPatch | undefined;
+  private patched: Reply | undefined;
+
+  constructor(
+    readonly reply: Reply,
+    readonly pub: BrokerPublication,
+    private readonly prev: BrokerPublication | undefined,
+    private readonly patcher: Patcher,
+    /** A map change: `prev` is the key's previous value, the base of a positioned map subscriber (§3.5). */
+    readonly keyed = false,
+  ) {}
+
+  patch(): DeltaPatch | undefined {
+    if (!this.computed) {
+      this.computed = true;
+      const prev = this.prev;
+      const pub = this.pub;
+      const removed = (pub as { removed?: boolean }).removed === true;
+      const adjacent = this.keyed ? !removed : prev !== undefined && prev.offset === pub.offset - 1;
+      if (prev !== undefined && pub.offset > 0 && adjacent) {
+        this.value = this.patcher(prev.data, pub.data);
+      }
+    }
+    return this.value;
+  }
+
+  /** The push carrying the patch instead of the payload, marked `delta`. */
+  patchReply(): Reply {
+    if (this.patched === undefined) {
+      const push = this.reply.push!;
+      this.patched = { push: { ...push, pub: { ...push.pub, data: this.value!.bytes, delta: true } } };
+    }
+    return this.patched;
   }
 }

@@ -96,11 +96,22 @@ export interface ChannelMapOptions {
   stream_ttl?: number;
   meta_ttl?: number;
   default_page_size?: number;
+  min_page_size?: number;
   max_page_size?: number;
+  live_transition_max_publication_limit?: number;
+  subscribe_catch_up_timeout?: number;
+  client_key?: string;
+  remove_client_on_unsubscribe?: boolean;
+  allow_publish_for_client?: boolean;
+  allow_publish_for_subscriber?: boolean;
+  allow_publish_for_anonymous?: boolean;
+  allow_remove_for_client?: boolean;
+  allow_remove_for_subscriber?: boolean;
+  allow_remove_for_anonymous?: boolean;
 }
 
 /** A map namespace's options: the broker's and the page sizes. */
-interface MapNamespace {
+export interface MapNamespace {
   broker: MapChannelOptions;
   defaultPageSize: number;
   maxPageSize: number;

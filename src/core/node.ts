@@ -4,7 +4,7 @@
  * (NodeApi) and receives broker events (BrokerEventHandler).
  */
 import { MapApi, type NodeMapApi } from './map-api.js';
-import type { MapBroker } from './map-broker.js';
+import type { MapBroker, MapPublication } from './map-broker.js';
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
@@ -18,7 +18,8 @@ import type { NodeContext } from './client/context.js';
 import { addServerSubscription, type ServerSubscribeInput } from './client/server-subs.js';
 import { Cluster, type ClusterMember } from './cluster.js';
 import type { NodeHandlers } from './handlers.js';
-import { Hub, type PushFraming } from './hub.js';
+import { DeliveryModes, Hub, type DeliveryMode, type PushFraming } from './hub.js';
+import { jsonStringData } from './delta.js';
 import type {
   ApiDisconnectRequest,
   ApiHistoryRequest,
@@ -53,6 +54,9 @@ import { LogLimiter } from './log-limiter.js';
 import { noProxies, type ProxyBindings } from './proxy-ports.js';
 import { TrafficCounters } from './traffic.js';
 import type { Transport, TransportRequest } from './transport.js';
+
+/** Keys map-channel operations apart from stream-channel ones in the per-channel op chain. */
+const MAP_OP_PREFIX = '\u0000map:';
 
 export interface NodeDeps {
   broker: Broker;
@@ -98,7 +102,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly sharedPoll: SharedPollNode;
   /** The server API's map methods; undefined when the node has no map broker. */
   readonly maps: NodeMapApi | undefined;
-  private readonly mapBroker: MapBroker | undefined;
+  readonly mapBroker: MapBroker | undefined;
   /** Rate-limited logging for what clients can cause (malformed input, bad tokens). */
   readonly faults: LogLimiter;
   /** Typed events (NodeEventMap in node-events.ts); core only emits. */
@@ -109,6 +113,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   private readonly startedAt: number;
   private readonly channelRefs = new Map<string, number>();
   private readonly channelOps = new Map<string, Promise<void>>();
+  private readonly mapChannelRefs = new Map<string, number>();
   private closing = false;
   private running = false;
   private readonly cluster: Cluster | undefined;
@@ -140,8 +145,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
       clock: this.clock,
       logger: this.logger,
     });
-    // Only the plain delivery mode exists until delta compression lands (no subscriber negotiates delta).
-    this.hub = new Hub((framing, reply) => encodeOrUndefined(framing, reply));
+    this.hub = new Hub(encodePushVariant);
     this.startedAt = this.clock.now();
     this.events.setMaxListeners(0);
     if (deps.controller) this.cluster = new Cluster(this, deps.controller, this.logger);
@@ -165,9 +169,8 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
 
   private async connectBroker(): Promise<void> {
     await this.broker.run(this);
-    // No map channel is subscribed on a node yet (map subscriptions are not served), so live
-    // map changes never reach this handler; running the broker starts its key expiry.
-    await this.mapBroker?.run({ handleMapPublication: () => undefined });
+    // Live map changes go to the hub like stream publications (key and removal included).
+    await this.mapBroker?.run({ handleMapPublication: (channel, pub, position, delta, prev) => this.handleMapPublication(channel, pub, position, delta ? prev : undefined) });
     await this.cluster?.start();
   }
 
@@ -214,6 +217,30 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     }).catch((err: unknown) => this.logger.warn({ channel, err }, 'broker unsubscribe failed'));
   }
 
+  acquireMapChannel(channel: string): Promise<void> {
+    const broker = this.mapBroker;
+    if (!broker) return Promise.reject(Errors.notAvailable);
+    const n = (this.mapChannelRefs.get(channel) ?? 0) + 1;
+    this.mapChannelRefs.set(channel, n);
+    const op = MAP_OP_PREFIX + channel;
+    if (n === 1) return this.channelOp(op, () => broker.subscribe(channel));
+    return this.channelOps.get(op) ?? Promise.resolve();
+  }
+
+  releaseMapChannel(channel: string): void {
+    const broker = this.mapBroker;
+    const n = (this.mapChannelRefs.get(channel) ?? 0) - 1;
+    if (n > 0) {
+      this.mapChannelRefs.set(channel, n);
+      return;
+    }
+    this.mapChannelRefs.delete(channel);
+    if (!broker) return;
+    void this.channelOp(MAP_OP_PREFIX + channel, async () => {
+      if (!this.mapChannelRefs.has(channel)) await broker.unsubscribe(channel);
+    }).catch((err: unknown) => this.logger.warn({ channel, err }, 'map broker unsubscribe failed'));
+  }
+
   private channelOp(channel: string, fn: () => Promise<void>): Promise<void> {
     const prev = this.channelOps.get(channel) ?? Promise.resolve();
     const next = prev.catch(() => undefined).then(fn);
@@ -248,11 +275,17 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
 
   // ---- broker events ----
 
-  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition): void {
+  handlePublication(channel: string, pub: BrokerPublication, position: StreamPosition, delta?: boolean, prev?: BrokerPublication): void {
     this.traffic.brokerReceived.publication++;
     const started = performance.now();
-    this.hub.broadcastPublication(channel, pub, position);
+    this.hub.broadcastPublication(channel, pub, position, delta ? prev : undefined);
     this.events.emit('publication', { channel, pub, broadcastMs: performance.now() - started });
+  }
+
+  /** A live map change from the map broker: to the local subscribers of the map channel. */
+  handleMapPublication(channel: string, pub: MapPublication, position: StreamPosition, prev?: MapPublication): void {
+    this.traffic.brokerReceived.publication++;
+    this.hub.broadcastPublication(channel, pub, position, prev, true);
   }
 
   handleJoin(channel: string, info: ClientInfo): void {
@@ -513,6 +546,21 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     await Promise.allSettled([this.broker.close(), this.presenceManager.close(), this.mapBroker?.close()]);
   }
 }
+
+/**
+ * The hub's encoder. Delta-negotiated subscribers on JSON get `data` as a JSON string, full
+ * payload and patch alike (subscriptions.md §3.2); Protobuf carries the bytes as they are.
+ */
+function encodePushVariant(framing: PushFraming, reply: Reply, mode: DeliveryMode): Uint8Array | undefined {
+  if (mode === DeliveryModes.plain || framing === 'protobuf' || framing === 'protobuf-uni') return encodeOrUndefined(framing, reply);
+  const push = reply.push!;
+  const pub = push.pub!;
+  // A map removal has no payload: "null" parses on the client, where "" would not (§3.2).
+  const data = pub.removed ? JSON_NULL : (pub.data ?? new Uint8Array(0));
+  return encodeOrUndefined(framing, { push: { ...push, pub: { ...pub, data: jsonStringData(data) } } });
+}
+
+const JSON_NULL = new TextEncoder().encode('null');
 
 function encodeOrUndefined(framing: PushFraming, reply: Reply): Uint8Array | undefined {
   try {

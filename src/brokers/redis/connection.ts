@@ -176,3 +176,25 @@ export function jumpHash(key: bigint, buckets: number): number {
 export function shardIndex(channel: string, n: number): number {
   return n <= 1 ? 0 : jumpHash(fnv1a64(channel), n);
 }
+
+/**
+ * The first connection of a set of shards (command client and PUB/SUB subscriber each),
+ * started once and shared by every caller; a failed attempt is forgotten so that a later
+ * call tries again.
+ */
+export class ShardsConnector {
+  private connecting: Promise<void> | undefined;
+
+  constructor(private readonly shards: readonly { readonly cmd: RedisClient; readonly sub: { start(): Promise<void> } }[]) {}
+
+  connect(): Promise<void> {
+    if (!this.connecting) {
+      const attempt = Promise.all(this.shards.map((s) => Promise.all([connectClient(s.cmd), s.sub.start()]))).then(() => undefined);
+      this.connecting = attempt;
+      attempt.catch(() => {
+        if (this.connecting === attempt) this.connecting = undefined;
+      });
+    }
+    return this.connecting;
+  }
+}

@@ -16,7 +16,7 @@ import type { ClientInfo } from '../../protocol/types.js';
 import { decodeBody, decodeFrame, encodeBody, joinLeaveFrame, liveFrame } from '../envelope.js';
 import { newStreamEpoch } from '../epoch.js';
 import { BrokerError } from '../errors.js';
-import { backendError, connectClient, createSubscriberConnection } from './connection.js';
+import { backendError, createSubscriberConnection, ShardsConnector } from './connection.js';
 import type { RedisBrokerOptions } from './options.js';
 import { PUBLISH_HISTORY, PUBLISH_LIVE, READ_HISTORY } from './scripts.js';
 import { buildShards, disconnectShards, shardFor } from './shards.js';
@@ -52,7 +52,7 @@ export class RedisBroker implements Broker, Controller {
   private readonly defaultMetaTtlMs: number;
   private handler: BrokerEventHandler | undefined;
   private control: { names: Set<string>; handler: (msg: Uint8Array) => void } | undefined;
-  private connecting: Promise<void> | undefined;
+  private readonly connector: ShardsConnector;
   private closed = false;
 
   constructor(opts: RedisBrokerOptions = {}) {
@@ -68,6 +68,7 @@ export class RedisBroker implements Broker, Controller {
       );
       return { ...shard, sub };
     });
+    this.connector = new ShardsConnector(this.shards);
   }
 
   /** Connects every shard (commands and PUB/SUB); rejects with `backend_error` when one is unreachable. */
@@ -224,16 +225,8 @@ export class RedisBroker implements Broker, Controller {
   }
 
   /** The first connection of every shard, started once (by run, or by the first call without run). */
-  /** Connects every shard; a failed attempt is forgotten so that a later call tries again. */
   private connect(): Promise<void> {
-    if (!this.connecting) {
-      const attempt = Promise.all(this.shards.map((s) => Promise.all([connectClient(s.cmd), s.sub.start()]))).then(() => undefined);
-      this.connecting = attempt;
-      attempt.catch(() => {
-        if (this.connecting === attempt) this.connecting = undefined;
-      });
-    }
-    return this.connecting;
+    return this.connector.connect();
   }
 
   /** Waits for a first connection still under way; later outages make commands reject at once. */

@@ -18,7 +18,7 @@ import { mapHasStream, systemClock } from '../../core/index.js';
 import { encodeBody } from '../envelope.js';
 import { newStreamEpoch } from '../epoch.js';
 import { BrokerError } from '../errors.js';
-import { backendError, connectClient, createSubscriberConnection } from './connection.js';
+import { backendError, createSubscriberConnection, ShardsConnector } from './connection.js';
 import type { RedisClient } from './connection.js';
 import { bodyPrefix, decodeMapFrame, decodeStateValue, decodeStreamEntry, tagsBlock } from './map-codec.js';
 import { RedisMapKeys } from './map-keys.js';
@@ -74,7 +74,7 @@ export class RedisMapBroker implements MapBroker {
   private readonly resultTtlMs: number;
   private readonly skipPubSub: boolean;
   private handler: MapBrokerEventHandler | undefined;
-  private connecting: Promise<void> | undefined;
+  private readonly connector: ShardsConnector;
   private timer: NodeJS.Timeout | undefined;
   private cleaning = false;
   private cleanupFailing = false;
@@ -97,6 +97,7 @@ export class RedisMapBroker implements MapBroker {
       );
       return { ...shard, sub, map };
     });
+    this.connector = new ShardsConnector(this.shards);
   }
 
   /** Connects every shard and starts the cleanup loop; rejects with `backend_error` when a shard is unreachable (the loop still starts). */
@@ -353,14 +354,7 @@ export class RedisMapBroker implements MapBroker {
 
   /** Connects every shard once; a failed attempt is forgotten so that a later call tries again. */
   private connect(): Promise<void> {
-    if (!this.connecting) {
-      const attempt = Promise.all(this.shards.map((s) => Promise.all([connectClient(s.cmd), s.sub.start()]))).then(() => undefined);
-      this.connecting = attempt;
-      attempt.catch(() => {
-        if (this.connecting === attempt) this.connecting = undefined;
-      });
-    }
-    return this.connecting;
+    return this.connector.connect();
   }
 
   private async ready(): Promise<void> {

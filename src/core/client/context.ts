@@ -14,6 +14,7 @@ import type { SharedPollNode } from '../shared-poll/node-binding.js';
 import type { TrafficCounters } from '../traffic.js';
 import type { Disconnect } from '../../protocol/codes.js';
 import type { ClientSession } from './client.js';
+import type { MapBroker } from '../map-broker.js';
 
 export interface NodeContext {
   readonly id: string;
@@ -44,6 +45,11 @@ export interface NodeContext {
   /** Registers interest in a channel with the broker (reference-counted per node). */
   acquireChannel(channel: string): Promise<void>;
   releaseChannel(channel: string): void;
+  /** Storage of map channels; undefined when the node has none (map subscriptions answer 108). */
+  readonly mapBroker: MapBroker | undefined;
+  /** Registers interest in a map channel with the map broker (reference-counted per node). */
+  acquireMapChannel(channel: string): Promise<void>;
+  releaseMapChannel(channel: string): void;
   clientClosed(client: ClientSession, d: Disconnect, wasConnected: boolean): void;
   /** Publishes with the channel's history options; returns the stream position. */
   publishToChannel(

@@ -7,11 +7,13 @@ import { hasAccess } from './subscribe-plan.js';
 import { callProxy, proxyClientOf } from './proxy-calls.js';
 import type { PublishProxyOptions } from '../proxy-ports.js';
 import { publishToStream } from './stream-proxy.js';
+import { handleMapPublish } from './kinds/map.js';
 
 export async function handlePublish(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const req = cmd.publish!;
   const channel = req.channel ?? '';
   if (channel === '') throw Disconnects.badRequest;
+  if (req.type === 1) return handleMapPublish(c, req);
   if (req.type) throw Errors.notAvailable;
   const node = c.node;
   const resolved = node.resolver.resolve(channel);

@@ -7,10 +7,11 @@ import { Disconnects, Unsubscribes } from '../../protocol/codes.js';
 import type { ClientSession } from './client.js';
 import { refreshSubscription } from './server-refresh.js';
 import type { Subscription } from './subscription.js';
+import { writeMapPresence } from './kinds/map.js';
 
-/** Whether a subscription needs the periodic check: presence to refresh or an expiry to enforce. */
+/** Whether a subscription needs the periodic check: presence (or map presence) to refresh or an expiry to enforce. */
 export function needsTick(sub: Subscription): boolean {
-  return sub.emitPresence || sub.expireAt > 0;
+  return sub.emitPresence || sub.expireAt > 0 || (sub.kind === 'map' && sub.mapPresence === true);
 }
 
 /**
@@ -46,6 +47,8 @@ export function tickSubscriptions(c: ClientSession): boolean {
         node.logger.warn({ client: c.id, channel: sub.channel, err }, 'presence update failed');
       });
     }
+    // Map presence entries (§5.9) get their key TTL pushed, without a broadcast.
+    if (sub.kind === 'map' && sub.mapPresence) writeMapPresence(c, sub);
   }
   return again;
 }

@@ -39,8 +39,8 @@ export interface SubscribePlan {
   chanInfo?: Uint8Array;
   data?: Uint8Array;
   /**
-   * Reserved for delta compression: `delta: "fossil"` asked and allowed by the namespace's
-   * `allowed_delta_types` (subscriptions.md §3.1). Never set yet.
+   * Delta compression: `delta: "fossil"` asked and allowed by the namespace's
+   * `allowed_delta_types` (subscriptions.md §3.1).
    */
   delta?: boolean;
   /** Reserved for tags filters: the request's `tf`, validated and compiled (§4.1). Never set yet. */
@@ -105,15 +105,23 @@ function compiledTagsFilter(c: ClientSession, channel: string, tf: FilterNode): 
   }
 }
 
-/** Applies the namespace rules of server.md §3.7 to a client subscribe request. */
-export async function authorizeSubscribe(c: ClientSession, channel: string, req: SubscribeRequest): Promise<SubscribePlan> {
+/**
+ * Applies the namespace rules of server.md §3.7 to a client subscribe request. `typeCheck`
+ * matches the request type with the namespace (map kinds pass their own).
+ */
+export async function authorizeSubscribe(
+  c: ClientSession,
+  channel: string,
+  req: SubscribeRequest,
+  typeCheck: (reqType: number, opts: ChannelOptions) => void = checkTypeMatch,
+): Promise<SubscribePlan> {
   const node = c.node;
   const resolver = node.resolver;
   const resolved = resolver.resolve(channel);
   if (!resolved) throw Errors.unknownChannel;
   if (!resolver.validName(channel, resolved)) throw Errors.badRequest;
   const opts = resolved.options;
-  checkTypeMatch(req.type ?? SubscribeTypes.stream, opts);
+  typeCheck(req.type ?? SubscribeTypes.stream, opts);
   if (req.tf && !opts.allow_tags_filter) throw Errors.badRequest;
   const tagsFilter = req.tf ? compiledTagsFilter(c, channel, req.tf) : undefined;
 
@@ -189,6 +197,8 @@ export async function authorizeSubscribe(c: ClientSession, channel: string, req:
     data,
   });
   if (tagsFilter) plan.tagsFilter = tagsFilter;
+  // Delta is negotiated only when the namespace allows fossil; otherwise publications go plain (§3.1).
+  if (req.delta === 'fossil' && opts.allowed_delta_types?.includes('fossil')) plan.delta = true;
   return plan;
 }
 
@@ -231,6 +241,9 @@ export function buildPlan(c: ClientSession, resolved: ResolvedChannel, input: Pl
   const forcePush = ov.force_push_join_leave ?? !!opts.force_push_join_leave;
   const recoverable = historyEnabled(opts) && (forceRecovery || input.wantRecoverable);
   const positioned = historyEnabled(opts) && (recoverable || forcePositioning || input.wantPositioned);
+  // auto_cache_recover (subscriptions.md §1.7): every subscribe recovers from an empty position,
+  // so the newest publication is delivered each time, server-side subscriptions included.
+  const autoCacheRecover = recoverable && forceRecovery && opts.force_recovery_mode === 'cache' && !!opts.auto_cache_recover;
   return {
     channel: input.channel,
     serverSide: input.serverSide,
@@ -241,9 +254,9 @@ export function buildPlan(c: ClientSession, resolved: ResolvedChannel, input: Pl
     pushJoinLeave: forcePush || (input.wantJoinLeave && joinLeave),
     emitJoinLeave: joinLeave,
     emitPresence: ov.presence ?? !!opts.presence,
-    recover: input.recover,
-    offset: input.offset,
-    epoch: input.epoch,
+    recover: input.recover || autoCacheRecover,
+    offset: autoCacheRecover ? 0 : input.offset,
+    epoch: autoCacheRecover ? '' : input.epoch,
     flag: input.flag,
     expireAt: input.expireAt,
     clientSideRefresh: input.clientSideRefresh,

@@ -8,6 +8,7 @@ import type { ClientInfo } from '../../protocol/types.js';
 import type { TagsPredicate } from '../../protocol/tag-filter.js';
 import type { BrokerPublication } from '../ports.js';
 import type { SubscribeStream } from '../proxy-ports.js';
+import type { MapChannelOptions } from '../map-broker.js';
 import type { SharedPollSubscriber } from '../shared-poll/engine.js';
 
 /** The subscription kinds (subscriptions.md §0.2); map covers map, map_clients and map_users. */
@@ -81,9 +82,28 @@ export interface StreamSubscription extends SubscriptionBase {
 export const MapPhases = Object.freeze({ live: 0, stream: 1, state: 2 } as const);
 export type MapPhase = (typeof MapPhases)[keyof typeof MapPhases];
 
+/** What a map subscription attempt resolved from its namespace once, reused by every phase (kinds/map.ts). */
+export interface MapSubscriptionSettings {
+  broker: MapChannelOptions;
+  defaultPageSize: number;
+  minPageSize: number;
+  maxPageSize: number;
+  /** Most stream publications the transition to LIVE catches up (§5.6). */
+  liveLimit: number;
+  /** Catch-up limit of the reservation in ms; 0 = none (§5.3). */
+  catchUpTimeoutMs: number;
+  /** The namespace keeps channel presence: switched on once live. */
+  presence: boolean;
+  /** `map.remove_client_on_unsubscribe`: the key equal to the client ID goes with the subscriber (§5.11). */
+  removeClientKey?: boolean;
+  /** Map presence channels this subscriber is written into once live (§5.9). */
+  clientsPresenceChannel?: string;
+  usersPresenceChannel?: string;
+}
+
 /**
- * A map subscription (types 1, 2, 3; §5). Placeholder shape for the map kind: while `state` is
- * 'subscribing' the record is the "map subscribing" reservation kept between phase commands.
+ * A map subscription (types 1, 2, 3; §5). While `state` is 'subscribing' the record is the
+ * "map subscribing" reservation kept in `c.subs` between phase commands.
  */
 export interface MapSubscription extends SubscriptionBase {
   readonly kind: 'map';
@@ -104,6 +124,15 @@ export interface MapSubscription extends SubscriptionBase {
   delta?: boolean;
   /** Compiled tags filter (§4.3): applies to state pages, stream pages and live publications. */
   tagsFilter?: TagsPredicate;
+  settings: MapSubscriptionSettings;
+  /** The stream top when the attempt's first STREAM request came (§5.5). */
+  streamStart?: number;
+  /** The hub entry and the node's map broker interest are held (from the transition to LIVE on). */
+  inHub?: boolean;
+  /** The transition buffer outgrew its bound: the transition answers 112 (the client starts over). */
+  overflowed?: boolean;
+  /** Map presence entries written for this subscriber (removed with it, refreshed by the tick). */
+  mapPresence?: boolean;
 }
 
 /** A shared-poll subscription (type 4; §6). No hub entry for the channel itself. */

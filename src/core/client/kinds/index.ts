@@ -11,7 +11,7 @@ import type { ClientSession } from '../client.js';
 import type { Subscription, SubscriptionKind } from '../subscription.js';
 import type { KindOps } from './kind-ops.js';
 import { streamKind, subscribeStreamFlow } from './stream.js';
-import { mapKind } from './map.js';
+import { mapKind, subscribeMapFlow } from './map.js';
 import { sharedPollKind, subscribeSharedPollFlow } from './shared-poll.js';
 import { refuseSubscribeType } from './unsupported.js';
 
@@ -26,9 +26,9 @@ export type SubscribeFlow = (c: ClientSession, channel: string, req: SubscribeRe
 /** The flow for each request type; types without an entry take `refuseSubscribeType`. */
 export const subscribeFlows: Readonly<Record<SubscribeType, SubscribeFlow>> = Object.freeze({
   [SubscribeTypes.stream]: subscribeStreamFlow,
-  [SubscribeTypes.map]: refuseSubscribeType,
-  [SubscribeTypes.mapClients]: refuseSubscribeType,
-  [SubscribeTypes.mapUsers]: refuseSubscribeType,
+  [SubscribeTypes.map]: subscribeMapFlow,
+  [SubscribeTypes.mapClients]: subscribeMapFlow,
+  [SubscribeTypes.mapUsers]: subscribeMapFlow,
   [SubscribeTypes.sharedPoll]: subscribeSharedPollFlow,
 });
 

@@ -12,7 +12,7 @@ import { Node } from '../../node.js';
 import { noProxies, type ProxyBindings, type SubscribeStreamProxy } from '../../proxy-ports.js';
 import type { StreamSubscription, Subscription } from '../subscription.js';
 import { kindOps, opsOf, subscribeFlowFor, subscribeFlows } from './index.js';
-import { mapKind } from './map.js';
+import { mapKind, subscribeMapFlow } from './map.js';
 import { sharedPollKind, subscribeSharedPollFlow } from './shared-poll.js';
 import { streamKind, subscribeStreamFlow } from './stream.js';
 import { refuseSubscribeType } from './unsupported.js';
@@ -60,14 +60,15 @@ async function setup() {
   return { node, t, c, subscribe };
 }
 
-test('the subscribe request type routes to its flow: stream and shared poll served, the other types refused', async () => {
+test('the subscribe request type routes to its flow: stream, map and shared poll served, unknown types refused', async () => {
   const { node, subscribe } = await setup();
   assert.equal(await subscribe('room', SubscribeTypes.map), 103, 'map request in a stream namespace');
   assert.equal(await subscribe('room', SubscribeTypes.mapClients), 103);
   assert.equal(await subscribe('room', SubscribeTypes.mapUsers), 103);
   assert.equal(await subscribe('room', SubscribeTypes.sharedPoll), 108, 'shared-poll request outside a shared-poll namespace');
   assert.equal(await subscribe('room', 9), 103, 'an unknown type');
-  assert.equal(await subscribe('maps:a', SubscribeTypes.map), 103, 'map namespace, map request: not served yet');
+  assert.equal(await subscribe('maps:a', SubscribeTypes.map), 108, 'map namespace, map request: this node has no map broker');
+  assert.equal(await subscribe('maps:a', SubscribeTypes.mapClients), 103, 'map_clients request in a map namespace');
   assert.equal(await subscribe('maps:a', SubscribeTypes.stream), 103, 'stream request in a map namespace');
   assert.equal(await subscribe('poll:a', SubscribeTypes.stream), 107, 'stream request in a shared-poll namespace');
   assert.equal(await subscribe('poll:a', SubscribeTypes.map), 107, 'map request in a shared-poll namespace');
@@ -81,7 +82,7 @@ test('the subscribe request type routes to its flow: stream and shared poll serv
 
 test('a refused type with an unknown delta still disconnects with 3501', async () => {
   const { node, t, subscribe } = await setup();
-  await subscribe('maps:a', SubscribeTypes.map, { delta: 'zstd' });
+  await subscribe('poll:a', SubscribeTypes.sharedPoll, { delta: 'zstd' });
   assert.equal((t.closed as Disconnect | undefined)?.code, 3501);
   await node.shutdown();
 });
@@ -89,8 +90,9 @@ test('a refused type with an unknown delta still disconnects with 3501', async (
 test('the flow and kind tables have one entry per type and per kind', () => {
   assert.equal(subscribeFlowFor(undefined), subscribeStreamFlow);
   assert.equal(subscribeFlowFor(SubscribeTypes.stream), subscribeStreamFlow);
+  for (const type of [SubscribeTypes.map, SubscribeTypes.mapClients, SubscribeTypes.mapUsers]) assert.equal(subscribeFlowFor(type), subscribeMapFlow, `type ${type}`);
   assert.equal(subscribeFlowFor(SubscribeTypes.sharedPoll), subscribeSharedPollFlow);
-  for (const type of [SubscribeTypes.map, SubscribeTypes.mapClients, SubscribeTypes.mapUsers, 5, -1]) {
+  for (const type of [5, -1]) {
     assert.equal(subscribeFlowFor(type), refuseSubscribeType, `type ${type}`);
   }
   assert.deepEqual(Object.keys(subscribeFlows).map(Number).sort(), [0, 1, 2, 3, 4]);
@@ -98,7 +100,17 @@ test('the flow and kind tables have one entry per type and per kind', () => {
   const base = { channel: 'x', state: 'subscribed', serverSide: false, pushJoinLeave: false, emitJoinLeave: false, emitPresence: false, expireAt: 0, clientSideRefresh: false, info: { user: '', client: '' } } as const;
   const subs: Subscription[] = [
     { ...base, kind: 'stream', positioned: false, recoverable: false, offset: 0, epoch: '' },
-    { ...base, kind: 'map', mapType: 1, phase: 0, positioned: false, offset: 0, epoch: '', startedAtMs: 0 },
+    {
+      ...base,
+      kind: 'map',
+      mapType: 1,
+      phase: 0,
+      positioned: false,
+      offset: 0,
+      epoch: '',
+      startedAtMs: 0,
+      settings: { broker: { mode: 'ephemeral', keyTtlMs: 1, streamSize: 0, streamTtlMs: 0, metaTtlMs: 0 }, defaultPageSize: 100, minPageSize: 100, maxPageSize: 1000, liveLimit: 1000, catchUpTimeoutMs: 5000, presence: false },
+    },
     { ...base, kind: 'shared_poll', epoch: '' },
   ];
   assert.deepEqual(subs.map(opsOf), [streamKind, mapKind, sharedPollKind]);

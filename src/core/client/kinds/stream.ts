@@ -14,6 +14,7 @@ import type { StreamSubscription } from '../subscription.js';
 import { authorizeSubscribe, checkNewSubscription, withPending, type SubscribePlan } from '../subscribe-plan.js';
 import { startStreamDelivery, streamBindingFor, subscribeStreamed } from '../stream-proxy.js';
 import type { KindOps } from './kind-ops.js';
+import { deltaBatch } from '../../delta.js';
 
 /** The subscribe command for a stream subscription: checks, reservation, permission, install; live after the reply. */
 export async function subscribeStreamFlow(c: ClientSession, channel: string, req: SubscribeRequest): Promise<Reply> {
@@ -96,6 +97,7 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
       result.ttl = Math.max(1, Math.min(Math.ceil(plan.expireAt - node.clock.now() / 1000), 31_536_000));
     }
     if (plan.data && plan.data.length > 0) result.data = plan.data;
+    if (sub.delta) result.delta = true;
     if (plan.positioned) await position(c, plan, sub, result);
     if (gone()) throw Disconnects.connectionClosed;
     if (plan.recover) result.was_recovering = true;
@@ -193,7 +195,8 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
   // Filtered publications count for continuity above, but are not delivered (§4.3, §4.4).
   const pass = sub.tagsFilter;
   if (pass) merged = merged.filter((p) => pass(p.tags));
-  if (cacheMode && merged.length > 1) merged = merged.slice(-1);
+  // A delta subscriber gets every merged publication: each is the base of the next (§3.5).
+  if (cacheMode && merged.length > 1 && !sub.delta) merged = merged.slice(-1);
   sub.offset = topOffset;
   sub.epoch = top.epoch;
   result.epoch = top.epoch;
@@ -201,8 +204,15 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
   if (recovered) {
     result.recovered = true;
     result.offset = plan.offset;
-    if (merged.length > 0) result.publications = merged.map(toWirePublication);
+    if (merged.length > 0) {
+      const pubs = merged.map(toWirePublication);
+      result.publications = sub.delta ? deltaBatch(pubs, c.protocol === 'json') : pubs;
+    }
   }
+  // After a recovery the client holds the stream's newest publication (the last recovered one,
+  // or its own last one when nothing was missed): live publications may go as patches at once.
+  // A filter hides publications from the client only without delta, so its base is the stream's.
+  if (sub.delta) node.hub.setDeltaBase(c, plan.channel, recovered);
 }
 
 /** Converts a stored publication into its wire form for a subscribe or history result. */
