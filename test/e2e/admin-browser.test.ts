@@ -157,6 +157,11 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
     await page.locator('#inspector h3', { hasText: 'Map keys' }).waitFor();
     await page.locator('#inspector li', { hasText: 'alice' }).waitFor();
     assert.match((await page.textContent('#inspector')) ?? '', /"seat": 7/);
+    // Every server API method has its form, shared_poll_publish included.
+    await page.locator('#tab-actions').click();
+    const methods = await page.locator('#method option').allTextContents();
+    for (const m of ['map_publish', 'map_remove', 'map_read_state', 'map_read_stream', 'map_stats', 'map_clear', 'shared_poll_publish']) assert.ok(methods.includes(m), m);
+    await page.locator('#tab-channels').click();
     // A stream channel has no map section.
     await page.locator('#inspect-channel').fill('chat:lobby');
     await page.locator('#inspect-form button[type="submit"]').click();

@@ -115,6 +115,16 @@ export const METHODS: Record<string, MethodSpec> = {
   },
   map_stats: { summary: 'Number of keys in a map channel.', fields: [channel()] },
   map_clear: { summary: 'Drop every key, the stream and the epoch of a map channel.', fields: [channel()] },
+  shared_poll_publish: {
+    summary: 'Push a new version of a key to clients tracking it (versioned shared-poll namespaces with publish_enabled).',
+    fields: [
+      channel(),
+      { name: 'key', label: 'Key', kind: 'text', required: true, placeholder: 'item-1' },
+      { name: 'version', label: 'Version', kind: 'number', required: true, hint: 'Above the version clients have' },
+      { name: 'data', label: 'Data (JSON)', kind: 'json', required: true, value: '{"price": 100}' },
+      { name: 'epoch', label: 'Epoch', kind: 'text' },
+    ],
+  },
 };
 
 let current = 'publish';
