@@ -187,7 +187,7 @@ async function measure(n: number, batchSize: number, cycles: number): Promise<vo
     await ask(backend, { cmd: 'bump', keys });
     await sleep(INTERVAL_MS - ((performance.now() - w0) % INTERVAL_MS) + 0);
   }
-  await sleep(INTERVAL_MS); // the last bump's poll and fan-out
+  await sleep(2.5 * INTERVAL_MS); // the last bump's poll (a cycle can take ~2 intervals, see README) and fan-out
   const cpu = processCpuUs(pid) - c0;
   const wallS = (performance.now() - w0) / 1000;
   const delivered = (await totalUpdates(procs)).updates - u0;
@@ -212,12 +212,14 @@ async function measure(n: number, batchSize: number, cycles: number): Promise<vo
     perCycle.pop();
     keysPerCycle.pop();
   }
+  const starts = rep.times.filter((_: number, i: number) => rep.firsts[i] === 'k0');
+  const period = starts.length > 1 ? (starts[starts.length - 1] - starts[0]) / (starts.length - 1) : NaN;
   const span = rep.times.length > 1 ? rep.times[rep.times.length - 1] - rep.times[0] : 0;
   if (process.env.BENCH_VERBOSE) console.log(rep.firsts.map((f: string, i: number) => `${f}@${Math.round(rep.times[i] - rep.times[0])}`).join(' '));
   const expectReq = Math.ceil(KEYS / batchSize);
   console.log(
     `  backend requests per refresh cycle: min ${Math.min(...perCycle)} max ${Math.max(...perCycle)} over ${perCycle.length} whole cycles (expected ${expectReq}); ${rep.times.length} requests in ${fmt(span / 1000, 1)} s; ` +
-      `keys per cycle min ${Math.min(...keysPerCycle)} max ${Math.max(...keysPerCycle)}`,
+      `keys per cycle min ${Math.min(...keysPerCycle)} max ${Math.max(...keysPerCycle)}; cycle period ${fmt(period, 0)} ms`,
   );
   console.log(
     `  changes: ${cycles * GROUPS} (10 per cycle), delivered ${delivered}/${expected}; server CPU ${fmt(cpu / 1000, 0)} ms over ${fmt(wallS, 1)} s ` +
