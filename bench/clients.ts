@@ -153,6 +153,8 @@ export interface SubscriberOptions {
   tokensFile?: string;
   /** Send "Cookie: sid=u<i>" on connection i's upgrade request. */
   cookie?: boolean;
+  /** JSON: subscribe with delta "fossil" (patched publications are counted without latency). */
+  delta?: boolean;
 }
 
 /** The receiving side: N subscribed connections counting deliveries. */
@@ -170,6 +172,7 @@ export class LoadClient extends ClientProcess {
       ...(o.subscribe === false ? ['--no-subscribe'] : []),
       ...(o.tokensFile !== undefined ? ['--tokens', o.tokensFile] : []),
       ...(o.cookie === true ? ['--cookie'] : []),
+      ...(o.delta === true ? ['--delta'] : []),
     ]);
   }
 

@@ -133,6 +133,8 @@ static char g_upgrade[MAX_PORTS][768];
 static size_t g_upgrade_len[MAX_PORTS];
 /* --no-subscribe: connect only, a connection is ready at its connect reply */
 static int g_subscribe = 1;
+/* --delta: JSON subscribe asks for fossil delta; patched publications are counted, not parsed */
+static int g_delta = 0;
 /* --tokens FILE: line i = "<connect JWT>[ <subscription JWT>]" for connection i (JSON only) */
 static char **g_ctokens = NULL;
 static char **g_stokens = NULL;
@@ -309,7 +311,8 @@ static void send_subscribe(worker_t *w, conn_t *c) {
       if (stok)
         n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n{\"subscribe\":{\"channel\":\"%s\",\"token\":\"%s\"},\"id\":2}", ch, stok);
       else
-        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n{\"subscribe\":{\"channel\":\"%s\"},\"id\":2}", ch);
+        n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n{\"subscribe\":{\"channel\":\"%s\"%s},\"id\":2}", ch,
+                      g_delta ? ",\"delta\":\"fossil\"" : "");
     }
     if (n < 0 || (size_t)n >= sizeof(buf)) {
       note_error(w, "connect command too long", NULL, 0);
@@ -379,11 +382,14 @@ static void mark_ready(worker_t *w, conn_t *c, int64_t now) {
 /* A publication arrived; `data` holds its payload (or the whole line for JSON). */
 static void delivery(worker_t *w, conn_t *c, const uint8_t *data, size_t n, int64_t now) {
   int64_t t = 0, s = -1;
+  /* a delta patch (JSON: "delta":true in the publication) carries no readable t/s */
+  if (g_delta && memmem(data, n, "\"delta\":true", 12) != NULL) goto counted;
   if (parse_int_after(data, n, "\"t\":", 4, &t)) hist_add(&w->lat, now - t);
   if (parse_int_after(data, n, "\"s\":", 4, &s)) {
     if (c->last_seq >= 0 && s != c->last_seq + 1) bump(&w->order_err);
     c->last_seq = s;
   }
+counted:
   if (w->first_us == 0) w->first_us = now;
   w->last_us = now;
   /* release: histogram updates above are visible to whoever sees this count */
@@ -1164,7 +1170,7 @@ static void usage(void) {
           "usage: loadclient --port N[,N...] [--host 127.0.0.1] [--path P] [--mode subscribe|publish]\n"
           "                  [--protocol json|protobuf|socketio] [--channel NAME] [--channels K]\n"
           "                  [--conns N] [--threads T] [--maxpending P] [--setup-timeout S]\n"
-          "                  [--no-subscribe] [--cookie] [--tokens FILE]\n"
+          "                  [--no-subscribe] [--cookie] [--delta] [--tokens FILE]\n"
           "                  publish mode: [--api-key K] [--payload BYTES] [--rate R]\n");
   exit(2);
 }
@@ -1209,6 +1215,7 @@ int main(int argc, char **argv) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--no-subscribe")) { g_subscribe = 0; continue; }
+    if (!strcmp(a, "--delta")) { g_delta = 1; continue; }
     if (!strcmp(a, "--cookie")) { g_cookie = 1; continue; }
     if (!v) usage();
     if (!strcmp(a, "--host")) g_host = v;

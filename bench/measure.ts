@@ -73,6 +73,7 @@ async function connectClients(sc: Scenario, server: ServerHandle, ctx: RunContex
     subscribe: sc.subscribe !== false,
     tokensFile,
     cookie: server.auth === 'proxy',
+    delta: server.kind === 'gyre-delta',
     ports: server.ports,
     connections,
     protocol: clientProtocol(sc, server),

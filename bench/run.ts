@@ -134,7 +134,7 @@ function parseOptions(argv: string[]): Options | undefined {
     scenarios.push(sc);
   }
   const server = flags.get('server');
-  const kinds: ServerKind[] = ['gyre', 'gyre-base', 'gyre-history', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio', 'gyre-token', 'gyre-token-sub', 'gyre-proxy', 'gyre-proxy-sub'];
+  const kinds: ServerKind[] = ['gyre', 'gyre-base', 'gyre-history', 'gyre-delta', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio', 'gyre-token', 'gyre-token-sub', 'gyre-proxy', 'gyre-proxy-sub'];
   const serverFilter = server === undefined ? undefined : new Set(server.split(',').filter(Boolean) as ServerKind[]);
   for (const k of serverFilter ?? []) if (!kinds.includes(k)) throw new Error(`unknown server ${k}; one of ${kinds.join(', ')}`);
   const runs = num('runs');

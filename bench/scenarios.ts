@@ -13,6 +13,8 @@ export type ServerKind =
   | 'gyre'
   /** Gyre with history and recovery on the benchmark channels. */
   | 'gyre-history'
+  /** gyre-history plus fossil delta on the benchmark channels (delta_publish); the load client subscribes with delta. */
+  | 'gyre-delta'
   /** One Gyre process on the Redis engine. */
   | 'gyre-redis'
   /** Two Gyre processes on the Redis engine; connections split across both, publishing through the first. */
@@ -372,6 +374,16 @@ const SCENARIOS: Scenario[] = [
     messages: 200,
     warmupMessages: 40,
     payloadBytes: 1024,
+  }),
+  fanout({
+    name: 'delta-json-5k',
+    description: '5,000 connections, ~1 KB data of which only t and s change, flood; gyre-delta (fossil patches) vs gyre-history (same history, full publications)',
+    servers: ['gyre-delta', 'gyre-history'],
+    messages: 300,
+    warmupMessages: 40,
+    payloadBytes: 1024,
+    runs: 2,
+    metrics: ['cpuPerDelivery', 'deliveriesPerSec', 'serverCpuPct', 'clientCpuPct', 'delivered'],
   }),
 ];
 

@@ -167,6 +167,11 @@ function gyreConfig(kind: ServerKind, port: number, redisPrefix: string, backend
   if (kind === 'gyre-history') {
     config.channel = { without_namespace: { history_size: 100, history_ttl: '300s', force_recovery: true } };
   }
+  if (kind === 'gyre-delta') {
+    config.channel = {
+      without_namespace: { history_size: 100, history_ttl: '300s', force_recovery: true, allowed_delta_types: ['fossil'], delta_publish: true },
+    };
+  }
   if (kind === 'gyre-token' || kind === 'gyre-token-sub') {
     config.client = { token: { hmac_secret_key: TOKEN_SECRET } };
     config.channel = { namespaces: [{ name: 'px', allow_subscribe_for_client: true }] };
@@ -233,6 +238,7 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
       case 'gyre':
       case 'gyre-base':
       case 'gyre-history':
+      case 'gyre-delta':
       case 'gyre-redis':
       case 'gyre-redis-2node': {
         const nodes = kind === 'gyre-redis-2node' ? 2 : 1;
