@@ -396,6 +396,21 @@ describe('polling', () => {
     assert.equal(backend.calls.length, 6, 'the next cycle one interval later');
   });
 
+  it('keeps the interval with many chunks: the scheduler\'s rounding does not add up over a cycle', async () => {
+    kit = new Kit();
+    const { engine, backend } = kit;
+    const keys = Array.from({ length: 1000 }, (_, i) => `key${String(i).padStart(4, '0')}`);
+    const config = sharedPollChannelConfig({ mode: 'versioned', refresh_interval: 1000, refresh_batch_size: 100 });
+    engine.track(new Sub(), 'p:1', config, { track: [kit.batch('p:1', keys.map((k): [string, number] => [k, 1]))] });
+    await kit.advance(1000);
+    const first = backend.calls.length;
+    // Ten chunks of 100 every second: five seconds later about fifty more calls, not the
+    // thirty or so that chunks 100 ms apart rounded up to 200 ms would give.
+    await kit.advance(5000);
+    const calls = backend.calls.length - first;
+    assert.ok(calls >= 45 && calls <= 55, `${calls} calls in 5 s`);
+  });
+
   it('caps concurrent backend calls node-wide', async () => {
     kit = new Kit({ concurrencyLimit: 2 });
     const { engine, backend } = kit;

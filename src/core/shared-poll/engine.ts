@@ -447,9 +447,12 @@ export class SharedPollEngine {
     const spreadMs = chunks.length > 1 ? state.config.refreshIntervalMs / chunks.length : 0;
     const polls: Promise<void>[] = [];
     for (let i = 0; i < chunks.length; i++) {
-      if (i > 0 && spreadMs > 0) {
+      // Each chunk is due at its own point of the cycle, measured from the cycle's start, so the
+      // scheduler's rounding (100 ms steps) does not add up over the chunks.
+      const dueIn = started + i * spreadMs - this.opts.clock.now();
+      if (i > 0 && dueIn > 0) {
         await new Promise<void>((resolve) => {
-          state.pollTimer = this.opts.scheduler.schedule(spreadMs, () => {
+          state.pollTimer = this.opts.scheduler.schedule(dueIn, () => {
             state.pollTimer = undefined;
             resolve();
           });
