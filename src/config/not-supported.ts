@@ -38,8 +38,12 @@ function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: strin
   if (o.subscribe_stream_proxy_enabled && !streamServed(namedProxy(config, config.channel.proxy.subscribe_stream, o.subscribe_stream_proxy_name))) {
     out.push(`${path}.subscribe_stream_proxy_enabled`);
   }
-  if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
-  if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
+  if (o.map.publish_proxy_enabled && !served(namedProxy(config, config.channel.proxy.map_publish, o.map.publish_proxy_name))) {
+    out.push(`${path}.map.publish_proxy_enabled`);
+  }
+  if (o.map.remove_proxy_enabled && !served(namedProxy(config, config.channel.proxy.map_remove, o.map.remove_proxy_name))) {
+    out.push(`${path}.map.remove_proxy_enabled`);
+  }
 }
 
 /**
