@@ -95,7 +95,12 @@ describe('not-supported warnings', () => {
     const r = loadValues({
       client: { proxy: { connect: { enabled: true, endpoint: 'http://a/connect' }, refresh: { enabled: true, endpoint: 'http://a/refresh' } } },
       channel: {
-        proxy: { subscribe: { endpoint: 'http://a/subscribe' }, publish: { endpoint: 'https://a/publish' } },
+        proxy: {
+          subscribe: { endpoint: 'http://a/subscribe' },
+          publish: { endpoint: 'https://a/publish' },
+          map_publish: { endpoint: 'http://a/map_publish' },
+          map_remove: { endpoint: 'a:10002' },
+        },
         without_namespace: { subscribe_proxy_enabled: true, publish_proxy_enabled: true },
         namespaces: [
           { name: 'named', subscribe_proxy_enabled: true, subscribe_proxy_name: 'backend' },
@@ -105,6 +110,7 @@ describe('not-supported warnings', () => {
           { name: 'httpstream', subscribe_stream_proxy_enabled: true, subscribe_stream_proxy_name: 'backend' },
           { name: 'mp', map: { publish_proxy_enabled: true, publish_proxy_name: 'grpcbackend' } },
           { name: 'mr', map: { remove_proxy_enabled: true, remove_proxy_name: 'backend' } },
+          { name: 'mdefault', map: { publish_proxy_enabled: true, remove_proxy_enabled: true } },
         ],
       },
       rpc: { proxy: { endpoint: 'http://a/rpc' }, without_namespace: { proxy_enabled: true } },

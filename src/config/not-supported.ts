@@ -10,6 +10,9 @@ const SERVED_CHANNEL_PROXIES = [
   ['unsubscribe_proxy_enabled', 'unsubscribe_proxy_name', 'unsubscribe'],
 ] as const;
 
+/** `channel.proxy` blocks Gyre calls (the subscribe stream block only over GRPC, checked apart). */
+const CALLABLE_CHANNEL_PROXIES = new Set(['subscribe', 'publish', 'sub_refresh', 'state', 'unsubscribe', 'shared_poll_refresh', 'map_publish', 'map_remove']);
+
 /** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {
   return p !== undefined && p.endpoint !== '';
@@ -69,7 +72,7 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');
   if (client.proxy.disconnect.enabled && !served(client.proxy.disconnect)) out.push('client.proxy.disconnect');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
-    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh' || name === 'state' || name === 'unsubscribe' || name === 'shared_poll_refresh';
+    const callable = CALLABLE_CHANNEL_PROXIES.has(name);
     if (proxyDefined(p) && !(callable || (name === 'subscribe_stream' && streamServed(p)))) out.push(`channel.proxy.${name}`);
   }
   channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);
