@@ -3,13 +3,15 @@
  * official SDK's map subscriptions write through the backend, which allows a write as sent,
  * rewrites it (key, payload, tags), or refuses it with its own error; a backend that fails
  * answers 100. The proxies replace the namespace's allow_* rules (there are none here), and
- * bind through the `channel.proxy.map_publish` block and a named `proxies[]` entry.
+ * bind through the `channel.proxy.map_publish` block and a named `proxies[]` entry. A GRPC
+ * backend serves the same hooks through MapPublish / MapRemove.
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Centrifuge } from 'centrifuge';
+import { GrpcBackend, type Msg } from '../../src/proxy/grpc-backend.test-helper.js';
 import { SdkClients } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { hmacToken } from '../helpers/tokens.js';
@@ -156,5 +158,58 @@ describe('map publish and remove proxies with the official SDK', { timeout: 60_0
     await assert.rejects(c.mapPublish(channel, 'k', { n: 1 }), (e: any) => e.code === 103);
     await assert.rejects(c.mapRemove(channel, 'k'), (e: any) => e.code === 103);
     assert.equal(calls.length, before, 'no backend call');
+  });
+});
+
+describe('map publish and remove proxies over GRPC with the official SDK', { timeout: 60_000 }, () => {
+  let gyre: GyreProcess;
+  let sdk: SdkClients;
+  const backend = new GrpcBackend();
+  const client = async (user: string) => sdk.connected({ token: await hmacToken(SECRET, { sub: user }) });
+
+  before(async () => {
+    await backend.start();
+    backend.answers.MapPublish = (r: Msg) =>
+      r.key === 'deny'
+        ? { error: { code: 1002, message: 'grpc says no' } }
+        : { result: { key: `g-${r.key}`, data: Buffer.from(JSON.stringify({ got: JSON.parse(Buffer.from(r.data).toString()), user: r.user })) } };
+    backend.answers.MapRemove = (r: Msg) => (r.key === 'keep' ? { disconnect: { code: 4503, reason: 'removal not allowed' } } : { result: { key: `g-${r.key}` } });
+    gyre = await startGyre({
+      log: { level: 'warn' },
+      client: { token: { hmac_secret_key: SECRET } },
+      channel: {
+        proxy: { map_publish: { endpoint: backend.target, timeout: '2s' }, map_remove: { endpoint: backend.target, timeout: '2s' } },
+        namespaces: [{ name: 'gkv', subscription_type: 'map', map: { mode: 'recoverable', key_ttl: '60s', publish_proxy_enabled: true, remove_proxy_enabled: true }, allow_subscribe_for_client: true }],
+      },
+    });
+    assert.ok(!gyre.output().includes('not supported'), gyre.output());
+    sdk = new SdkClients(gyre.wsUrl, 'json');
+  });
+  after(async () => {
+    sdk?.closeAll();
+    await gyre?.stop();
+    await backend.stop();
+  });
+
+  it('writes under the key and payload the backend returns, and passes its error and disconnect', async () => {
+    const channel = `gkv:${uniq()}`;
+    const writer = await client('gw');
+    const reader = await client('gr');
+    const w = await mapSubscribed(writer, channel);
+    const r = await mapSubscribed(reader, channel);
+    const seen = collect(r, 'update');
+    await w.publish('a', { n: 1 });
+    await waitFor(() => seen.length >= 1, 'the rewritten write');
+    assert.deepEqual([seen[0].key, seen[0].data], ['g-a', { got: { n: 1 }, user: 'gw' }]);
+    const req = backend.last('MapPublish').request;
+    assert.deepEqual([req.channel, req.key, req.user], [channel, 'a', 'gw']);
+    await assert.rejects(w.publish('deny', 1), (e: any) => e.code === 1002);
+    await w.remove('a');
+    await waitFor(() => seen.length >= 2, 'the removal');
+    assert.deepEqual([seen[1].key, !!seen[1].removed], ['g-a', true]);
+    const closed = waitEvent(writer, 'disconnected');
+    void w.remove('keep').catch(() => undefined);
+    const ctx = await closed;
+    assert.equal(ctx.code, 4503);
   });
 });
