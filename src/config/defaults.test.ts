@@ -95,7 +95,12 @@ describe('not-supported warnings', () => {
     const r = loadValues({
       client: { proxy: { connect: { enabled: true, endpoint: 'http://a/connect' }, refresh: { enabled: true, endpoint: 'http://a/refresh' } } },
       channel: {
-        proxy: { subscribe: { endpoint: 'http://a/subscribe' }, publish: { endpoint: 'https://a/publish' } },
+        proxy: {
+          subscribe: { endpoint: 'http://a/subscribe' },
+          publish: { endpoint: 'https://a/publish' },
+          map_publish: { endpoint: 'http://a/map_publish' },
+          map_remove: { endpoint: 'a:10002' },
+        },
         without_namespace: { subscribe_proxy_enabled: true, publish_proxy_enabled: true },
         namespaces: [
           { name: 'named', subscribe_proxy_enabled: true, subscribe_proxy_name: 'backend' },
@@ -104,6 +109,8 @@ describe('not-supported warnings', () => {
           { name: 'stream', subscribe_stream_proxy_enabled: true, subscribe_stream_proxy_name: 'grpcbackend' },
           { name: 'httpstream', subscribe_stream_proxy_enabled: true, subscribe_stream_proxy_name: 'backend' },
           { name: 'mp', map: { publish_proxy_enabled: true, publish_proxy_name: 'grpcbackend' } },
+          { name: 'mr', map: { remove_proxy_enabled: true, remove_proxy_name: 'backend' } },
+          { name: 'mdefault', map: { publish_proxy_enabled: true, remove_proxy_enabled: true } },
         ],
       },
       rpc: { proxy: { endpoint: 'http://a/rpc' }, without_namespace: { proxy_enabled: true } },
@@ -113,7 +120,8 @@ describe('not-supported warnings', () => {
       ],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    assert.deepEqual(paths, ['channel.namespaces[4].subscribe_stream_proxy_enabled', 'channel.namespaces[5].map.publish_proxy_enabled']);
+    // Map publish / remove proxies are served over HTTP and GRPC alike.
+    assert.deepEqual(paths, ['channel.namespaces[4].subscribe_stream_proxy_enabled']);
   });
 
   it('does not warn about the Redis engine or the NATS broker', () => {

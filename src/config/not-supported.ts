@@ -10,6 +10,9 @@ const SERVED_CHANNEL_PROXIES = [
   ['unsubscribe_proxy_enabled', 'unsubscribe_proxy_name', 'unsubscribe'],
 ] as const;
 
+/** `channel.proxy` blocks Gyre calls (the subscribe stream block only over GRPC, checked apart). */
+const CALLABLE_CHANNEL_PROXIES = new Set(['subscribe', 'publish', 'sub_refresh', 'state', 'unsubscribe', 'shared_poll_refresh', 'map_publish', 'map_remove']);
+
 /** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {
   return p !== undefined && p.endpoint !== '';
@@ -38,8 +41,12 @@ function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: strin
   if (o.subscribe_stream_proxy_enabled && !streamServed(namedProxy(config, config.channel.proxy.subscribe_stream, o.subscribe_stream_proxy_name))) {
     out.push(`${path}.subscribe_stream_proxy_enabled`);
   }
-  if (o.map.publish_proxy_enabled) out.push(`${path}.map.publish_proxy_enabled`);
-  if (o.map.remove_proxy_enabled) out.push(`${path}.map.remove_proxy_enabled`);
+  if (o.map.publish_proxy_enabled && !served(namedProxy(config, config.channel.proxy.map_publish, o.map.publish_proxy_name))) {
+    out.push(`${path}.map.publish_proxy_enabled`);
+  }
+  if (o.map.remove_proxy_enabled && !served(namedProxy(config, config.channel.proxy.map_remove, o.map.remove_proxy_name))) {
+    out.push(`${path}.map.remove_proxy_enabled`);
+  }
 }
 
 /**
@@ -65,7 +72,7 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');
   if (client.proxy.disconnect.enabled && !served(client.proxy.disconnect)) out.push('client.proxy.disconnect');
   for (const [name, p] of Object.entries(config.channel.proxy)) {
-    const callable = name === 'subscribe' || name === 'publish' || name === 'sub_refresh' || name === 'state' || name === 'unsubscribe' || name === 'shared_poll_refresh';
+    const callable = CALLABLE_CHANNEL_PROXIES.has(name);
     if (proxyDefined(p) && !(callable || (name === 'subscribe_stream' && streamServed(p)))) out.push(`channel.proxy.${name}`);
   }
   channelOptions(config, config.channel.without_namespace, 'channel.without_namespace', out);

@@ -1,6 +1,6 @@
 /**
  * Ports for the application backend's hooks (connect, refresh, subscribe, publish, RPC,
- * sub_refresh proxies). Core asks a `ProxyBindings` which proxy serves a hook, and calls it
+ * sub_refresh, map publish / remove proxies). Core asks a `ProxyBindings` which proxy serves a hook, and calls it
  * with what it knows of the connection; how the call travels (HTTP, GRPC), how payloads are
  * encoded (raw JSON or base64) and which headers are forwarded is the proxy's business
  * (src/proxy/). Only server/ builds the bindings from the configuration.
@@ -11,11 +11,12 @@
  * - a ProxyCallError when the backend could not be asked or answered nonsense (transport
  *   failure, timeout, a status other than 200 without a transform, an undecodable body):
  *   each hook's caller decides what that means (protocol.md: error 100 for subscribe,
- *   publish and RPC; an internal error for connect; a 60 s extension for refreshes).
+ *   publish, map publish / remove and RPC; an internal error for connect; a 60 s extension for refreshes).
  */
 import type { ProtocolType } from '../protocol/types.js';
 import type { ApiPublishRequest } from './node-api.js';
 import type { ServerSubOptions, SubscriptionOverride } from './ports.js';
+import type { MapKeyMode } from './map-broker.js';
 
 /** The connection a proxy call is made for. */
 export interface ProxyClient {
@@ -106,6 +107,42 @@ export interface PublishProxyResult extends PublishProxyOptions {
   data?: Uint8Array;
 }
 
+/** A client map publish (server.md §5.10): the key and payload the client sent. */
+export interface MapPublishProxyRequest extends ProxyClient {
+  readonly channel: string;
+  readonly key: string;
+  readonly data: Uint8Array;
+}
+
+/** What the backend may change of a client map publish; absent fields keep the client's values or the defaults. */
+export interface MapPublishProxyResult {
+  /** Replacement key (a non-empty one only). */
+  key?: string;
+  /** Replacement payload. */
+  data?: Uint8Array;
+  tags?: Record<string, string>;
+  keyMode?: MapKeyMode;
+  idempotencyKey?: string;
+  delta?: boolean;
+  version?: number;
+  versionEpoch?: string;
+}
+
+/** A client map remove (server.md §5.10). */
+export interface MapRemoveProxyRequest extends ProxyClient {
+  readonly channel: string;
+  readonly key: string;
+}
+
+/** What the backend may change of a client map remove. */
+export interface MapRemoveProxyResult {
+  /** Replacement key (a non-empty one only). */
+  key?: string;
+  /** Tags of the removal publication. */
+  tags?: Record<string, string>;
+  idempotencyKey?: string;
+}
+
 export interface RpcProxyRequest extends ProxyClient {
   readonly method: string;
   readonly data: Uint8Array;
@@ -138,6 +175,12 @@ export interface SubscribeProxy extends ProxyIdentity {
 }
 export interface PublishProxy extends ProxyIdentity {
   publish(req: PublishProxyRequest): Promise<PublishProxyResult>;
+}
+export interface MapPublishProxy extends ProxyIdentity {
+  mapPublish(req: MapPublishProxyRequest): Promise<MapPublishProxyResult>;
+}
+export interface MapRemoveProxy extends ProxyIdentity {
+  mapRemove(req: MapRemoveProxyRequest): Promise<MapRemoveProxyResult>;
 }
 export interface RpcProxy extends ProxyIdentity {
   /** The data returned to the client (empty for none). */
@@ -216,6 +259,10 @@ export interface ProxyBindings {
   subscribeStream?(namespace: string): SubscribeStreamBinding | undefined;
   /** The shared-poll refresh proxy of a namespace (`shared_poll.proxy_name`); absent or undefined means none. */
   sharedPollRefresh?(namespace: string): SharedPollRefreshProxy | undefined;
+  /** The map publish proxy of a namespace (`map.publish_proxy_*`); absent or undefined means none. */
+  mapPublish?(namespace: string): MapPublishProxy | undefined;
+  /** The map remove proxy of a namespace (`map.remove_proxy_*`); absent or undefined means none. */
+  mapRemove?(namespace: string): MapRemoveProxy | undefined;
 }
 
 /** Bindings with no proxy at all. */
@@ -226,6 +273,8 @@ export const noProxies: ProxyBindings = Object.freeze({
   rpc: () => undefined,
   subscribeStream: () => undefined,
   sharedPollRefresh: () => undefined,
+  mapPublish: () => undefined,
+  mapRemove: () => undefined,
 });
 
 /** One key of a shared-poll refresh request. */

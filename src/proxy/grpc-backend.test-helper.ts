@@ -33,7 +33,7 @@ export type StreamDriver = (ctx: {
   closed: Promise<void>;
 }) => void;
 
-const UNARY = ['Connect', 'Refresh', 'Subscribe', 'Publish', 'RPC', 'SubRefresh', 'SharedPollRefresh'] as const;
+const UNARY = ['Connect', 'Refresh', 'Subscribe', 'Publish', 'RPC', 'SubRefresh', 'MapPublish', 'MapRemove', 'SharedPollRefresh'] as const;
 
 function metadataMap(md: grpc.Metadata): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};

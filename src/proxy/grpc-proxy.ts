@@ -1,6 +1,6 @@
 /**
  * The GRPC proxy client: the backend hooks (connect, refresh, subscribe, publish, RPC,
- * sub_refresh, shared_poll_refresh) as unary calls of the `CentrifugoProxy` service in proto/proxy.proto, plus the
+ * sub_refresh, map_publish, map_remove, shared_poll_refresh) as unary calls of the `CentrifugoProxy` service in proto/proxy.proto, plus the
  * subscribe stream proxy's server and bidirectional streams (integrations.md §2). Requests
  * and results follow the HTTP proxy's rules; payloads travel as protobuf bytes.
  */
@@ -12,6 +12,12 @@ import type {
   ConnectProxy,
   ConnectProxyRequest,
   ConnectProxyResult,
+  MapPublishProxy,
+  MapPublishProxyRequest,
+  MapPublishProxyResult,
+  MapRemoveProxy,
+  MapRemoveProxyRequest,
+  MapRemoveProxyResult,
   ProxyClient,
   PublishProxy,
   PublishProxyRequest,
@@ -38,6 +44,8 @@ import { ProxyCallError } from '../core/index.js';
 import { base64Of, fixedEntries, forwarded, type ForwardingRules, nameSet } from './forwarding.js';
 import {
   connectResult,
+  mapPublishResult,
+  mapRemoveResult,
   type ProxyEnvelope,
   publishResult,
   readResult,
@@ -132,7 +140,7 @@ function refusedMetadata(name: string): boolean {
   );
 }
 
-type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh' | 'subscribe_stream' | 'shared_poll_refresh';
+type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh' | 'subscribe_stream' | 'map_publish' | 'map_remove' | 'shared_poll_refresh';
 
 /** Shared-poll refreshes are made for no connection: only static metadata and credentials go with them. */
 const NO_CLIENT: ProxyClient = Object.freeze({ client: '', transport: '', protocol: 'json', user: '', headers: Object.freeze({}) });
@@ -206,7 +214,17 @@ export function grpcTarget(endpoint: string): string {
  * an answer the result readers refuse). Refresh and sub_refresh read only `result`.
  */
 export class GrpcProxy
-  implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy, SubscribeStreamProxy, SharedPollRefreshProxy
+  implements
+    ConnectProxy,
+    RefreshProxy,
+    SubscribeProxy,
+    PublishProxy,
+    RpcProxy,
+    SubRefreshProxy,
+    SubscribeStreamProxy,
+    MapPublishProxy,
+    MapRemoveProxy,
+    SharedPollRefreshProxy
 {
   readonly name: string;
   /** How hooks travel, for metrics. */
@@ -317,6 +335,29 @@ export class GrpcProxy
     this.meta(body, req);
     const env = await this.unary('sub_refresh', 'SubRefresh', req, body);
     return this.decode('sub_refresh', () => subRefreshResult(env.result));
+  }
+
+  /** A client map publish (MapPublish); `user` is left out when empty. */
+  async mapPublish(req: MapPublishProxyRequest): Promise<MapPublishProxyResult> {
+    const body = this.common(req);
+    if (req.user) body.user = req.user;
+    body.channel = req.channel;
+    body.key = req.key;
+    this.payload(body, req.data);
+    this.meta(body, req);
+    const result = settle(await this.unary('map_publish', 'MapPublish', req, body));
+    return this.decode('map_publish', () => mapPublishResult(result));
+  }
+
+  /** A client map remove (MapRemove); `user` is left out when empty. */
+  async mapRemove(req: MapRemoveProxyRequest): Promise<MapRemoveProxyResult> {
+    const body = this.common(req);
+    if (req.user) body.user = req.user;
+    body.channel = req.channel;
+    body.key = req.key;
+    this.meta(body, req);
+    const result = settle(await this.unary('map_remove', 'MapRemove', req, body));
+    return this.decode('map_remove', () => mapRemoveResult(result));
   }
 
   /**

@@ -1,6 +1,6 @@
 /**
  * The HTTP proxy client: Centrifugo's backend hooks (connect, refresh, subscribe, publish, RPC,
- * sub_refresh, shared_poll_refresh) as JSON POSTs to one endpoint over a pool of keep-alive connections
+ * sub_refresh, map_publish, map_remove, shared_poll_refresh) as JSON POSTs to one endpoint over a pool of keep-alive connections
  * (server.md §5.1–§5.8, integrations.md §2.3–§2.5).
  */
 import { type Dispatcher, Pool } from 'undici';
@@ -8,6 +8,12 @@ import type {
   ConnectProxy,
   ConnectProxyRequest,
   ConnectProxyResult,
+  MapPublishProxy,
+  MapPublishProxyRequest,
+  MapPublishProxyResult,
+  MapRemoveProxy,
+  MapRemoveProxyRequest,
+  MapRemoveProxyResult,
   ProxyClient,
   PublishProxy,
   PublishProxyRequest,
@@ -30,6 +36,8 @@ import { ProxyCallError } from '../core/index.js';
 import { JSON_INVALID, scanJson } from '../protocol/json-scan.js';
 import {
   connectResult,
+  mapPublishResult,
+  mapRemoveResult,
   type ProxyEnvelope,
   publishResult,
   readResult,
@@ -113,7 +121,7 @@ const MANAGED_HEADERS = new Set([
 ]);
 
 type HeaderValue = string | string[];
-type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh' | 'shared_poll_refresh';
+type Hook = 'connect' | 'refresh' | 'subscribe' | 'publish' | 'rpc' | 'sub_refresh' | 'map_publish' | 'map_remove' | 'shared_poll_refresh';
 
 /** Shared-poll refreshes are made for no connection: only static headers go with them. */
 const NO_CLIENT: ProxyClient = Object.freeze({ client: '', transport: '', protocol: 'json', user: '', headers: Object.freeze({}) });
@@ -304,7 +312,9 @@ function settleLater(x: Exchange, result: ExchangeResult): void {
  * transform), or a ProxyCallError. Refresh and sub_refresh read only `result` (missing means
  * expired), as Centrifugo does.
  */
-export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy, SharedPollRefreshProxy {
+export class HttpProxy
+  implements ConnectProxy, RefreshProxy, SubscribeProxy, PublishProxy, RpcProxy, SubRefreshProxy, MapPublishProxy, MapRemoveProxy, SharedPollRefreshProxy
+{
   readonly name: string;
   /** How hooks travel, for metrics. */
   readonly protocol = 'http';
@@ -428,6 +438,27 @@ export class HttpProxy implements ConnectProxy, RefreshProxy, SubscribeProxy, Pu
       this.meta(b, req);
     });
     return this.decode('sub_refresh', () => subRefreshResult(env.result));
+  }
+
+  /** A client map publish (`user` left out when empty, as Centrifugo does for the map hooks). */
+  async mapPublish(req: MapPublishProxyRequest): Promise<MapPublishProxyResult> {
+    const env = await this.call('map_publish', req, (b) => {
+      this.common(b, req).str('user', req.user).str('channel', req.channel).str('key', req.key);
+      this.data(b, req.data);
+      this.meta(b, req);
+    });
+    const result = settle(env);
+    return this.decode('map_publish', () => mapPublishResult(result));
+  }
+
+  /** A client map remove. */
+  async mapRemove(req: MapRemoveProxyRequest): Promise<MapRemoveProxyResult> {
+    const env = await this.call('map_remove', req, (b) => {
+      this.common(b, req).str('user', req.user).str('channel', req.channel).str('key', req.key);
+      this.meta(b, req);
+    });
+    const result = settle(env);
+    return this.decode('map_remove', () => mapRemoveResult(result));
   }
 
   /**

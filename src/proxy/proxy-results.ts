@@ -8,6 +8,8 @@
 import type { SubscriptionOverride, ServerSubOptions } from '../core/index.js';
 import type {
   ConnectProxyResult,
+  MapPublishProxyResult,
+  MapRemoveProxyResult,
   PublishProxyResult,
   RefreshProxyResult,
   SharedPollRefreshResult,
@@ -170,6 +172,47 @@ export function publishResult(r: Obj | undefined): PublishProxyResult {
   if (version !== 0) out.version = version;
   const epoch = str(r.version_epoch, 'result.version_epoch');
   if (epoch !== '') out.versionEpoch = epoch;
+  return out;
+}
+
+const KEY_MODES = new Set(['', 'if_new', 'if_exists']);
+
+/**
+ * Map publish result (§5.10); an absent result keeps the client's write. `data` replaces the
+ * payload when present, else a non-empty `b64data`; `score` and `stream_data` are read past.
+ */
+export function mapPublishResult(r: Obj | undefined): MapPublishProxyResult {
+  const out: MapPublishProxyResult = {};
+  if (r === undefined) return out;
+  const key = str(r.key, 'result.key');
+  if (key !== '') out.key = key;
+  const data = raw(r.data, 'result.data') ?? b64(r.b64data, 'result.b64data');
+  if (data !== undefined) out.data = data;
+  const tags = strMap(r.tags, 'result.tags');
+  if (tags !== undefined) out.tags = tags;
+  const mode = str(r.key_mode, 'result.key_mode');
+  if (!KEY_MODES.has(mode)) throw new ShapeError(`result.key_mode: unknown mode ${JSON.stringify(mode)}`);
+  if (mode !== '') out.keyMode = mode as MapPublishProxyResult['keyMode'];
+  const idem = str(r.idempotency_key, 'result.idempotency_key');
+  if (idem !== '') out.idempotencyKey = idem;
+  if (bool(r.delta, 'result.delta')) out.delta = true;
+  const version = int(r.version, 'result.version', 0, Number.MAX_SAFE_INTEGER);
+  if (version !== 0) out.version = version;
+  const epoch = str(r.version_epoch, 'result.version_epoch');
+  if (epoch !== '') out.versionEpoch = epoch;
+  return out;
+}
+
+/** Map remove result (§5.10); an absent result keeps the client's removal. */
+export function mapRemoveResult(r: Obj | undefined): MapRemoveProxyResult {
+  const out: MapRemoveProxyResult = {};
+  if (r === undefined) return out;
+  const key = str(r.key, 'result.key');
+  if (key !== '') out.key = key;
+  const tags = strMap(r.tags, 'result.tags');
+  if (tags !== undefined) out.tags = tags;
+  const idem = str(r.idempotency_key, 'result.idempotency_key');
+  if (idem !== '') out.idempotencyKey = idem;
   return out;
 }
 

@@ -5,12 +5,15 @@
  * `default` = the `channel.proxy.*` block, anything else an entry of `proxies`); per RPC
  * namespace `proxy_enabled` / `proxy_name` (`rpc.proxy` or a named one); per namespace
  * `subscribe_stream_proxy_enabled` / `_name` / `_bidirectional` (`channel.proxy.subscribe_stream`);
- * per `shared_poll` namespace `shared_poll.proxy_name` (`channel.proxy.shared_poll_refresh`).
+ * per `shared_poll` namespace `shared_poll.proxy_name` (`channel.proxy.shared_poll_refresh`);
+ * per namespace `map.publish_proxy_*` / `map.remove_proxy_*` (`channel.proxy.map_publish` / `map_remove`).
  * Each distinct proxy object is built once.
  */
 import { Errors } from '../protocol/codes.js';
 import type {
   ConnectProxy,
+  MapPublishProxy,
+  MapRemoveProxy,
   ProxyBindings,
   PublishProxy,
   RefreshProxy,
@@ -35,6 +38,8 @@ export type HookProxy = ConnectProxy &
   PublishProxy &
   RpcProxy &
   SubRefreshProxy &
+  MapPublishProxy &
+  MapRemoveProxy &
   SharedPollRefreshProxy &
   Partial<SubscribeStreamProxy> & { close(): Promise<void> };
 
@@ -54,6 +59,7 @@ interface NamespaceProxyFlags {
   subscribe_stream_proxy_bidirectional?: boolean;
   subscription_type?: string;
   shared_poll?: { proxy_name?: string };
+  map?: { publish_proxy_enabled?: boolean; publish_proxy_name?: string; remove_proxy_enabled?: boolean; remove_proxy_name?: string };
 }
 
 interface RpcNamespaceFlags {
@@ -66,7 +72,15 @@ interface RpcNamespaceFlags {
 export interface ProxyConfigSource {
   client?: { proxy?: { connect?: ProxyBlock & { enabled?: boolean }; refresh?: ProxyBlock & { enabled?: boolean } } };
   channel?: {
-    proxy?: { subscribe?: ProxyBlock; publish?: ProxyBlock; sub_refresh?: ProxyBlock; subscribe_stream?: ProxyBlock; shared_poll_refresh?: ProxyBlock };
+    proxy?: {
+      subscribe?: ProxyBlock;
+      publish?: ProxyBlock;
+      sub_refresh?: ProxyBlock;
+      subscribe_stream?: ProxyBlock;
+      shared_poll_refresh?: ProxyBlock;
+      map_publish?: ProxyBlock;
+      map_remove?: ProxyBlock;
+    };
     without_namespace?: NamespaceProxyFlags;
     namespaces?: readonly NamespaceProxyFlags[];
   };
@@ -87,6 +101,8 @@ const unavailable: HookProxy = {
   publish: () => Promise.reject(Errors.notAvailable),
   rpc: () => Promise.reject(Errors.notAvailable),
   subRefresh: () => Promise.reject(Errors.notAvailable),
+  mapPublish: () => Promise.reject(Errors.notAvailable),
+  mapRemove: () => Promise.reject(Errors.notAvailable),
   sharedPollRefresh: () => Promise.reject(Errors.notAvailable),
   subscribeStream: () => Promise.reject(Errors.notAvailable),
   close: () => Promise.resolve(),
@@ -130,6 +146,8 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
   const subRefresh = new Map<string, SubRefreshProxy>();
   const streams = new Map<string, SubscribeStreamBinding>();
   const sharedPoll = new Map<string, SharedPollRefreshProxy>();
+  const mapPublish = new Map<string, MapPublishProxy>();
+  const mapRemove = new Map<string, MapRemoveProxy>();
   for (const ns of namespaces) {
     const key = ns.name ?? '';
     const s = ns.subscribe_proxy_enabled ? (pick(ch.proxy?.subscribe, ns.subscribe_proxy_name) ?? unavailable) : undefined;
@@ -140,6 +158,11 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
     if (r) subRefresh.set(key, r);
     const st = ns.subscribe_stream_proxy_enabled ? (pick(ch.proxy?.subscribe_stream, ns.subscribe_stream_proxy_name) ?? unavailable) : undefined;
     if (st) streams.set(key, { proxy: streamCapable(st), bidirectional: !!ns.subscribe_stream_proxy_bidirectional });
+    const m = ns.map ?? {};
+    const mp = m.publish_proxy_enabled ? (pick(ch.proxy?.map_publish, m.publish_proxy_name) ?? unavailable) : undefined;
+    if (mp) mapPublish.set(key, mp);
+    const mr = m.remove_proxy_enabled ? (pick(ch.proxy?.map_remove, m.remove_proxy_name) ?? unavailable) : undefined;
+    if (mr) mapRemove.set(key, mr);
     // A shared-poll namespace without its proxy fails every poll (logged), as an unreachable one would.
     if (ns.subscription_type === 'shared_poll') {
       const sp = pick(ch.proxy?.shared_poll_refresh, ns.shared_poll?.proxy_name);
@@ -167,6 +190,8 @@ export function buildProxyBindings(cfg: ProxyConfigSource, factory: ProxyFactory
     subRefresh: (ns) => subRefresh.get(ns),
     subscribeStream: (ns) => streams.get(ns),
     sharedPollRefresh: (ns) => sharedPoll.get(ns),
+    mapPublish: (ns) => mapPublish.get(ns),
+    mapRemove: (ns) => mapRemove.get(ns),
     rpc: (method) => {
       const at = method.indexOf(boundary);
       return rpcByNs.get(at < 0 ? '' : method.slice(0, at));

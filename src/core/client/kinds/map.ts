@@ -14,7 +14,9 @@ import type { Publication, PublishRequest, Reply, SubscribeRequest, SubscribeRes
 import { SubscribeTypes } from '../../../protocol/subscribe-types.js';
 import type { ChannelOptions } from '../../channel-options.js';
 import { mapNamespaceOf, MAP_SUBSCRIPTION_TYPES } from '../../map-api.js';
-import { mapHasStream, type MapBroker, type MapPublication } from '../../map-broker.js';
+import { mapHasStream, type MapBroker, type MapPublication, type MapPublishOptions, type MapRemoveOptions } from '../../map-broker.js';
+import type { MapPublishProxy, MapRemoveProxy } from '../../proxy-ports.js';
+import { callProxy, proxyClientOf } from '../proxy-calls.js';
 import type { BrokerPublication, StreamPosition } from '../../ports.js';
 import type { ClientSession } from '../client.js';
 import { MapPhases, type MapSubscription, type MapSubscriptionSettings } from '../subscription.js';
@@ -532,8 +534,9 @@ export const mapKind: KindOps<MapSubscription> = {
 
 /**
  * A client map publish or remove (`PublishRequest.type` 1, §5.10): namespace, permission by the
- * namespace's map rules, key resolution (`client_key`), then the broker write. The reply follows
- * the applied write; a suppressed removal (absent key) succeeds too.
+ * namespace's map publish / remove proxy when it has one (the backend may change key, payload and
+ * write options), else by its map rules with key resolution (`client_key`), then the broker
+ * write. The reply follows the applied write; a suppressed removal (absent key) succeeds too.
  */
 export async function handleMapPublish(c: ClientSession, req: PublishRequest): Promise<Reply> {
   const channel = req.channel ?? '';
@@ -547,25 +550,56 @@ export async function handleMapPublish(c: ClientSession, req: PublishRequest): P
   const m = opts.map ?? {};
   const removing = !!req.removed;
   const sub = c.subs.get(channel);
-  const subscribed = !!sub && sub.state === 'subscribed';
-  const allowed = removing
-    ? hasAccess(c, m.allow_remove_for_client, m.allow_remove_for_subscriber, m.allow_remove_for_anonymous, subscribed)
-    : hasAccess(c, m.allow_publish_for_client, m.allow_publish_for_subscriber, m.allow_publish_for_anonymous, subscribed);
-  if (!allowed) throw Errors.permissionDenied;
+  const ns = mapNamespaceOf(opts);
   let key = req.key ?? '';
-  if (m.client_key === 'client_id') key = c.id;
-  else if (m.client_key === 'user_id') {
-    if (c.userId === '') throw Errors.permissionDenied;
-    key = c.userId;
+  let data = req.data ?? new Uint8Array(0);
+  // The proxy replaces the allow_* rules; client_key never comes with it (config validation).
+  const proxy = removing ? node.proxies.mapRemove?.(resolved.namespace) : node.proxies.mapPublish?.(resolved.namespace);
+  let publishExtra: Partial<MapPublishOptions> = {};
+  let removeExtra: Partial<MapRemoveOptions> = {};
+  if (proxy) {
+    if (key === '') throw Errors.badRequest;
+    const base = { ...proxyClientOf(c), channel, key };
+    if (removing) {
+      const p = proxy as MapRemoveProxy;
+      const r = await callProxy(c, 'map_remove', p, () => p.mapRemove(base));
+      if (r.key) key = r.key;
+      removeExtra = { ...(r.tags && { tags: r.tags }), ...(r.idempotencyKey && { idempotencyKey: r.idempotencyKey }) };
+    } else {
+      const p = proxy as MapPublishProxy;
+      const r = await callProxy(c, 'map_publish', p, () => p.mapPublish({ ...base, data }));
+      if (r.key) key = r.key;
+      if (r.data) data = r.data;
+      publishExtra = {
+        ...(r.tags && { tags: r.tags }),
+        ...(r.keyMode && { keyMode: r.keyMode }),
+        ...(r.idempotencyKey && { idempotencyKey: r.idempotencyKey }),
+        ...(r.delta && { delta: true }),
+        ...(r.version && { version: r.version }),
+        ...(r.versionEpoch && { versionEpoch: r.versionEpoch }),
+      };
+    }
+    if (c.state === 'closed') throw Disconnects.connectionClosed;
+  } else {
+    const subscribed = !!sub && sub.state === 'subscribed';
+    const allowed = removing
+      ? hasAccess(c, m.allow_remove_for_client, m.allow_remove_for_subscriber, m.allow_remove_for_anonymous, subscribed)
+      : hasAccess(c, m.allow_publish_for_client, m.allow_publish_for_subscriber, m.allow_publish_for_anonymous, subscribed);
+    if (!allowed) throw Errors.permissionDenied;
+    if (m.client_key === 'client_id') key = c.id;
+    else if (m.client_key === 'user_id') {
+      if (c.userId === '') throw Errors.permissionDenied;
+      key = c.userId;
+    }
   }
   if (key === '') throw Errors.badRequest;
-  const ns = mapNamespaceOf(opts);
   try {
-    if (removing) await broker.remove(channel, key, { channel: ns.broker });
+    if (removing) await broker.remove(channel, key, { ...removeExtra, channel: ns.broker });
     else {
       await broker.publish(channel, key, {
+        ...publishExtra,
         channel: ns.broker,
-        data: req.data ?? new Uint8Array(0),
+        data,
         clientInfo: c.clientInfo(sub?.info.chan_info),
         ...(opts.delta_publish ? { delta: true } : {}),
       });
