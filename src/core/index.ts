@@ -5,7 +5,7 @@
 export * from './ports.js';
 export * from './proxy-ports.js';
 export * from './map-broker.js';
-export { MapApi, mapNamespaceOf, MAP_SUBSCRIPTION_TYPES, type ApiMapPublishRequest, type ApiMapRemoveRequest, type ApiMapReadStateRequest, type ApiMapReadStateResult, type ApiMapReadStreamRequest, type ApiMapReadStreamResult, type ApiMapUpdateResult, type ChannelMapOptions, type NodeMapApi } from './map-api.js';
+export { MapApi, mapNamespaceOf, MAP_SUBSCRIPTION_TYPES, MAX_MAP_KEY_BYTES, type ApiMapPublishRequest, type ApiMapRemoveRequest, type ApiMapReadStateRequest, type ApiMapReadStateResult, type ApiMapReadStreamRequest, type ApiMapReadStreamResult, type ApiMapUpdateResult, type ChannelMapOptions, type NodeMapApi } from './map-api.js';
 export * from './node-events.js';
 export * from './node-api.js';
 export * from './transport.js';

@@ -21,6 +21,9 @@ import type { StreamPosition } from './ports.js';
 /** Subscription types whose channels hold maps. */
 export const MAP_SUBSCRIPTION_TYPES: ReadonlySet<string> = new Set(['map', 'map_clients', 'map_users']);
 
+/** Longest map key in bytes a client or the API may write (longer ones answer 107). */
+export const MAX_MAP_KEY_BYTES = 1024;
+
 /** Largest state page and stream read the API returns at once (upstream clamps the same way). */
 const MAX_READ_LIMIT = 10_000;
 
@@ -125,6 +128,7 @@ export class MapApi implements NodeMapApi {
 
   async publish(req: ApiMapPublishRequest): Promise<ApiMapUpdateResult> {
     const ns = this.namespace(req.channel);
+    checkKey(req.key);
     const r = await this.broker.publish(req.channel, req.key, {
       channel: ns.broker,
       data: req.data,
@@ -140,6 +144,7 @@ export class MapApi implements NodeMapApi {
 
   async remove(req: ApiMapRemoveRequest): Promise<ApiMapUpdateResult> {
     const ns = this.namespace(req.channel);
+    checkKey(req.key);
     const r = await this.broker.remove(req.channel, req.key, {
       channel: ns.broker,
       ...(req.idempotencyKey ? { idempotencyKey: req.idempotencyKey } : {}),
@@ -189,6 +194,10 @@ export class MapApi implements NodeMapApi {
     if (!resolved) throw Errors.unknownChannel;
     return mapNamespaceOf(resolved.options);
   }
+}
+
+function checkKey(key: string): void {
+  if (key === '' || Buffer.byteLength(key) > MAX_MAP_KEY_BYTES) throw Errors.badRequest;
 }
 
 /** The broker options and page sizes of a map namespace; 107 for any other namespace. */

@@ -120,7 +120,7 @@ for (const engine of ['memory', 'redis'] as const) {
       assert.equal(wrongStream.body.error?.code, 112, wrongStream.text);
     });
 
-    it('answers the documented errors: 107 for missing channel or key, bad key_mode and non-map namespaces; 102 for unknown namespaces', async () => {
+    it('answers the documented errors: 107 for missing channel or key, keys over 1024 bytes, bad key_mode and non-map namespaces; 102 for unknown namespaces', async () => {
       const channel = `rooms:${uniq()}`;
       for (const [method, params, code] of [
         ['map_publish', { key: 'a', data: {} }, 107],
@@ -130,6 +130,8 @@ for (const engine of ['memory', 'redis'] as const) {
         ['map_read_state', { channel: 'news:x' }, 107],
         ['map_publish', { channel: 'nowhere:x', key: 'a', data: {} }, 102],
         ['map_remove', { channel, key: '' }, 107],
+        ['map_publish', { channel, key: 'k'.repeat(1025), data: {} }, 107],
+        ['map_remove', { channel, key: 'k'.repeat(1025) }, 107],
         ['map_stats', { channel: '' }, 107],
         ['map_clear', { channel: 'nowhere:x' }, 102],
       ] as const) {

@@ -113,6 +113,7 @@ for (const engine of ['memory', 'redis'] as const) {
       await w.sub.remove('k');
       await waitFor(() => seen.length >= 2, 'the reader sees the removal');
       assert.equal(seen[1].removed, true);
+      await assert.rejects(w.sub.publish('k'.repeat(1025), { n: 9 }), (e: any) => e.code === 107, 'a key over 1024 bytes');
       const ro = `readonly:${uniq()}`;
       await mapSubscribed(writer, ro);
       await assert.rejects(writer.mapPublish(ro, 'k', { n: 3 }), (e: any) => e.code === 103, 'no publish rule in this namespace');

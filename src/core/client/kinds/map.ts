@@ -13,7 +13,7 @@ import { Disconnect, Disconnects, Errors, ProtocolError } from '../../../protoco
 import type { Publication, PublishRequest, Reply, SubscribeRequest, SubscribeResult } from '../../../protocol/types.js';
 import { SubscribeTypes } from '../../../protocol/subscribe-types.js';
 import type { ChannelOptions } from '../../channel-options.js';
-import { mapNamespaceOf, MAP_SUBSCRIPTION_TYPES } from '../../map-api.js';
+import { mapNamespaceOf, MAP_SUBSCRIPTION_TYPES, MAX_MAP_KEY_BYTES } from '../../map-api.js';
 import { mapHasStream, type MapBroker, type MapPublication, type MapPublishOptions, type MapRemoveOptions } from '../../map-broker.js';
 import type { MapPublishProxy, MapRemoveProxy } from '../../proxy-ports.js';
 import { callProxy, proxyClientOf } from '../proxy-calls.js';
@@ -592,7 +592,7 @@ export async function handleMapPublish(c: ClientSession, req: PublishRequest): P
       key = c.userId;
     }
   }
-  if (key === '') throw Errors.badRequest;
+  if (key === '' || Buffer.byteLength(key) > MAX_MAP_KEY_BYTES) throw Errors.badRequest;
   try {
     if (removing) await broker.remove(channel, key, { ...removeExtra, channel: ns.broker });
     else {
