@@ -14,6 +14,7 @@ module.exports = {
     forbid('api-inward', folder('api'), '^src/(transports|brokers|config|auth|server|cli)/', 'api sees core and protocol only'),
     forbid('metrics-inward', folder('metrics'), '^src/(brokers|transports|config|auth|proxy|server|cli|admin)/', 'metrics see core events and the api only'),
     forbid('admin-inward', folder('admin'), '^src/(brokers|transports|config|auth|proxy|server|cli|metrics)/', 'admin sees core events and the api only'),
+    forbid('consumers-inward', folder('consumers'), '^src/(brokers|transports|config|auth|proxy|server|cli|metrics|admin)/', 'consumers see core and the api only'),
     forbid('config-is-data', folder('config'), '^src/(?!config/)', 'config imports nothing else in src'),
     forbid('server-not-cli', folder('server'), folder('cli'), 'the composition root does not depend on the CLI'),
     {

@@ -13,6 +13,9 @@ const SERVED_CHANNEL_PROXIES = [
 /** `channel.proxy` blocks Gyre calls (the subscribe stream block only over GRPC, checked apart). */
 const CALLABLE_CHANNEL_PROXIES = new Set(['subscribe', 'publish', 'sub_refresh', 'state', 'unsubscribe', 'shared_poll_refresh', 'map_publish', 'map_remove']);
 
+/** Consumer types Gyre runs. */
+const SERVED_CONSUMERS = new Set(['rabbitmq']);
+
 /** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {
   return p !== undefined && p.endpoint !== '';
@@ -84,7 +87,7 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
     if (ns.proxy_enabled && !rpcServed(ns.proxy_name)) out.push(`rpc.namespaces[${i}].proxy_enabled`);
   });
   config.consumers.forEach((c, i) => {
-    if (c.enabled) out.push(`consumers[${i}]`);
+    if (c.enabled && !SERVED_CONSUMERS.has(c.type)) out.push(`consumers[${i}]`);
   });
   if (config.webtransport.enabled) out.push('webtransport');
   if (config.prometheus.instrument_http_handlers) out.push('prometheus.instrument_http_handlers');

@@ -10,6 +10,7 @@ export const CONSUMER_TYPES = [
   'google_pub_sub',
   'aws_sqs',
   'azure_service_bus',
+  'rabbitmq',
 ] as const;
 
 /** Regex for consumer names. */
@@ -31,7 +32,7 @@ function dataMode(suffix: 'header' | 'value' | 'attribute' | 'property', prefixK
 export const CONSUMER: Fields = {
   name: str('Unique consumer name (^[a-zA-Z0-9_]{2,}$).'),
   enabled: bool('Start this consumer.'),
-  type: str('postgresql, kafka, nats_jetstream, redis_stream, google_pub_sub, aws_sqs or azure_service_bus.'),
+  type: str('postgresql, kafka, nats_jetstream, redis_stream, google_pub_sub, aws_sqs, azure_service_bus or rabbitmq (Gyre).'),
   postgresql: obj('PostgreSQL outbox consumer.', {
     dsn: str('Connection string (required).'),
     outbox_table_name: str('Outbox table to poll (required).'),
@@ -125,5 +126,18 @@ export const CONSUMER: Fields = {
     max_receive_messages: int('Messages per receive.', 1),
     method_property: str('Property holding the API method.', 'centrifugo-method'),
     publication_data_mode: obj('Publication data mode.', dataMode('property', 'tags_property_prefix')),
+  }),
+  rabbitmq: obj('RabbitMQ consumer (Gyre extension).', {
+    url: str('AMQP URL, e.g. amqp://guest:guest@127.0.0.1:5672 (required).'),
+    queue: str('Queue to consume; declared durable when missing (required).'),
+    prefetch_count: int('Unacknowledged messages the broker hands over at most.', 100),
+    method_header: str('Header holding the API method.', 'centrifugo-method'),
+    publication_data_mode: obj('Publication data mode: the body is publication data.', {
+      enabled: bool('Treat messages as publication data rather than API commands.'),
+      channels_header: str('Header with the comma-separated target channels.', 'centrifugo-channels'),
+      idempotency_key_header: str('Header with the idempotency key.', 'centrifugo-idempotency-key'),
+      delta_header: str('Header with the delta flag ("true").', 'centrifugo-delta'),
+      tags_header_prefix: str('Prefix of the headers carrying publication tags.', 'centrifugo-tag-'),
+    }),
   }),
 };

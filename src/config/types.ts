@@ -537,6 +537,7 @@ export interface ConsumerConfig {
   readonly google_pub_sub: Readonly<Record<string, unknown>>;
   readonly aws_sqs: Readonly<Record<string, unknown>>;
   readonly azure_service_bus: Readonly<Record<string, unknown>>;
+  readonly rabbitmq: Readonly<Record<string, unknown>>;
 }
 
 type Loose = Readonly<Record<string, unknown>>;

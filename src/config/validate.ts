@@ -317,6 +317,9 @@ function validateConsumers(config: GyreConfig): void {
         else need('connection_string');
         need('queues');
         break;
+      case 'rabbitmq':
+        need('url', 'queue');
+        break;
     }
     if (mode?.enabled === true) {
       const key = Object.keys(mode).find((k) => k.startsWith('channels_'));

@@ -12,6 +12,9 @@ import type { Duplex } from 'node:stream';
 import { ApiEndpoint, ApiExecutor, apiHandlerOf } from '../api/index.js';
 import { JwtVerifier, type TokenConfig } from '../auth/index.js';
 import { compileGoRegex } from '../config/index.js';
+import type { ConsumerConfig } from '../config/index.js';
+import type { Consumer } from '../consumers/index.js';
+import { buildConsumers } from './consumers.js';
 import type { ChannelRules } from '../core/index.js';
 import type { NodeHandlers } from '../core/index.js';
 import { Node } from '../core/index.js';
@@ -47,6 +50,7 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
   broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object };
   map_broker?: MapBrokerSection;
   presence_manager?: { enabled?: boolean; type?: string; redis?: object };
+  consumers?: readonly ConsumerConfig[];
 }
 
 export interface ServerOptions {
@@ -94,6 +98,8 @@ export class GyreServer {
   private readonly fastPaths: FastApiPath[] = [];
   /** The GRPC API and uni_grpc listeners, once started (only when enabled). */
   private grpc: GrpcServers | undefined;
+  /** Async consumers, started after the node and closed before it. */
+  private readonly consumers: Consumer[];
 
   constructor(
     private readonly config: ServerConfig,
@@ -137,6 +143,7 @@ export class GyreServer {
     this.externalRoutes.push(...this.transports.routes);
     const api = config.http_api ?? {};
     const executor = new ApiExecutor(this.node, { logger: this.logger });
+    this.consumers = buildConsumers(this.node, config.consumers, this.logger);
     this.ops = new OpsRoutes(this.node, config, executor, this.logger);
     if (!api.disabled) {
       const prefix = api.handler_prefix || '/api';
@@ -182,6 +189,7 @@ export class GyreServer {
     await this.ops.start();
     this.lifecycle.start();
     await this.node.start();
+    await Promise.all(this.consumers.map((c) => c.start()));
   }
 
   private get separateInternal(): boolean {
@@ -326,6 +334,7 @@ export class GyreServer {
     const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     if (this.grpc) stopped.push(this.grpc.close());
     for (const f of this.fastPaths) f.close();
+    await Promise.all(this.consumers.map((c) => c.close()));
     await this.node.shutdown();
     await Promise.all([this.proxies.close(), this.lifecycle.close()]);
     this.ws?.close();

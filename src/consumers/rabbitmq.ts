@@ -1,0 +1,160 @@
+/**
+ * RabbitMQ consumer (Gyre extension): consumes one queue (declared durable when missing) with
+ * a prefetch window, runs each message through the Dispatcher one at a time (publication order
+ * is kept) and acks it after the API call. Dropped messages are acked too; internal failures
+ * are requeued after a growing delay so a message that keeps failing cannot spin. A lost
+ * connection is re-established with backoff.
+ */
+import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
+import type { Logger } from '../core/index.js';
+import type { Consumer } from './consumer.js';
+import type { Dispatcher } from './dispatcher.js';
+
+export interface RabbitMqOptions {
+  name: string;
+  url: string;
+  queue: string;
+  prefetchCount: number;
+}
+
+const RECONNECT_MIN_MS = 200;
+const RECONNECT_MAX_MS = 10_000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5_000;
+/** How long close() waits for the message in hand before closing the connection anyway. */
+const CLOSE_WAIT_MS = 2_000;
+
+export class RabbitMqConsumer implements Consumer {
+  readonly name: string;
+  private closed = false;
+  private model: ChannelModel | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private reconnectAttempt = 0;
+  /** Requeue timers for failed messages (at most prefetch_count per channel). */
+  private readonly retryTimers = new Map<NodeJS.Timeout, () => void>();
+  /** Consecutive internal failures: drives the requeue delay. */
+  private failures = 0;
+  /** Messages run one after another on this chain. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly opts: RabbitMqOptions,
+    private readonly dispatcher: Dispatcher,
+    private readonly logger: Logger,
+  ) {
+    this.name = opts.name;
+  }
+
+  async start(): Promise<void> {
+    void this.connectOnce();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.dropRetries();
+    let waitTimer: NodeJS.Timeout | undefined;
+    await Promise.race([this.chain, new Promise<void>((r) => (waitTimer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(waitTimer);
+    const model = this.model;
+    this.model = undefined;
+    // Unacked messages go back to the queue when the connection closes.
+    await model?.close().catch(() => undefined);
+  }
+
+  private async connectOnce(): Promise<void> {
+    if (this.closed) return;
+    let model: ChannelModel | undefined;
+    try {
+      model = await connect(this.opts.url);
+      if (this.closed) {
+        await model.close().catch(() => undefined);
+        return;
+      }
+      model.on('error', (err: Error) => this.logger.warn({ consumer: this.name, err }, 'rabbitmq connection error'));
+      model.on('close', () => this.lost(model));
+      this.model = model;
+      const ch = await model.createChannel();
+      ch.on('error', (err: Error) => this.logger.warn({ consumer: this.name, err }, 'rabbitmq channel error'));
+      // A closed channel on a live connection (a channel error) is recovered through a new connection.
+      ch.on('close', () => {
+        if (this.model === model) void model?.close().catch(() => undefined);
+      });
+      await ch.assertQueue(this.opts.queue, { durable: true });
+      await ch.prefetch(this.opts.prefetchCount);
+      await ch.consume(this.opts.queue, (msg) => {
+        if (msg !== null) this.enqueue(ch, msg);
+      });
+      this.reconnectAttempt = 0;
+      this.logger.info({ consumer: this.name, queue: this.opts.queue }, 'rabbitmq consumer running');
+    } catch (err) {
+      this.logger.warn({ consumer: this.name, err }, 'rabbitmq consumer could not start');
+      if (model !== undefined) await model.close().catch(() => undefined);
+      else this.lost(undefined);
+    }
+  }
+
+  /** The connection went away (or never came): try again after a backoff, unless closing. */
+  private lost(model: ChannelModel | undefined): void {
+    if (model !== undefined && this.model !== model) return;
+    this.model = undefined;
+    if (this.closed || this.reconnectTimer !== undefined) return;
+    this.dropRetries();
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.reconnectAttempt);
+    this.reconnectAttempt = Math.min(this.reconnectAttempt + 1, 16);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connectOnce();
+    }, delay);
+  }
+
+  private enqueue(ch: Channel, msg: ConsumeMessage): void {
+    this.chain = this.chain.then(() => this.handle(ch, msg));
+  }
+
+  private async handle(ch: Channel, msg: ConsumeMessage): Promise<void> {
+    if (this.closed) return;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(msg.properties.headers ?? {})) {
+      if (typeof v === 'string') headers[k] = v;
+      else if (Buffer.isBuffer(v)) headers[k] = v.toString('utf8');
+      else if (typeof v === 'number' || typeof v === 'boolean') headers[k] = String(v);
+    }
+    const outcome = await this.dispatcher.dispatch(msg.content, headers);
+    if (outcome.kind !== 'retry') {
+      this.failures = 0;
+      settle(() => ch.ack(msg));
+      return;
+    }
+    // Requeue later; the backoff also holds the chain so the queue is not re-read at full speed.
+    const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 10));
+    this.failures++;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        this.retryTimers.delete(t);
+        settle(() => ch.nack(msg, false, true));
+        resolve();
+      }, delay);
+      this.retryTimers.set(t, resolve);
+    });
+  }
+
+  /** Cancels pending requeues (their messages return to the queue with the connection) and frees the chain. */
+  private dropRetries(): void {
+    for (const [t, resolve] of this.retryTimers) {
+      clearTimeout(t);
+      resolve();
+    }
+    this.retryTimers.clear();
+  }
+}
+
+/** Ack/nack on a channel that may have closed meanwhile (the broker requeues then). */
+function settle(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // Channel gone.
+  }
+}
