@@ -80,7 +80,11 @@ describe('not-supported warnings', () => {
       http_server: { tls: { enabled: true } },
       client: { proxy: { connect: { enabled: true, endpoint: 'grpc://a:1' } } },
       rpc: { without_namespace: { proxy_enabled: true }, proxy: { endpoint: 'grpc://a:1' } },
-      consumers: [{ name: 'c1', type: 'kafka' }, { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } }],
+      consumers: [
+        { name: 'c1', type: 'kafka' },
+        { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } },
+        { name: 'c3', type: 'rabbitmq', enabled: true, rabbitmq: { url: 'amqp://localhost', queue: 'q' } },
+      ],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
     for (const p of ['broker.type', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'consumers[1]']) {
@@ -88,6 +92,7 @@ describe('not-supported warnings', () => {
     }
     for (const p of ['client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled']) assert.ok(!paths.includes(p), `GRPC ${p} is served`);
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
+    assert.ok(!paths.includes('consumers[2]'), 'rabbitmq consumers are served');
     for (const p of ['admin', 'prometheus', 'opentelemetry', 'grpc_api', 'uni_grpc']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 

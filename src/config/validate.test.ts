@@ -62,6 +62,7 @@ const INVALID: [string, unknown, string, string][] = [
   ['rpc proxy name', { rpc: { namespaces: [{ name: 'calc', proxy_name: 'nope' }] } }, 'rpc.namespaces[0].proxy_name', 'not found'],
   ['consumer name', { consumers: [{ name: 'bad-name', type: 'kafka' }] }, 'consumers[0].name', 'must match'],
   ['consumer type', { consumers: [{ name: 'c1', type: 'mqtt' }] }, 'consumers[0].type', 'mqtt'],
+  ['enabled rabbitmq consumer without queue', { consumers: [{ name: 'c1', type: 'rabbitmq', enabled: true, rabbitmq: { url: 'amqp://localhost' } }] }, 'consumers[0].rabbitmq.queue', 'required'],
   ['enabled kafka consumer without brokers', { consumers: [{ name: 'c1', type: 'kafka', enabled: true, kafka: { topics: ['t'], consumer_group: 'g' } }] }, 'consumers[0].kafka.brokers', 'required'],
   ['map type without mode', ns({ subscription_type: 'map' }), 'channel.namespaces[0].map.mode', 'required'],
   ['persistent map with key ttl', ns({ subscription_type: 'map', map: { mode: 'persistent', key_ttl: '1m' } }), 'channel.namespaces[0].map.key_ttl', 'persistent'],
@@ -123,6 +124,7 @@ describe('validation', () => {
       consumers: [
         { name: 'outbox', type: 'postgresql', enabled: true, postgresql: { dsn: 'postgres://x', outbox_table_name: 'outbox' } },
         { name: 'disabled_kafka', type: 'kafka' },
+        { name: 'rabbit', type: 'rabbitmq', enabled: true, rabbitmq: { url: 'amqp://localhost', queue: 'q' } },
       ],
       http_server: { h2c_external: true, internal_port: '9001' },
       broker: { enabled: true, type: 'redisnats' },
@@ -131,6 +133,16 @@ describe('validation', () => {
     assert.deepEqual(r.unknownKeys, []);
     assert.equal(r.config.consumers[0]?.postgresql.num_partitions, 1);
     assert.equal(r.config.consumers[1]?.kafka.max_poll_records, 100);
+    const rabbit = r.config.consumers[2]?.rabbitmq as Record<string, unknown>;
+    assert.equal(rabbit.prefetch_count, 100);
+    assert.equal(rabbit.method_header, 'centrifugo-method');
+    assert.deepEqual(rabbit.publication_data_mode, {
+      enabled: false,
+      channels_header: 'centrifugo-channels',
+      idempotency_key_header: 'centrifugo-idempotency-key',
+      delta_header: 'centrifugo-delta',
+      tags_header_prefix: 'centrifugo-tag-',
+    });
   });
 
   it('accepts lifecycle notifications: named and default proxies, the state delay and its PRO alias, no warnings', () => {

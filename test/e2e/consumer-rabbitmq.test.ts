@@ -1,0 +1,138 @@
+/**
+ * The RabbitMQ consumer against the real RabbitMQ on 127.0.0.1:5672: a Gyre process consumes
+ * two fresh queues (one in command mode, one in publication data mode) and an official SDK
+ * client sees what the messages publish.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { connect, type Channel, type ChannelModel } from 'amqplib';
+import { SdkClients, subscribed } from '../helpers/sdk.js';
+import { startGyre, type GyreProcess } from '../helpers/server-process.js';
+import { collect, uniq, waitEvent, waitFor } from '../helpers/wait.js';
+
+const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+
+describe('RabbitMQ consumer', () => {
+  let gyre: GyreProcess;
+  let clients: SdkClients;
+  let amqp: ChannelModel;
+  let ch: Channel;
+  const commandQueue = uniq('gyre_cmd_');
+  const dataQueue = uniq('gyre_data_');
+
+  const consumerCount = async (queue: string): Promise<number> => {
+    const probe = await amqp.createChannel();
+    probe.on('error', () => undefined);
+    let count: number;
+    try {
+      count = (await probe.checkQueue(queue)).consumerCount;
+    } catch {
+      return -1; // Not declared yet; the broker closed the probe channel.
+    }
+    await probe.close();
+    return count;
+  };
+
+  before(async () => {
+    amqp = await connect(AMQP_URL);
+    ch = await amqp.createChannel();
+    gyre = await startGyre({
+      log: { level: 'warn' },
+      client: { insecure: true },
+      consumers: [
+        { name: 'rabbit_commands', enabled: true, type: 'rabbitmq', rabbitmq: { url: AMQP_URL, queue: commandQueue } },
+        {
+          name: 'rabbit_data',
+          enabled: true,
+          type: 'rabbitmq',
+          rabbitmq: { url: AMQP_URL, queue: dataQueue, prefetch_count: 10, publication_data_mode: { enabled: true } },
+        },
+      ],
+    });
+    clients = new SdkClients(gyre.wsUrl, 'json');
+    // Gyre declares both queues and starts consuming them.
+    await waitFor(async () => (await consumerCount(commandQueue)) === 1 && (await consumerCount(dataQueue)) === 1, 'Gyre consuming both queues', 10_000);
+  });
+  after(async () => {
+    clients?.closeAll();
+    await gyre?.stop();
+    await ch?.deleteQueue(commandQueue).catch(() => undefined);
+    await ch?.deleteQueue(dataQueue).catch(() => undefined);
+    await amqp?.close().catch(() => undefined);
+  });
+
+  const send = (queue: string, body: string, headers: Record<string, string>): void => {
+    assert.ok(ch.sendToQueue(queue, Buffer.from(body), { headers }));
+  };
+
+  it('declares the queue durable and names no not-supported warning for it', async () => {
+    // Re-declaring with other durability is refused by the broker: the queue Gyre made is durable.
+    const probe = await amqp.createChannel();
+    probe.on('error', () => undefined);
+    await assert.rejects(probe.assertQueue(commandQueue, { durable: false }), /PRECONDITION_FAILED/);
+    const again = await amqp.createChannel();
+    await again.assertQueue(commandQueue, { durable: true });
+    await again.close();
+    assert.doesNotMatch(gyre.output(), /consumers\[\d\]: not supported yet/);
+  });
+
+  it('runs an API command named by the method header', async () => {
+    const client = await clients.connected();
+    const channel = uniq('cmd');
+    const { sub } = await subscribed(client, channel);
+    const got = waitEvent(sub, 'publication');
+    send(commandQueue, JSON.stringify({ channel, data: { n: 1 }, tags: { k: 'v' } }), { 'centrifugo-method': 'publish' });
+    const ctx = await got;
+    assert.deepEqual(ctx.data, { n: 1 });
+    assert.deepEqual(ctx.tags, { k: 'v' });
+  });
+
+  it('drops a malformed message or unknown method and still delivers the next one', async () => {
+    const client = await clients.connected();
+    const channel = uniq('bad');
+    const { sub } = await subscribed(client, channel);
+    const pubs = collect(sub, 'publication');
+    send(commandQueue, '{not json', { 'centrifugo-method': 'publish' });
+    send(commandQueue, JSON.stringify({ channel, data: { n: 'unknown' } }), { 'centrifugo-method': 'no_such_method' });
+    send(commandQueue, JSON.stringify({ channel: '', data: { n: 'bad request' } }), { 'centrifugo-method': 'publish' });
+    send(commandQueue, JSON.stringify({ channel, data: { n: 2 } }), { 'centrifugo-method': 'publish' });
+    await waitFor(() => pubs.length >= 1, 'the good message delivered');
+    assert.deepEqual(
+      pubs.map((p) => p.data),
+      [{ n: 2 }],
+    );
+    // The bad ones were dropped (logged, acked), not requeued.
+    assert.match(gyre.output(), /consumer dropped a message it cannot run/);
+    await waitFor(async () => (await ch.checkQueue(commandQueue)).messageCount === 0, 'queue drained');
+  });
+
+  it('publication data mode: one channel publishes, with tags from centrifugo-tag-* headers', async () => {
+    const client = await clients.connected();
+    const channel = uniq('one');
+    const { sub } = await subscribed(client, channel);
+    const got = waitEvent(sub, 'publication');
+    send(dataQueue, JSON.stringify({ price: 42 }), { 'centrifugo-channels': channel, 'centrifugo-tag-ticker': 'BTC', 'centrifugo-tag-side': 'buy' });
+    const ctx = await got;
+    assert.deepEqual(ctx.data, { price: 42 });
+    assert.deepEqual(ctx.tags, { ticker: 'BTC', side: 'buy' });
+  });
+
+  it('publication data mode: several channels broadcast', async () => {
+    const client = await clients.connected();
+    const a = uniq('bc_a');
+    const b = uniq('bc_b');
+    const { sub: subA } = await subscribed(client, a);
+    const { sub: subB } = await subscribed(client, b);
+    const gotA = waitEvent(subA, 'publication');
+    const gotB = waitEvent(subB, 'publication');
+    send(dataQueue, JSON.stringify({ to: 'both' }), { 'centrifugo-channels': `${a}, ${b}`, 'centrifugo-idempotency-key': uniq('k') });
+    assert.deepEqual((await gotA).data, { to: 'both' });
+    assert.deepEqual((await gotB).data, { to: 'both' });
+  });
+
+  it('stops consuming on shutdown', async () => {
+    const code = await gyre.stop();
+    assert.equal(code, 0);
+    await waitFor(async () => (await consumerCount(commandQueue)) === 0 && (await consumerCount(dataQueue)) === 0, 'consumers gone');
+  });
+});
