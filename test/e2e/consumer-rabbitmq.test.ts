@@ -103,6 +103,7 @@ describe('RabbitMQ consumer', () => {
     );
     // The bad ones were dropped (logged, acked), not requeued.
     assert.match(gyre.output(), /consumer dropped a message it cannot run/);
+    assert.doesNotMatch(gyre.output(), /will retry/);
     await waitFor(async () => (await ch.checkQueue(commandQueue)).messageCount === 0, 'queue drained');
   });
 
@@ -134,5 +135,8 @@ describe('RabbitMQ consumer', () => {
     const code = await gyre.stop();
     assert.equal(code, 0);
     await waitFor(async () => (await consumerCount(commandQueue)) === 0 && (await consumerCount(dataQueue)) === 0, 'consumers gone');
+    // Every message was acknowledged: none went back to the queues when the connection closed.
+    assert.equal((await ch.checkQueue(commandQueue)).messageCount, 0);
+    assert.equal((await ch.checkQueue(dataQueue)).messageCount, 0);
   });
 });
