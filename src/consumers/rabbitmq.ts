@@ -67,7 +67,8 @@ export class RabbitMqConsumer implements Consumer {
     if (this.closed) return;
     let model: ChannelModel | undefined;
     try {
-      model = await connect(this.opts.url);
+      // The connection carries a name the broker's tools show (and operators can act on).
+      model = await connect(this.opts.url, { clientProperties: { connection_name: `gyre consumer ${this.name}` } });
       if (this.closed) {
         await model.close().catch(() => undefined);
         return;

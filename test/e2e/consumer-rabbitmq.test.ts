@@ -4,6 +4,7 @@
  * client sees what the messages publish.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { SdkClients, subscribed } from '../helpers/sdk.js';
@@ -129,6 +130,21 @@ describe('RabbitMQ consumer', () => {
     send(dataQueue, JSON.stringify({ to: 'both' }), { 'centrifugo-channels': `${a}, ${b}`, 'centrifugo-idempotency-key': uniq('k') });
     assert.deepEqual((await gotA).data, { to: 'both' });
     assert.deepEqual((await gotB).data, { to: 'both' });
+  });
+
+  it('reconnects when the broker closes its connection and keeps delivering', async () => {
+    const rows = execFileSync('rabbitmqctl', ['-q', 'list_connections', '--no-table-headers', 'pid', 'client_properties'], { encoding: 'utf8', timeout: 30_000 });
+    const mine = rows.split('\n').filter((l) => l.includes('gyre consumer rabbit_commands'));
+    assert.equal(mine.length, 1, rows);
+    execFileSync('rabbitmqctl', ['-q', 'close_connection', mine[0]!.split('\t')[0]!, 'e2e: forced close'], { timeout: 30_000 });
+    await waitFor(async () => (await consumerCount(commandQueue)) === 0, 'consumer dropped by the broker');
+    await waitFor(async () => (await consumerCount(commandQueue)) === 1, 'consumer back', 10_000);
+    const client = await clients.connected();
+    const channel = uniq('again');
+    const { sub } = await subscribed(client, channel);
+    const got = waitEvent(sub, 'publication');
+    send(commandQueue, JSON.stringify({ channel, data: { n: 3 } }), { 'centrifugo-method': 'publish' });
+    assert.deepEqual((await got).data, { n: 3 });
   });
 
   it('stops consuming on shutdown', async () => {
