@@ -163,6 +163,11 @@ export function publishResult(r: Obj | undefined): PublishProxyResult {
   const data = raw(r.data, 'result.data') ?? b64(r.b64data, 'result.b64data');
   if (data !== undefined) out.data = data;
   if (bool(r.skip_history, 'result.skip_history')) out.skipHistory = true;
+  return writeOptions(r, out);
+}
+
+/** The write options publish and map publish results share: tags, idempotency key, delta, version. */
+function writeOptions<T extends PublishProxyResult | MapPublishProxyResult>(r: Obj, out: T): T {
   const tags = strMap(r.tags, 'result.tags');
   if (tags !== undefined) out.tags = tags;
   const key = str(r.idempotency_key, 'result.idempotency_key');
@@ -188,19 +193,10 @@ export function mapPublishResult(r: Obj | undefined): MapPublishProxyResult {
   if (key !== '') out.key = key;
   const data = raw(r.data, 'result.data') ?? b64(r.b64data, 'result.b64data');
   if (data !== undefined) out.data = data;
-  const tags = strMap(r.tags, 'result.tags');
-  if (tags !== undefined) out.tags = tags;
   const mode = str(r.key_mode, 'result.key_mode');
   if (!KEY_MODES.has(mode)) throw new ShapeError(`result.key_mode: unknown mode ${JSON.stringify(mode)}`);
   if (mode !== '') out.keyMode = mode as MapPublishProxyResult['keyMode'];
-  const idem = str(r.idempotency_key, 'result.idempotency_key');
-  if (idem !== '') out.idempotencyKey = idem;
-  if (bool(r.delta, 'result.delta')) out.delta = true;
-  const version = int(r.version, 'result.version', 0, Number.MAX_SAFE_INTEGER);
-  if (version !== 0) out.version = version;
-  const epoch = str(r.version_epoch, 'result.version_epoch');
-  if (epoch !== '') out.versionEpoch = epoch;
-  return out;
+  return writeOptions(r, out);
 }
 
 /** Map remove result (§5.10); an absent result keeps the client's removal. */
