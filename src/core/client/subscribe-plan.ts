@@ -43,7 +43,7 @@ export interface SubscribePlan {
    * `allowed_delta_types` (subscriptions.md §3.1).
    */
   delta?: boolean;
-  /** Reserved for tags filters: the request's `tf`, validated and compiled (§4.1). Never set yet. */
+  /** The request's tags filter `tf`, validated and compiled (§4.1). */
   tagsFilter?: TagsPredicate;
 }
 
@@ -214,21 +214,12 @@ export function hasAccess(c: ClientSession, forClient?: boolean, forSubscriber?:
   return false;
 }
 
-export interface PlanInput {
-  channel: string;
-  serverSide: boolean;
-  override?: SubscriptionOverride;
+/** What buildPlan folds: the plan's own request fields plus the client's wishes before the namespace rules. */
+export interface PlanInput
+  extends Pick<SubscribePlan, 'channel' | 'serverSide' | 'override' | 'recover' | 'offset' | 'epoch' | 'flag' | 'expireAt' | 'clientSideRefresh' | 'chanInfo' | 'data'> {
   wantPositioned: boolean;
   wantRecoverable: boolean;
   wantJoinLeave: boolean;
-  recover: boolean;
-  offset: number;
-  epoch: string;
-  flag: number;
-  expireAt: number;
-  clientSideRefresh: boolean;
-  chanInfo?: Uint8Array;
-  data?: Uint8Array;
 }
 
 /** Folds namespace options, overrides and client wishes into a subscription plan. */

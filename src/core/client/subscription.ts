@@ -63,15 +63,15 @@ export interface StreamSubscription extends SubscriptionBase {
   /** Live publications held while the subscribe is in flight, delivered or merged after the reply. */
   buffer?: BufferedPublication[];
   /**
-   * Reserved for delta compression (§3.1): true when `delta: "fossil"` was negotiated. Absent
-   * until delta lands; the hub delivers by its own copy of the flag (HubSubscriber.deltaNegotiated),
-   * set from this one when the subscription is added to the hub.
+   * Delta compression (§3.1): true when `delta: "fossil"` was negotiated. The hub delivers by
+   * its own copy of the flag (HubSubscriber.deltaNegotiated), set from this one when the
+   * subscription is added to the hub.
    */
   delta?: boolean;
   /**
-   * Reserved for tags filters (§4): the compiled `tf` of the subscribe request. Absent until
-   * filters land; the hub evaluates its own copy (HubSubscriber.filter) per live publication,
-   * recovery (kinds/stream.ts position) applies this one to recovered publications.
+   * Tags filter (§4): the compiled `tf` of the subscribe request. The hub evaluates its own
+   * copy (HubSubscriber.filter) per live publication; recovery (kinds/stream.ts position)
+   * applies this one to recovered publications.
    */
   tagsFilter?: TagsPredicate;
   /** Fed by a subscribe stream proxy (stream-proxy.ts) instead of the broker: no hub entry. */
