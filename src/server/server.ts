@@ -143,7 +143,7 @@ export class GyreServer {
     this.externalRoutes.push(...this.transports.routes);
     const api = config.http_api ?? {};
     const executor = new ApiExecutor(this.node, { logger: this.logger });
-    this.consumers = buildConsumers(this.node, config.consumers, this.logger);
+    this.consumers = buildConsumers(this.node, this.node.id, config.consumers, this.logger);
     this.ops = new OpsRoutes(this.node, config, executor, this.logger);
     if (!api.disabled) {
       const prefix = api.handler_prefix || '/api';
