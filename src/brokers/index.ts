@@ -15,6 +15,8 @@ export { BrokerError } from './errors.js';
 export type { BrokerErrorCode } from './errors.js';
 export type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 export type { NatsBrokerOptions } from './nats/index.js';
+/** pg connection settings of a DSN plus a TLS block, for consumers that open their own PostgreSQL connections. */
+export { clientConfig as pgClientConfig } from './postgres/pool.js';
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
 
 /** Broker types this build can create. */

@@ -3,13 +3,16 @@
  * own Dispatcher over one shared ApiExecutor whose call events carry protocol `consuming`.
  */
 import { ApiExecutor } from '../api/index.js';
-import { Dispatcher, PUBLICATION_DATA_HEADERS, RabbitMqConsumer, type Consumer, type PublicationDataModeOptions } from '../consumers/index.js';
+import { pgClientConfig } from '../brokers/index.js';
+import { Dispatcher, PostgresOutboxConsumer, PUBLICATION_DATA_HEADERS, RabbitMqConsumer, type Consumer, type PublicationDataModeOptions } from '../consumers/index.js';
 import { LogLimiter, type Logger, type NodeApi } from '../core/index.js';
 import type { ConsumerConfig } from '../config/index.js';
 
 type Loose = Readonly<Record<string, unknown>>;
 
 const str = (o: Loose | undefined, k: string, d = ''): string => (typeof o?.[k] === 'string' && o[k] !== '' ? (o[k] as string) : d);
+
+const posInt = (o: Loose, k: string, d: number): number => (typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) > 0 ? Math.floor(o[k] as number) : d);
 
 /**
  * Publication data mode of a consumer block whose keys end in `suffix` (`header` for RabbitMQ and
@@ -43,6 +46,23 @@ interface BuildContext {
 
 /** One builder per consumer type Gyre runs. */
 const BUILDERS: Record<string, (b: BuildContext) => Consumer> = {
+  postgresql: ({ config, sub, dispatcher, logger }) => {
+    const tls = sub.tls as Parameters<typeof pgClientConfig>[1];
+    const app = `gyre consumer ${config.name}`;
+    const channel = str(sub, 'partition_notification_channel');
+    const opts = {
+      name: config.name,
+      connection: pgClientConfig(str(sub, 'dsn'), tls, app),
+      notifyConnection: pgClientConfig(str(sub, 'partition_notification_dsn', str(sub, 'dsn')), tls, `${app} listen`),
+      table: str(sub, 'outbox_table_name'),
+      numPartitions: posInt(sub, 'num_partitions', 1),
+      selectLimit: posInt(sub, 'partition_select_limit', 100),
+      pollIntervalMs: posInt(sub, 'partition_poll_interval', 300),
+      notificationChannel: channel,
+      useTryLock: sub.use_try_lock === true,
+    };
+    return new PostgresOutboxConsumer(opts, dispatcher('method'), logger);
+  },
   rabbitmq: ({ config, sub, dispatcher, logger }) => {
     const prefetch = typeof sub.prefetch_count === 'number' && sub.prefetch_count > 0 ? sub.prefetch_count : 100;
     const d = dispatcher(str(sub, 'method_header', 'centrifugo-method'), publicationDataMode(sub, 'header'));
