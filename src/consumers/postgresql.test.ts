@@ -37,11 +37,21 @@ function consumer(table: string, node: FakeNode, over: Partial<PostgresOutboxOpt
   const name = over.name ?? rand();
   const d = new Dispatcher(executor, { name, methodHeader: 'method', publicationDataMode: { enabled: false, ...PUBLICATION_DATA_HEADERS } }, new LogLimiter(logger, { intervalMs: 0 }));
   const connection = { connectionString: DSN, application_name: name };
-  return new PostgresOutboxConsumer(
+  const c = new PostgresOutboxConsumer(
     { name, connection, notifyConnection: connection, table, numPartitions: 1, selectLimit: 100, pollIntervalMs: 20, notificationChannel: '', useTryLock: false, ...over },
     d,
     logger,
   );
+  opened.push(c);
+  return c;
+}
+
+/** Everything a test opened, closed in `after` even when the test failed half-way. */
+const opened: { close(): Promise<void> }[] = [];
+function holderClient(): pg.Client {
+  const c = new pg.Client({ connectionString: DSN });
+  opened.push({ close: () => c.end().catch(() => undefined) });
+  return c;
 }
 
 const channelsOf = (node: FakeNode): string[] => node.callsOf('publish').map((a) => (a as { channel: string }).channel);
@@ -63,6 +73,7 @@ describe('PostgreSQL outbox consumer (unit, real PostgreSQL)', () => {
     await db.connect();
   });
   after(async () => {
+    for (const o of opened.splice(0)) await o.close();
     for (const t of tables) await db.query(`DROP TABLE IF EXISTS ${t}`);
     await db.end();
   });
@@ -104,11 +115,23 @@ describe('PostgreSQL outbox consumer (unit, real PostgreSQL)', () => {
     });
   }
 
+  it('passes a JSONB payload verbatim: a JSON string value is not unwrapped into a request', async () => {
+    const table = await makeTable();
+    await db.query(`INSERT INTO ${table} (method, payload) VALUES ('publish', to_jsonb($1::text)), ('publish', $2)`, [JSON.stringify({ channel: 'wrapped', data: 1 }), JSON.stringify({ channel: 'plain', data: 2 })]);
+    const node = new FakeNode();
+    const c = consumer(table, node);
+    await c.start();
+    await waitFor(async () => (await count(table)) === 0, 'table drained');
+    await c.close();
+    assert.deepEqual(channelsOf(node), ['plain']);
+    assert.equal(c.state().errors, 1);
+  });
+
   it('waits for a partition locked by another session, or skips it with use_try_lock', async () => {
     const table = await makeTable();
     await insert(table, 'x');
     const name = rand();
-    const holder = new pg.Client({ connectionString: DSN });
+    const holder = holderClient();
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`centrifugo_partition_lock_${name}0`]);
@@ -159,7 +182,7 @@ describe('PostgreSQL outbox consumer (unit, real PostgreSQL)', () => {
   it('close() ends a loop waiting on a partition lock', async () => {
     const table = await makeTable();
     const name = rand();
-    const holder = new pg.Client({ connectionString: DSN });
+    const holder = holderClient();
     await holder.connect();
     await holder.query('BEGIN');
     await holder.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`centrifugo_partition_lock_${name}0`]);
