@@ -175,9 +175,10 @@ describe('PostgreSQL outbox consumer', () => {
     const config = {
       log: { level: 'warn' },
       client: { insecure: true },
-      consumers: [{ name, enabled: true, type: 'postgresql', postgresql: { dsn: DSN, outbox_table_name: killTable, partition_select_limit: 500, partition_poll_interval: '50ms' } }],
+      consumers: [{ name, enabled: true, type: 'postgresql', postgresql: { dsn: DSN, outbox_table_name: killTable, partition_select_limit: 5000, partition_poll_interval: '50ms' } }],
     };
-    const total = 20_000;
+    // Big batches: most of a batch's time is spent dispatching it, so the kill lands inside one.
+    const total = 30_000;
     const channel = uniq('kill');
     // Hold the partition lock so nothing is consumed before a subscriber is in place.
     const lock = new pg.Client({ connectionString: DSN });
@@ -202,7 +203,7 @@ describe('PostgreSQL outbox consumer', () => {
       const first = await startGyre(config);
       const firstClients = await watch(first);
       await lock.query('COMMIT');
-      await waitFor(() => seen.length >= 2000, 'first deliveries', 20_000);
+      await waitFor(() => seen.length >= 5000, 'the first batch delivered', 20_000);
       first.child.kill('SIGKILL');
       await first.stop();
       firstClients.closeAll();
