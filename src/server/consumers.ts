@@ -3,8 +3,8 @@
  * own Dispatcher over one shared ApiExecutor whose call events carry protocol `consuming`.
  */
 import { ApiExecutor } from '../api/index.js';
-import { Dispatcher, PUBLICATION_DATA_HEADERS, RabbitMqConsumer, type Consumer, type PublicationDataModeOptions } from '../consumers/index.js';
-import { LogLimiter, type Logger, type NodeApi } from '../core/index.js';
+import { Dispatcher, PUBLICATION_DATA_HEADERS, RabbitMqConsumer, type Consumer, type ConsumerState, type PublicationDataModeOptions } from '../consumers/index.js';
+import { LogLimiter, type Logger, type NodeApi, type NodeConsumerInfo } from '../core/index.js';
 import type { ConsumerConfig } from '../config/index.js';
 
 type Loose = Readonly<Record<string, unknown>>;
@@ -68,5 +68,14 @@ export function buildConsumers(node: NodeApi, nodeId: string, configs: readonly 
     };
     out.push(build({ config, sub, dispatcher, logger, nodeId }));
   }
+  return out;
+}
+
+/** A consumer's state in `info`'s wire names. */
+export function consumerInfo(s: ConsumerState): NodeConsumerInfo {
+  const out: NodeConsumerInfo = { name: s.name, type: s.type, status: s.status, processed: s.processed, errors: s.errors };
+  if (s.pending !== undefined) out.pending = s.pending;
+  if (s.lastError !== undefined) out.last_error = s.lastError;
+  if (s.lastErrorAt !== undefined) out.last_error_at = s.lastErrorAt;
   return out;
 }
