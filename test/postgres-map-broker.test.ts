@@ -80,6 +80,34 @@ describe('postgres map broker specifics', () => {
     }
   });
 
+  it('a write committed after a later one of the same shard is still delivered (the shard lock orders ids by commit)', async () => {
+    const { broker, rec } = await running();
+    const [slow, fast] = [new pg.Client({ connectionString: DSN }), new pg.Client({ connectionString: DSN })];
+    await slow.connect();
+    await fast.connect();
+    try {
+      const shardOf = async (c: string) => Number((await admin.query(`SELECT ${prefix}_map_shard($1, 4) AS s`, [c])).rows[0].s);
+      const first = uniqueChannel('order_a');
+      let second = uniqueChannel('order_b');
+      while ((await shardOf(second)) !== (await shardOf(first))) second = uniqueChannel('order_b');
+      await broker.subscribe(first);
+      await broker.subscribe(second);
+      const call = `SELECT * FROM ${prefix}_map_publish(p_channel := $1, p_key := 'k', p_data := '1'::jsonb)`;
+      await slow.query('BEGIN');
+      await slow.query(call, [first]);
+      const later = fast.query(call, [second]);
+      await sleep(300);
+      await slow.query('COMMIT');
+      await later;
+      await rec.waitFor(first, 1);
+      await rec.waitFor(second, 1);
+    } finally {
+      await slow.end();
+      await fast.end();
+      await broker.close();
+    }
+  });
+
   it('strict functions raise on suppression, so the application transaction rolls back', async () => {
     const { broker } = await running();
     try {
