@@ -194,4 +194,8 @@ describe('postgres map broker specifics', () => {
     const ok = await running({ skip_schema_init: true });
     await ok.broker.close();
   });
+
+  it('refuses a table prefix too long for the partition names', () => {
+    assert.throws(() => new PostgresMapBroker({ dsn: DSN, table_prefix: 'p'.repeat(36) }), /table_prefix: .* longer than 35/);
+  });
 });

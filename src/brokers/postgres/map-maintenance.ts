@@ -14,6 +14,8 @@ import { dropExpiredPartitions, ensureDailyPartitions } from './partitions.js';
 export interface MapMaintenanceOptions {
   pool: pg.Pool;
   names: MapNames;
+  /** Stream tables whose partitions are kept ahead and dropped behind (both variants). */
+  partitionTables: string[];
   numShards: number;
   /** 0 disables the expiry timer (expireKeys still works). */
   ttlCheckMs: number;
@@ -98,8 +100,10 @@ export class MapMaintenance {
   private async runCleanup(): Promise<void> {
     const { pool, names: n } = this.o;
     try {
-      await ensureDailyPartitions(pool, n.stream, this.o.lookaheadDays);
-      if (this.o.retentionDays > 0) await dropExpiredPartitions(pool, n.stream, this.o.retentionDays);
+      for (const table of this.o.partitionTables) {
+        await ensureDailyPartitions(pool, table, this.o.lookaheadDays);
+        if (this.o.retentionDays > 0) await dropExpiredPartitions(pool, table, this.o.retentionDays);
+      }
       // The expiry is checked again on the row itself, so a channel touched meanwhile survives.
       for (;;) {
         const r = await pool.query<{ n: number }>(

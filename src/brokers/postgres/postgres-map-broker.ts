@@ -66,6 +66,9 @@ const DEFAULTS = {
   ttlCheckMs: 1000,
 };
 
+/** Longest table_prefix: PostgreSQL cuts identifiers at 63 bytes. */
+const MAX_TABLE_PREFIX = 35;
+
 function positive(v: number | undefined, fallback: number): number {
   return v !== undefined && v > 0 ? v : fallback;
 }
@@ -84,7 +87,9 @@ interface WriteRow {
  * outbox read by per-shard pollers on every node, so it follows stream order and loses nothing
  * while the database keeps the rows (`reliable`). Reads lock the channel's meta row, so a state
  * page and its position always agree. Keys past their TTL are removed by a pass every
- * `ttl_check_interval`, each removal streamed and delivered like an explicit one.
+ * `ttl_check_interval`, each removal streamed and delivered like an explicit one. An application
+ * transaction that wrote a channel holds its locks until it ends: reads and writes of that channel
+ * (and writes of its shard) wait for it.
  */
 export class PostgresMapBroker implements MapBroker {
   readonly reliable = true;
@@ -105,6 +110,8 @@ export class PostgresMapBroker implements MapBroker {
 
   constructor(private readonly opts: PostgresMapBrokerOptions = {}) {
     this.tablePrefix = checkIdentifier((opts.table_prefix ?? '').replace(/_+$/, '') || 'cf', 'map_broker.postgres.table_prefix');
+    // The longest name derived from it, a stream partition `<prefix>_binary_map_stream_pYYYYMMDD`, must fit in 63 bytes.
+    if (this.tablePrefix.length > MAX_TABLE_PREFIX) throw new Error(`map_broker.postgres.table_prefix: "${this.tablePrefix}" is longer than ${MAX_TABLE_PREFIX} characters`);
     this.names = mapNames(this.tablePrefix, opts.binary_data === true);
     this.logger = opts.logger;
     this.numShards = Math.floor(positive(opts.num_shards, DEFAULTS.numShards));
@@ -124,6 +131,7 @@ export class PostgresMapBroker implements MapBroker {
     this.maintenance = new MapMaintenance({
       pool: this.pool,
       names: this.names,
+      partitionTables: [mapNames(this.tablePrefix, false).stream, mapNames(this.tablePrefix, true).stream],
       numShards: this.numShards,
       ttlCheckMs: ttlCheck < 0 ? 0 : positive(ttlCheck, DEFAULTS.ttlCheckMs),
       cleanupMs: positive(opts.cleanup_interval, DEFAULTS.cleanupMs),
