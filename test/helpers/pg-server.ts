@@ -97,3 +97,22 @@ export async function startPgServer(): Promise<PgServer> {
     },
   };
 }
+
+/** The shared PostgreSQL server the tests use (trust auth). */
+export const SHARED_PG_DSN = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** Drops every table (with its partitions) and function whose name starts with `<prefix>_`. */
+export async function dropPgPrefix(dsn: string, prefix: string): Promise<void> {
+  if (!/^[a-z0-9_]+$/.test(prefix)) throw new Error(`unsafe prefix ${prefix}`);
+  const c = new pg.Client({ connectionString: dsn });
+  await c.connect();
+  try {
+    await c.query(`DO $$ DECLARE r record; BEGIN
+      FOR r IN SELECT c.relname FROM pg_class c WHERE c.relkind IN ('r', 'p') AND c.relname LIKE '${prefix}\\_%' AND NOT c.relispartition LOOP
+        EXECUTE format('DROP TABLE IF EXISTS %I CASCADE', r.relname); END LOOP;
+      FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.proname LIKE '${prefix}\\_%' LOOP
+        EXECUTE format('DROP FUNCTION IF EXISTS %s CASCADE', r.f); END LOOP; END $$`);
+  } finally {
+    await c.end();
+  }
+}
