@@ -225,3 +225,70 @@ describe('NATS JetStream consumer', () => {
     for (const d of ['js_cmd_d', 'js_data_d', 'js_all_d', 'js_new_d', 'exist_d', 'absent_d']) assert.ok(await drained(d), d);
   });
 });
+
+describe('NATS JetStream consumer: Gyre killed with unacknowledged messages', () => {
+  const stream = `gyre_e2e_kill_${randomUUID().slice(0, 8)}`;
+  const subject = `${stream}.kill`;
+  const prefix = `gyre-njs-${randomUUID().slice(0, 8)}`;
+  const engine = { engine: { type: 'redis', redis: { address: ['redis://127.0.0.1:6379'], prefix } }, client: { insecure: true } };
+  // The consumer node: a durable made here with a short ack wait, so that what the killed process
+  // held comes back within seconds instead of Gyre's own 30 s.
+  const consumerConfig = {
+    ...engine,
+    log: { level: 'warn' },
+    consumers: [{ name: 'js_kill', enabled: true, type: 'nats_jetstream', nats_jetstream: { url: NATS_URL, stream_name: stream, durable_consumer_name: 'kill_d', use_existing_consumer: true } }],
+  };
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  let observer: GyreProcess;
+  let worker: GyreProcess | undefined;
+  let clients: SdkClients;
+
+  before(async () => {
+    nc = await connect({ servers: NATS_URL });
+    jsm = await nc.jetstreamManager();
+    await jsm.streams.add({ name: stream, subjects: [`${stream}.>`] });
+    await jsm.consumers.add(stream, { durable_name: 'kill_d', ack_policy: AckPolicy.Explicit, ack_wait: nanos(2_000), max_ack_pending: 50, deliver_policy: DeliverPolicy.All });
+    // The SDK client sits on a second node of the same Redis engine: it outlives the killed one.
+    observer = await startGyre({ ...engine, log: { level: 'warn' } });
+    clients = new SdkClients(observer.wsUrl, 'json');
+  });
+  after(async () => {
+    clients?.closeAll();
+    await worker?.stop();
+    await observer?.stop();
+    await jsm?.streams.delete(stream).catch(() => undefined);
+    await nc?.close();
+  });
+
+  it('after SIGKILL and a restart every message is delivered at least once', async () => {
+    const client = await clients.connected();
+    const channel = uniq('kill');
+    const { sub } = await subscribed(client, channel);
+    const got: number[] = [];
+    sub.on('publication', (ctx) => got.push(ctx.data.i as number));
+    const n = 5000;
+    const js = nc.jetstream();
+    const h = natsHeaders();
+    h.set('centrifugo-method', 'publish');
+    for (let i = 0; i < n; i += 250) {
+      await Promise.all(Array.from({ length: Math.min(250, n - i) }, (_, k) => js.publish(subject, Buffer.from(JSON.stringify({ channel, data: { i: i + k } })), { headers: h })));
+    }
+    worker = await startGyre(consumerConfig);
+    await waitFor(() => got.length >= 300, 'some deliveries before the kill', 15_000);
+    worker.child.kill('SIGKILL');
+    await waitFor(() => worker!.exitCode() !== null, 'killed');
+    const atKill = await jsm.consumers.info(stream, 'kill_d');
+    // The killed process held messages it had not acknowledged, and more were left in the stream.
+    assert.ok(atKill.num_ack_pending > 0, `ack pending at kill: ${atKill.num_ack_pending}`);
+    assert.ok(atKill.num_pending > 0, `pending at kill: ${atKill.num_pending}`);
+    await worker.stop();
+    worker = await startGyre(consumerConfig);
+    const unique = (): number => new Set(got).size;
+    await waitFor(() => unique() === n, `all ${n} messages`, 60_000);
+    await waitFor(async () => (await jsm.consumers.info(stream, 'kill_d')).num_ack_pending === 0, 'all acknowledged', 10_000);
+    const duplicates = got.length - unique();
+    console.log(`nats_jetstream kill test: ${n} messages, ${atKill.num_ack_pending} unacknowledged at the kill, ${duplicates} delivered more than once, 0 lost`);
+    assert.ok(got.every((i) => i >= 0 && i < n));
+  });
+});
