@@ -97,6 +97,7 @@ describe('NATS JetStream consumer (FakeNode)', () => {
       const before = node.callsOf('publish').length;
       await waitFor(async () => (await jsm.consumers.info(stream, 'retry_d')).num_ack_pending === 0 && node.callsOf('publish').length > before, 'acked after success');
       assert.equal(consumer.state().processed, 1);
+      assert.equal(consumer.state().pending, 0);
       assert.ok(lines.some((l) => l.includes('will retry')));
     } finally {
       await consumer.close();
