@@ -1,0 +1,5 @@
+/** Public face of the PostgreSQL brokers. */
+export { PostgresBroker } from './postgres-broker.js';
+export type { PostgresBrokerOptions, StreamMaintenanceResult } from './postgres-broker.js';
+export { dropStreamSchema, streamNames, STREAM_SCHEMA_VERSION } from './stream-schema.js';
+export type { StreamNames } from './stream-schema.js';
