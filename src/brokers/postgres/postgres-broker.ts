@@ -285,9 +285,9 @@ export class PostgresBroker implements Broker {
     if (lo > hi) return { publications: [], position };
     const { rows } = await this.query<StreamRow>(
       reverse ? 'history_rev' : 'history_fwd',
-      `SELECT ${streamColumns(this.binary)} FROM ${n.stream}
-       WHERE channel = $1 AND epoch = $2 AND kind = 0 AND channel_offset BETWEEN $3 AND $4 AND created_at > now() - $5::interval
-       ORDER BY channel_offset ${reverse ? 'DESC' : 'ASC'} LIMIT $6`,
+      `SELECT ${streamColumns(this.binary)} FROM ${n.stream} s
+       WHERE s.channel = $1 AND s.epoch = $2 AND s.kind = 0 AND s.channel_offset BETWEEN $3 AND $4 AND s.created_at > now() - $5::interval
+       ORDER BY s.channel_offset ${reverse ? 'DESC' : 'ASC'} LIMIT $6`,
       [channel, m.epoch, lo, hi, intervalParam(m.ttl_ms) ?? '0', limit < 0 ? null : limit],
     );
     return { publications: rows.map(rowPublication), position };
@@ -375,7 +375,8 @@ export class PostgresBroker implements Broker {
     return this.pool
       .query<StreamRow>({
         name: `gyre_${this.names.prefix}outbox`,
-        text: `SELECT ${streamColumns(this.binary)} FROM ${this.names.stream} WHERE shard_id = $1 AND id > $2::bigint ORDER BY id LIMIT $3`,
+        // Qualified: the select list turns id into text, and ORDER BY must use the bigint column.
+        text: `SELECT ${streamColumns(this.binary)} FROM ${this.names.stream} s WHERE s.shard_id = $1 AND s.id > $2::bigint ORDER BY s.id LIMIT $3`,
         values: [shard, cursor, limit],
       })
       .then((r) => r.rows);
