@@ -81,6 +81,7 @@ export interface StreamMaintenanceResult {
   droppedPartitions: string[];
 }
 
+/** The stream broker described at the top of this file; `reliable`: pollers deliver every committed row in id order. */
 export class PostgresBroker implements Broker {
   readonly reliable = true;
   /** Names of the tables and functions this broker uses (its variant). */

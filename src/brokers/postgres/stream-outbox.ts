@@ -12,6 +12,7 @@ export function pollRetryDelayMs(failures: number): number {
   return Math.min(50 * 2 ** Math.max(0, failures - 1), 2000);
 }
 
+/** What a ShardPoller needs: its shard, start cursor, timing, and how to read and hand over rows. */
 export interface ShardPollerOptions {
   shard: number;
   /** Id after which delivery starts (the shard's max id when the broker started). */
