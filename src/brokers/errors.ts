@@ -4,9 +4,10 @@
  * may not have taken effect only when the connection dropped mid-command. `not_available`: the broker
  * does not provide this feature (history on NATS). `bad_channel`: the channel cannot be used with this
  * broker (NATS wildcards). `bad_key`: a map write
- * with an empty key.
+ * with an empty key. `bad_data`: this broker cannot store the payload (non-JSON data in the
+ * PostgreSQL JSONB tables).
  */
-export type BrokerErrorCode = 'unknown_broker' | 'broker_closed' | 'backend_error' | 'not_available' | 'bad_channel' | 'bad_key';
+export type BrokerErrorCode = 'unknown_broker' | 'broker_closed' | 'backend_error' | 'not_available' | 'bad_channel' | 'bad_key' | 'bad_data';
 
 /** An internal error raised by a broker, a presence manager or their factory. */
 export class BrokerError extends Error {

@@ -10,6 +10,8 @@ import { NatsBroker } from './nats/index.js';
 import type { NatsBrokerOptions } from './nats/index.js';
 import { PostgresMapBroker } from './postgres/index.js';
 import type { PostgresMapBrokerOptions } from './postgres/index.js';
+import { PostgresBroker } from './postgres/index.js';
+import type { PostgresBrokerOptions } from './postgres/index.js';
 import { RedisBroker, RedisChannelState, RedisMapBroker, RedisPresenceManager } from './redis/index.js';
 import type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions } from './redis/index.js';
 
@@ -18,25 +20,28 @@ export type { BrokerErrorCode } from './errors.js';
 export type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 export type { NatsBrokerOptions } from './nats/index.js';
 export type { PostgresMapBrokerOptions } from './postgres/index.js';
+export type { PostgresBrokerOptions } from './postgres/index.js';
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
 
 /** Broker types this build can create. */
-export type BrokerType = 'memory' | 'redis' | 'nats';
+export type BrokerType = 'memory' | 'redis' | 'nats' | 'postgres';
 /** Presence manager types this build can create. */
 export type PresenceManagerType = 'memory' | 'redis';
 /** Options of any broker type; each type reads only its own keys. */
-export type AnyBrokerOptions = MemoryBrokerOptions | RedisBrokerOptions | NatsBrokerOptions;
+export type AnyBrokerOptions = MemoryBrokerOptions | RedisBrokerOptions | NatsBrokerOptions | PostgresBrokerOptions;
 
 /**
  * Creates a broker of the given type (not yet running: the node calls `run`). `redis` takes the
  * config's `broker.redis` / `engine.redis` section, `nats` its `broker.nats` section; both are also
- * the node-to-node Controller (see `brokerController`). Throws a BrokerError with code
+ * the node-to-node Controller (see `brokerController`). `postgres` takes `broker.postgres` and is
+ * not a Controller. Throws a BrokerError with code
  * `unknown_broker` for a type this build does not provide (config validation should have caught it
  * earlier).
  */
 export function createBroker(type: 'memory', opts?: MemoryBrokerOptions): Broker;
 export function createBroker(type: 'redis', opts?: RedisBrokerOptions): Broker & Controller;
 export function createBroker(type: 'nats', opts?: NatsBrokerOptions): Broker & Controller;
+export function createBroker(type: 'postgres', opts?: PostgresBrokerOptions): PostgresBroker;
 export function createBroker(type: string, opts?: AnyBrokerOptions): Broker;
 export function createBroker(type: string, opts: AnyBrokerOptions = {}): Broker {
   switch (type) {
@@ -46,8 +51,10 @@ export function createBroker(type: string, opts: AnyBrokerOptions = {}): Broker 
       return new RedisBroker(opts as RedisBrokerOptions);
     case 'nats':
       return new NatsBroker(opts as NatsBrokerOptions);
+    case 'postgres':
+      return new PostgresBroker(opts as PostgresBrokerOptions);
     default:
-      throw new BrokerError('unknown_broker', `unknown broker type "${type}" (available: memory, redis, nats)`);
+      throw new BrokerError('unknown_broker', `unknown broker type "${type}" (available: memory, redis, nats, postgres)`);
   }
 }
 

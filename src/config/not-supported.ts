@@ -66,7 +66,7 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (hs.http3.enabled) out.push('http_server.http3');
   if (hs.h2c_external) out.push('http_server.h2c_external');
   if (config.engine.type !== 'memory' && config.engine.type !== 'redis') out.push('engine.type');
-  if (config.broker.enabled && !['memory', 'redis', 'nats'].includes(config.broker.type)) out.push('broker.type');
+  if (config.broker.enabled && !['memory', 'redis', 'nats', 'postgres'].includes(config.broker.type)) out.push('broker.type');
   if (config.presence_manager.enabled && !['memory', 'redis'].includes(config.presence_manager.type)) out.push('presence_manager.type');
   if (!['memory', 'redis', 'postgres'].includes(config.map_broker.type)) out.push('map_broker.type');
   if (config.controller.enabled) out.push('controller');

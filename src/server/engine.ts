@@ -8,6 +8,7 @@ import {
   createBroker,
   createPresenceManager,
   type NatsBrokerOptions,
+  type PostgresBrokerOptions,
   type RedisBrokerOptions,
   type RedisPresenceOptions,
 } from '../brokers/index.js';
@@ -15,7 +16,7 @@ import type { Broker, Controller, Logger, PresenceManager } from '../core/index.
 
 export interface EngineSections {
   engine?: { type?: string; redis?: object };
-  broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object };
+  broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object; postgres?: object };
   presence_manager?: { enabled?: boolean; type?: string; redis?: object };
   /** Global default meta TTL in ms (channel.history_meta_ttl). */
   historyMetaTtlMs?: number;
@@ -42,6 +43,7 @@ export function buildEngine(s: EngineSections, logger: Logger): Engine {
     brokerType = s.broker.type || 'memory';
     if (brokerType === 'redis') broker = createBroker('redis', { ...(s.broker.redis as RedisBrokerOptions), logger, ...meta });
     else if (brokerType === 'nats') broker = createBroker('nats', { ...(s.broker.nats as NatsBrokerOptions), logger });
+    else if (brokerType === 'postgres') broker = createBroker('postgres', { ...(s.broker.postgres as PostgresBrokerOptions), logger, ...meta });
     else if (brokerType === 'memory') broker = createBroker('memory', meta);
     else throw new Error(`broker.type: "${brokerType}" is not supported yet`);
   } else {
