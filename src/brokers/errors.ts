@@ -11,6 +11,12 @@ export type BrokerErrorCode = 'unknown_broker' | 'broker_closed' | 'backend_erro
 
 /** An internal error raised by a broker, a presence manager or their factory. */
 export class BrokerError extends Error {
+  /**
+   * True when the request itself is at fault (`bad_channel`, `bad_key`, `bad_data`): retrying it
+   * cannot succeed, and the server API answers it as a bad request rather than an internal error.
+   */
+  readonly rejectsInput: boolean;
+
   constructor(
     readonly code: BrokerErrorCode,
     message: string,
@@ -18,5 +24,6 @@ export class BrokerError extends Error {
   ) {
     super(message, options);
     this.name = 'BrokerError';
+    this.rejectsInput = code === 'bad_channel' || code === 'bad_key' || code === 'bad_data';
   }
 }
