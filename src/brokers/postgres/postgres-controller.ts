@@ -101,7 +101,7 @@ export class PostgresController implements Controller {
       );
       const tops = new Map(rows.map((r) => [Number(r.shard), BigInt(r.top)]));
       if (this.closed) return;
-      const sql = `SELECT id::TEXT AS id, CASE WHEN node_id = '' OR node_id = $3 THEN data END AS data FROM ${n.messages} WHERE shard_id = $1 AND id > $2 ORDER BY id LIMIT $4`;
+      const sql = `SELECT id, CASE WHEN node_id = '' OR node_id = $3 THEN data END AS data FROM ${n.messages} WHERE shard_id = $1 AND id > $2 ORDER BY id LIMIT $4`;
       for (let s = 0; s < this.numShards; s++) {
         this.pollers.push(new ShardPoller({ pool: this.pool, sql, shard: s, nodeId, cursor: tops.get(s) ?? 0n, batchSize: this.batchSize, pollMs: this.pollMs, handler, logger: this.logger }));
       }
@@ -236,6 +236,7 @@ class ShardPoller {
 
   /** Reads and delivers one batch; returns the number of rows read (delivered or not). */
   private async pollOnce(): Promise<number> {
+    // pg returns BIGINT as a decimal string.
     const { rows } = await this.o.pool.query<{ id: string; data: Buffer | null }>(this.o.sql, [this.o.shard, this.cursor.toString(), this.o.nodeId, this.o.batchSize]);
     for (const row of rows) {
       if (this.stopped) break;
