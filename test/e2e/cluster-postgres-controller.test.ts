@@ -116,3 +116,31 @@ describe('two nodes joined by the PostgreSQL controller', { timeout: 90_000 }, (
     }
   });
 });
+
+describe('a node with skip_schema_init before the schema exists', { timeout: 60_000 }, () => {
+  const prefix = `gyre_e2e_${randomUUID().slice(0, 8)}`;
+  const nodes: GyreProcess[] = [];
+
+  after(async () => {
+    await Promise.all(nodes.map((n) => n.stop()));
+    const direct = new pg.Client({ connectionString: DSN });
+    await direct.connect();
+    await dropControllerSchema(direct, controllerNames(prefix));
+    await direct.end();
+  });
+
+  it('logs the missing table, keeps serving, and joins the cluster once another node created the schema', async () => {
+    const cfg = (skip: boolean) => ({
+      http_api: { key: API_KEY },
+      controller: { enabled: true, type: 'postgres', postgres: { dsn: DSN, table_prefix: prefix, skip_schema_init: skip } },
+    });
+    const skipping = await startGyre(cfg(true));
+    nodes.push(skipping);
+    await waitFor(() => skipping.output().includes(`${prefix}_controller_messages does not exist`), 'error naming the table');
+    const creator = await startGyre(cfg(false));
+    nodes.push(creator);
+    for (const n of nodes) {
+      await waitFor(async () => (await apiResult(n.apiUrl, API_KEY, 'info', {})).nodes.length === 2, `${n.base} sees two nodes`, 20_000);
+    }
+  });
+});

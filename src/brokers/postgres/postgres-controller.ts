@@ -80,13 +80,18 @@ export class PostgresController implements Controller {
   /**
    * Creates (or, with skip_schema_init, checks) the schema, reads each shard's current top id and
    * starts the pollers, the LISTEN connection (use_notify) and partition maintenance. Rejects when
-   * PostgreSQL cannot be reached or the schema is missing; may be called once.
+   * PostgreSQL cannot be reached or the schema is missing; the node then calls it again later.
+   * Once it has succeeded, later calls resolve without changing anything.
    */
   runControl(nodeId: string, handler: (msg: Uint8Array) => void): Promise<void> {
     if (this.closed) return Promise.reject(new BrokerError('broker_closed', 'postgres controller is closed'));
-    if (this.starting) return Promise.reject(new Error('postgres controller: runControl called twice'));
-    this.starting = this.start(nodeId, handler);
-    return this.starting;
+    if (this.starting) return this.starting;
+    const attempt = this.start(nodeId, handler);
+    this.starting = attempt;
+    attempt.catch(() => {
+      if (this.starting === attempt) this.starting = undefined;
+    });
+    return attempt;
   }
 
   private async start(nodeId: string, handler: (msg: Uint8Array) => void): Promise<void> {
@@ -130,7 +135,8 @@ export class PostgresController implements Controller {
   /** Inserts one control message through the publish function; rejects with `backend_error` when PostgreSQL fails. */
   async publishControl(msg: Uint8Array, toNode?: string): Promise<void> {
     if (this.closed) throw new BrokerError('broker_closed', 'postgres controller is closed');
-    if (this.starting) await this.starting;
+    // A start in progress may be creating the schema; a failed one leaves the error to the insert.
+    await this.starting?.catch(() => {});
     try {
       await this.pool.query(`SELECT ${this.names.publishFn}($1, $2, $3)`, [Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength), toNode ?? '', this.numShards]);
     } catch (err) {
