@@ -72,11 +72,6 @@ export class PostgresController implements Controller {
     this.pool = createPool({ dsn: opts.dsn, tls: opts.tls, pool_size: positive(opts.pool_size, 8) }, 'gyre-controller', opts.logger);
   }
 
-  /** Table names in use (for tooling and tests). */
-  get tables(): Readonly<ControllerNames> {
-    return this.names;
-  }
-
   /**
    * Creates (or, with skip_schema_init, checks) the schema, reads each shard's current top id and
    * starts the pollers, the LISTEN connection (use_notify) and partition maintenance. Rejects when
