@@ -7,9 +7,9 @@ import { BrokerError } from './errors.js';
 import { MemoryBroker, MemoryChannelState, MemoryMapBroker, MemoryPresenceManager } from './memory/index.js';
 import type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 import { NatsBroker } from './nats/index.js';
-import { PostgresController } from './postgres/index.js';
-import type { PostgresControllerOptions } from './postgres/index.js';
 import type { NatsBrokerOptions } from './nats/index.js';
+import { PostgresController, PostgresMapBroker } from './postgres/index.js';
+import type { PostgresControllerOptions, PostgresMapBrokerOptions } from './postgres/index.js';
 import { RedisBroker, RedisChannelState, RedisMapBroker, RedisPresenceManager } from './redis/index.js';
 import type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions } from './redis/index.js';
 
@@ -17,7 +17,7 @@ export { BrokerError } from './errors.js';
 export type { BrokerErrorCode } from './errors.js';
 export type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 export type { NatsBrokerOptions } from './nats/index.js';
-export type { PostgresControllerOptions } from './postgres/index.js';
+export type { PostgresControllerOptions, PostgresMapBrokerOptions } from './postgres/index.js';
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
 
 /** Broker types this build can create. */
@@ -104,23 +104,29 @@ export function createChannelStateStore(type: 'memory' | 'redis', opts: { vacate
 }
 
 /** Map broker types this build can create. */
-export type MapBrokerType = 'memory' | 'redis';
+export type MapBrokerType = 'memory' | 'redis' | 'postgres';
+
+/** Options of any map broker type; each type reads only its own keys. */
+export type AnyMapBrokerOptions = MemoryMapBrokerOptions | RedisMapBrokerOptions | PostgresMapBrokerOptions;
 
 /**
  * Creates a map broker (not yet running: the node calls `run`). `redis` takes the config's
- * `map_broker.redis` section (durations in ms). Throws a BrokerError with code `unknown_broker` for
- * a type this build does not provide (`postgres` is not implemented yet).
+ * `map_broker.redis` section, `postgres` its `map_broker.postgres` section (durations in ms).
+ * Throws a BrokerError with code `unknown_broker` for a type this build does not provide.
  */
 export function createMapBroker(type: 'memory', opts?: MemoryMapBrokerOptions): MapBroker;
 export function createMapBroker(type: 'redis', opts?: RedisMapBrokerOptions): MapBroker;
-export function createMapBroker(type: string, opts?: MemoryMapBrokerOptions | RedisMapBrokerOptions): MapBroker;
-export function createMapBroker(type: string, opts: MemoryMapBrokerOptions | RedisMapBrokerOptions = {}): MapBroker {
+export function createMapBroker(type: 'postgres', opts?: PostgresMapBrokerOptions): MapBroker;
+export function createMapBroker(type: string, opts?: AnyMapBrokerOptions): MapBroker;
+export function createMapBroker(type: string, opts: AnyMapBrokerOptions = {}): MapBroker {
   switch (type) {
     case 'memory':
       return new MemoryMapBroker(opts as MemoryMapBrokerOptions);
     case 'redis':
       return new RedisMapBroker(opts as RedisMapBrokerOptions);
+    case 'postgres':
+      return new PostgresMapBroker(opts as PostgresMapBrokerOptions);
     default:
-      throw new BrokerError('unknown_broker', `unknown map broker type "${type}" (available: memory, redis)`);
+      throw new BrokerError('unknown_broker', `unknown map broker type "${type}" (available: memory, redis, postgres)`);
   }
 }

@@ -71,6 +71,7 @@ describe('not-supported warnings', () => {
   it('warns about brokers, APIs and transports Gyre lacks', () => {
     const r = loadValues({
       broker: { enabled: true, type: 'postgres', postgres: { dsn: 'postgres://x' } },
+      map_broker: { type: 'postgres' },
       grpc_api: { enabled: true },
       uni_grpc: { enabled: true },
       admin: { enabled: true },
@@ -93,6 +94,7 @@ describe('not-supported warnings', () => {
     for (const p of ['client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled']) assert.ok(!paths.includes(p), `GRPC ${p} is served`);
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
     assert.ok(!paths.includes('consumers[2]'), 'rabbitmq consumers are served');
+    assert.ok(!paths.includes('map_broker.type'), 'the postgres map broker is served');
     for (const p of ['admin', 'prometheus', 'opentelemetry', 'grpc_api', 'uni_grpc']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 

@@ -14,7 +14,7 @@ const SERVED_CHANNEL_PROXIES = [
 const CALLABLE_CHANNEL_PROXIES = new Set(['subscribe', 'publish', 'sub_refresh', 'state', 'unsubscribe', 'shared_poll_refresh', 'map_publish', 'map_remove']);
 
 /** Consumer types Gyre runs. */
-const SERVED_CONSUMERS = new Set(['rabbitmq']);
+const SERVED_CONSUMERS = new Set(['rabbitmq', 'nats_jetstream']);
 
 /** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {
@@ -68,7 +68,7 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (config.engine.type !== 'memory' && config.engine.type !== 'redis') out.push('engine.type');
   if (config.broker.enabled && !['memory', 'redis', 'nats'].includes(config.broker.type)) out.push('broker.type');
   if (config.presence_manager.enabled && !['memory', 'redis'].includes(config.presence_manager.type)) out.push('presence_manager.type');
-  if (!['memory', 'redis'].includes(config.map_broker.type)) out.push('map_broker.type');
+  if (!['memory', 'redis', 'postgres'].includes(config.map_broker.type)) out.push('map_broker.type');
   if (config.controller.enabled && config.controller.type !== 'postgres') out.push('controller');
   const client = config.client;
   if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');

@@ -7,7 +7,7 @@
  */
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { Logger } from '../core/index.js';
-import type { Consumer } from './consumer.js';
+import { retryDelayMs, type Consumer, type ConsumerState } from './consumer.js';
 import type { Dispatcher } from './dispatcher.js';
 
 export interface RabbitMqOptions {
@@ -19,13 +19,17 @@ export interface RabbitMqOptions {
 
 const RECONNECT_MIN_MS = 200;
 const RECONNECT_MAX_MS = 10_000;
-const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 5_000;
+/** How often the queue depth shown by `info` is refreshed. */
+const DEPTH_INTERVAL_MS = 5_000;
 /** How long close() waits for the message in hand before closing the connection anyway. */
 const CLOSE_WAIT_MS = 2_000;
 
 export class RabbitMqConsumer implements Consumer {
   readonly name: string;
+  readonly type = 'rabbitmq';
+  /** Messages ready in the queue at the last check. */
+  private depth: number | undefined;
+  private depthTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private model: ChannelModel | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -49,10 +53,16 @@ export class RabbitMqConsumer implements Consumer {
     void this.connectOnce();
   }
 
+  state(): ConsumerState {
+    return this.dispatcher.stats.snapshot(this.name, this.type, this.depth);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.dispatcher.stats.status = 'stopped';
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.depthTimer);
     this.dropRetries();
     let waitTimer: NodeJS.Timeout | undefined;
     await Promise.race([this.chain, new Promise<void>((r) => (waitTimer = setTimeout(r, CLOSE_WAIT_MS)))]);
@@ -82,15 +92,25 @@ export class RabbitMqConsumer implements Consumer {
       ch.on('close', () => {
         if (this.model === model) void model?.close().catch(() => undefined);
       });
-      await ch.assertQueue(this.opts.queue, { durable: true });
+      this.depth = (await ch.assertQueue(this.opts.queue, { durable: true })).messageCount;
       await ch.prefetch(this.opts.prefetchCount);
       await ch.consume(this.opts.queue, (msg) => {
         if (msg !== null) this.enqueue(ch, msg);
       });
       this.reconnectAttempt = 0;
+      this.dispatcher.stats.status = 'running';
+      clearInterval(this.depthTimer);
+      this.depthTimer = setInterval(() => {
+        ch.checkQueue(this.opts.queue).then(
+          (q) => (this.depth = q.messageCount),
+          () => undefined,
+        );
+      }, DEPTH_INTERVAL_MS);
+      this.depthTimer.unref();
       this.logger.info({ consumer: this.name, queue: this.opts.queue }, 'rabbitmq consumer running');
     } catch (err) {
       this.logger.warn({ consumer: this.name, err }, 'rabbitmq consumer could not start');
+      this.dispatcher.stats.fail(`connect: ${err instanceof Error ? err.message : String(err)}`);
       if (model !== undefined) await model.close().catch(() => undefined);
       else this.lost(undefined);
     }
@@ -100,7 +120,9 @@ export class RabbitMqConsumer implements Consumer {
   private lost(model: ChannelModel | undefined): void {
     if (model !== undefined && this.model !== model) return;
     this.model = undefined;
+    clearInterval(this.depthTimer);
     if (this.closed || this.reconnectTimer !== undefined) return;
+    this.dispatcher.stats.status = 'reconnecting';
     this.dropRetries();
     const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.reconnectAttempt);
     this.reconnectAttempt = Math.min(this.reconnectAttempt + 1, 16);
@@ -129,8 +151,8 @@ export class RabbitMqConsumer implements Consumer {
       return;
     }
     // Requeue later; the backoff also holds the chain so the queue is not re-read at full speed.
-    const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(this.failures, 10));
     this.failures++;
+    const delay = retryDelayMs(this.failures);
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.retryTimers.delete(t);

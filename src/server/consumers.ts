@@ -1,43 +1,114 @@
 /**
- * Builds the configured async consumers (enabled ones of a type Gyre runs: rabbitmq) over one
- * ApiExecutor whose call events carry protocol `consuming`.
+ * Builds the configured async consumers: every enabled one of a type Gyre runs, each with its
+ * own Dispatcher over one shared ApiExecutor whose call events carry protocol `consuming`.
  */
 import { ApiExecutor } from '../api/index.js';
-import { Dispatcher, RabbitMqConsumer, type Consumer } from '../consumers/index.js';
-import { LogLimiter, type Logger, type NodeApi } from '../core/index.js';
+import type { TlsOptions } from 'nats';
+import { tlsConnectionOptions, type TlsBlock } from '../brokers/tls.js';
+import {
+  Dispatcher,
+  NatsJetStreamConsumer,
+  PUBLICATION_DATA_HEADERS,
+  RabbitMqConsumer,
+  type Consumer,
+  type ConsumerState,
+  type NatsJetStreamOptions,
+  type PublicationDataModeOptions,
+} from '../consumers/index.js';
+import { LogLimiter, type Logger, type NodeApi, type NodeConsumerInfo } from '../core/index.js';
 import type { ConsumerConfig } from '../config/index.js';
 
 type Loose = Readonly<Record<string, unknown>>;
 
-const str = (o: Loose | undefined, k: string, d = ''): string => (typeof o?.[k] === 'string' ? (o[k] as string) : d);
+const str = (o: Loose | undefined, k: string, d = ''): string => (typeof o?.[k] === 'string' && o[k] !== '' ? (o[k] as string) : d);
+
+/**
+ * Publication data mode of a consumer block whose keys end in `suffix` (`header` for RabbitMQ and
+ * NATS, `value` for Redis Streams): `channels_<suffix>`, ..., `tags_<suffix>_prefix`.
+ */
+export function publicationDataMode(sub: Loose, suffix: 'header' | 'value'): PublicationDataModeOptions {
+  const m = (sub.publication_data_mode ?? {}) as Loose;
+  const d = PUBLICATION_DATA_HEADERS;
+  return {
+    enabled: m.enabled === true,
+    channelsHeader: str(m, `channels_${suffix}`, d.channelsHeader),
+    idempotencyKeyHeader: str(m, `idempotency_key_${suffix}`, d.idempotencyKeyHeader),
+    deltaHeader: str(m, `delta_${suffix}`, d.deltaHeader),
+    versionHeader: str(m, `version_${suffix}`, d.versionHeader),
+    versionEpochHeader: str(m, `version_epoch_${suffix}`, d.versionEpochHeader),
+    tagsHeaderPrefix: str(m, `tags_${suffix}_prefix`, d.tagsHeaderPrefix),
+  };
+}
+
+/** What a consumer type's builder receives. */
+interface BuildContext {
+  config: ConsumerConfig;
+  /** The consumer's own block (`config[config.type]`). */
+  sub: Loose;
+  /** Makes the consumer's dispatcher from its method attribute name and data mode. */
+  dispatcher(methodHeader: string, mode?: PublicationDataModeOptions): Dispatcher;
+  logger: Logger;
+  /** This node's id (consumer names in groups, ...). */
+  nodeId: string;
+}
+
+/** One builder per consumer type Gyre runs. */
+const BUILDERS: Record<string, (b: BuildContext) => Consumer> = {
+  rabbitmq: ({ config, sub, dispatcher, logger }) => {
+    const prefetch = typeof sub.prefetch_count === 'number' && sub.prefetch_count > 0 ? sub.prefetch_count : 100;
+    const d = dispatcher(str(sub, 'method_header', 'centrifugo-method'), publicationDataMode(sub, 'header'));
+    return new RabbitMqConsumer({ name: config.name, url: str(sub, 'url'), queue: str(sub, 'queue'), prefetchCount: prefetch }, d, logger);
+  },
+  nats_jetstream: ({ config, sub, dispatcher, logger }) => {
+    const maxAckPending = typeof sub.max_ack_pending === 'number' && sub.max_ack_pending !== 0 ? sub.max_ack_pending : 100;
+    const tls = tlsConnectionOptions(sub.tls as TlsBlock | undefined);
+    const d = dispatcher(str(sub, 'method_header', 'centrifugo-method'), publicationDataMode(sub, 'header'));
+    const opts: NatsJetStreamOptions = {
+      name: config.name,
+      url: str(sub, 'url', 'nats://127.0.0.1:4222'),
+      credentialsFile: str(sub, 'credentials_file'),
+      username: str(sub, 'username'),
+      password: str(sub, 'password'),
+      token: str(sub, 'token'),
+      streamName: str(sub, 'stream_name'),
+      durableConsumerName: str(sub, 'durable_consumer_name'),
+      useExistingConsumer: sub.use_existing_consumer === true,
+      subjects: Array.isArray(sub.subjects) ? sub.subjects.filter((s): s is string => typeof s === 'string' && s !== '') : [],
+      deliverPolicy: sub.deliver_policy === 'all' ? 'all' : 'new',
+      maxAckPending,
+    };
+    // The nats client hands these options to node:tls as they are.
+    if (tls) opts.tls = tls as TlsOptions;
+    return new NatsJetStreamConsumer(opts, d, logger);
+  },
+};
+
+/** Consumer types this build runs. */
+export const SERVED_CONSUMER_TYPES: readonly string[] = Object.keys(BUILDERS);
 
 /** The consumers to run for `configs`, not started yet. */
-export function buildConsumers(node: NodeApi, configs: readonly ConsumerConfig[] | undefined, logger: Logger): Consumer[] {
+export function buildConsumers(node: NodeApi, nodeId: string, configs: readonly ConsumerConfig[] | undefined, logger: Logger): Consumer[] {
   const out: Consumer[] = [];
   let executor: ApiExecutor | undefined;
   const limiter = new LogLimiter(logger);
-  for (const c of configs ?? []) {
-    if (!c.enabled || c.type !== 'rabbitmq') continue;
-    executor ??= new ApiExecutor(node, { logger, protocol: 'consuming' });
-    const r = c.rabbitmq;
-    const mode = (r.publication_data_mode ?? {}) as Loose;
-    const dispatcher = new Dispatcher(
-      executor,
-      {
-        name: c.name,
-        methodHeader: str(r, 'method_header', 'centrifugo-method'),
-        publicationDataMode: {
-          enabled: mode.enabled === true,
-          channelsHeader: str(mode, 'channels_header', 'centrifugo-channels'),
-          idempotencyKeyHeader: str(mode, 'idempotency_key_header', 'centrifugo-idempotency-key'),
-          deltaHeader: str(mode, 'delta_header', 'centrifugo-delta'),
-          tagsHeaderPrefix: str(mode, 'tags_header_prefix', 'centrifugo-tag-'),
-        },
-      },
-      limiter,
-    );
-    const prefetch = typeof r.prefetch_count === 'number' && r.prefetch_count > 0 ? r.prefetch_count : 100;
-    out.push(new RabbitMqConsumer({ name: c.name, url: str(r, 'url'), queue: str(r, 'queue'), prefetchCount: prefetch }, dispatcher, logger));
+  for (const config of configs ?? []) {
+    const build = BUILDERS[config.type];
+    if (!config.enabled || build === undefined) continue;
+    const sub = ((config as unknown as Record<string, unknown>)[config.type] ?? {}) as Loose;
+    const dispatcher = (methodHeader: string, mode?: PublicationDataModeOptions): Dispatcher => {
+      executor ??= new ApiExecutor(node, { logger, protocol: 'consuming' });
+      return new Dispatcher(executor, { name: config.name, methodHeader, publicationDataMode: mode ?? { enabled: false, ...PUBLICATION_DATA_HEADERS } }, limiter);
+    };
+    out.push(build({ config, sub, dispatcher, logger, nodeId }));
   }
+  return out;
+}
+
+/** A consumer's state in `info`'s wire names. */
+export function consumerInfo(s: ConsumerState): NodeConsumerInfo {
+  const out: NodeConsumerInfo = { name: s.name, type: s.type, status: s.status, processed: s.processed, errors: s.errors };
+  if (s.pending !== undefined) out.pending = s.pending;
+  if (s.lastError !== undefined) out.last_error = s.lastError;
+  if (s.lastErrorAt !== undefined) out.last_error_at = s.lastErrorAt;
   return out;
 }

@@ -14,7 +14,7 @@ import { JwtVerifier, type TokenConfig } from '../auth/index.js';
 import { compileGoRegex } from '../config/index.js';
 import type { ConsumerConfig } from '../config/index.js';
 import type { Consumer } from '../consumers/index.js';
-import { buildConsumers } from './consumers.js';
+import { buildConsumers, consumerInfo } from './consumers.js';
 import type { ChannelRules } from '../core/index.js';
 import type { NodeHandlers } from '../core/index.js';
 import { Node } from '../core/index.js';
@@ -153,7 +153,9 @@ export class GyreServer {
     this.externalRoutes.push(...this.transports.routes);
     const api = config.http_api ?? {};
     const executor = new ApiExecutor(this.node, { logger: this.logger });
-    this.consumers = buildConsumers(this.node, config.consumers, this.logger);
+    this.consumers = buildConsumers(this.node, this.node.id, config.consumers, this.logger);
+    const consumers = this.consumers;
+    if (consumers.length > 0) this.node.setConsumersSource(() => consumers.map((c) => consumerInfo(c.state())));
     this.ops = new OpsRoutes(this.node, config, executor, this.logger);
     if (!api.disabled) {
       const prefix = api.handler_prefix || '/api';
