@@ -12,6 +12,7 @@ import { createController, type ClosableController, type PostgresControllerOptio
 import { controllerNames, dropControllerSchema } from '../src/brokers/postgres/index.js';
 import { partitionName } from '../src/brokers/postgres/partitions.js';
 import { BrokerError } from '../src/brokers/errors.js';
+import { startPgServer, type PgServer } from './helpers/pg-server.js';
 import { sleep, waitFor } from './helpers/wait.js';
 
 const DSN = 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -233,5 +234,44 @@ describe('postgres controller', () => {
     await waitFor(async () => !(await exists(old)), 'old partition dropped', 10_000);
     assert.equal(await exists(partitionName(table, Date.now())), true);
     assert.equal(await exists(partitionName(table, Date.now() - day)), true);
+  });
+});
+
+describe('postgres controller across a PostgreSQL outage', { timeout: 120_000 }, () => {
+  let server: PgServer;
+  const open: ClosableController[] = [];
+
+  before(async () => {
+    server = await startPgServer();
+  });
+  after(async () => {
+    await Promise.all(open.map((c) => c.close()));
+    await server?.destroy();
+  });
+
+  it('publish rejects while PostgreSQL is down; pollers and LISTEN resume from their cursors after it is back', async () => {
+    const got: string[][] = [[], []];
+    for (const [i, useNotify] of [false, true].entries()) {
+      const c = createController('postgres', { dsn: server.dsn, table_prefix: 'outage', use_notify: useNotify, poll_interval: useNotify ? 60_000 : 20 });
+      open.push(c);
+      await c.runControl(`node${i}`, (m) => got[i]!.push(text(m)));
+    }
+    await open[0]!.publishControl(bytes('before'));
+    await waitFor(() => got.every((g) => g.length === 1), 'delivered before the outage');
+    await server.stop();
+    await assert.rejects(open[0]!.publishControl(bytes('lost')), (err: unknown) => err instanceof BrokerError && err.code === 'backend_error');
+    await server.start();
+    // Written straight to the table: the controllers' own pools may still be reconnecting.
+    const direct = new pg.Client({ connectionString: server.dsn });
+    await direct.connect();
+    try {
+      for (let i = 0; i < 3; i++) await direct.query('SELECT outage_controller_publish($1)', [Buffer.from(`after ${i}`)]);
+    } finally {
+      await direct.end();
+    }
+    await waitFor(() => got.every((g) => g.length >= 4), 'delivered after the outage', 30_000);
+    for (const g of got) assert.deepEqual(g, ['before', 'after 0', 'after 1', 'after 2']);
+    await open[1]!.publishControl(bytes('to node0'), 'node0');
+    await waitFor(() => got[0]!.length === 5, 'publish works again', 10_000);
   });
 });
