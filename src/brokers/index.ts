@@ -8,10 +8,8 @@ import { MemoryBroker, MemoryChannelState, MemoryMapBroker, MemoryPresenceManage
 import type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 import { NatsBroker } from './nats/index.js';
 import type { NatsBrokerOptions } from './nats/index.js';
-import { PostgresMapBroker } from './postgres/index.js';
-import type { PostgresMapBrokerOptions } from './postgres/index.js';
-import { PostgresBroker } from './postgres/index.js';
-import type { PostgresBrokerOptions } from './postgres/index.js';
+import { PostgresBroker, PostgresController, PostgresMapBroker } from './postgres/index.js';
+import type { PostgresBrokerOptions, PostgresControllerOptions, PostgresMapBrokerOptions } from './postgres/index.js';
 import { RedisBroker, RedisChannelState, RedisMapBroker, RedisPresenceManager } from './redis/index.js';
 import type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions } from './redis/index.js';
 
@@ -19,8 +17,7 @@ export { BrokerError } from './errors.js';
 export type { BrokerErrorCode } from './errors.js';
 export type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 export type { NatsBrokerOptions } from './nats/index.js';
-export type { PostgresMapBrokerOptions } from './postgres/index.js';
-export type { PostgresBrokerOptions } from './postgres/index.js';
+export type { PostgresBrokerOptions, PostgresControllerOptions, PostgresMapBrokerOptions } from './postgres/index.js';
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
 
 /** Broker types this build can create. */
@@ -61,6 +58,24 @@ export function createBroker(type: string, opts: AnyBrokerOptions = {}): Broker 
 /** The broker as a node-to-node Controller when it is one (Redis, NATS); undefined for memory. */
 export function brokerController(broker: Broker): Controller | undefined {
   return broker instanceof RedisBroker || broker instanceof NatsBroker ? broker : undefined;
+}
+
+/** Dedicated controller types this build can create (`controller.type`). */
+export type ControllerType = 'postgres';
+
+/** A dedicated node-to-node Controller, which owns its connections until `close()`. */
+export type ClosableController = Controller & { close(): Promise<void> };
+
+/**
+ * Creates a dedicated controller (not yet running: the node's cluster calls `runControl`).
+ * `postgres` takes the config's `controller.postgres` section (durations in ms). Throws a
+ * BrokerError with code `unknown_broker` for a type this build does not provide.
+ */
+export function createController(type: 'postgres', opts?: PostgresControllerOptions): ClosableController;
+export function createController(type: string, opts?: PostgresControllerOptions): ClosableController;
+export function createController(type: string, opts: PostgresControllerOptions = {}): ClosableController {
+  if (type === 'postgres') return new PostgresController(opts);
+  throw new BrokerError('unknown_broker', `unknown controller type "${type}" (available: postgres)`);
 }
 
 /**

@@ -69,7 +69,7 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (config.broker.enabled && !['memory', 'redis', 'nats', 'postgres'].includes(config.broker.type)) out.push('broker.type');
   if (config.presence_manager.enabled && !['memory', 'redis'].includes(config.presence_manager.type)) out.push('presence_manager.type');
   if (!['memory', 'redis', 'postgres'].includes(config.map_broker.type)) out.push('map_broker.type');
-  if (config.controller.enabled) out.push('controller');
+  if (config.controller.enabled && config.controller.type !== 'postgres') out.push('controller');
   const client = config.client;
   if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');

@@ -1,14 +1,16 @@
 /**
  * Picks the broker, presence manager and node-to-node controller from the engine,
- * broker and presence_manager sections, as Centrifugo does: a separate broker or
- * presence manager, when enabled, overrides the engine's.
+ * broker, presence_manager and controller sections, as Centrifugo does: a separate broker,
+ * presence manager or controller, when enabled, overrides the engine's.
  */
 import {
   brokerController,
   createBroker,
+  createController,
   createPresenceManager,
   type NatsBrokerOptions,
   type PostgresBrokerOptions,
+  type PostgresControllerOptions,
   type RedisBrokerOptions,
   type RedisPresenceOptions,
 } from '../brokers/index.js';
@@ -18,6 +20,7 @@ export interface EngineSections {
   engine?: { type?: string; redis?: object };
   broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object; postgres?: object };
   presence_manager?: { enabled?: boolean; type?: string; redis?: object };
+  controller?: { enabled?: boolean; type?: string; postgres?: object };
   /** Global default meta TTL in ms (channel.history_meta_ttl). */
   historyMetaTtlMs?: number;
 }
@@ -25,8 +28,10 @@ export interface EngineSections {
 export interface Engine {
   broker: Broker;
   presenceManager: PresenceManager;
-  /** Present for brokers that connect nodes (Redis, NATS). */
+  /** The dedicated controller when enabled, else the broker when it connects nodes (Redis, NATS). */
   controller: Controller | undefined;
+  /** Closes the dedicated controller (a broker acting as controller is closed with the node). */
+  closeController: () => Promise<void>;
   /** Short description for the start log, e.g. "redis" or "nats+memory". */
   description: string;
 }
@@ -70,5 +75,11 @@ export function buildEngine(s: EngineSections, logger: Logger): Engine {
   }
 
   const description = brokerType === presenceType ? brokerType : `${brokerType}+${presenceType}`;
-  return { broker, presenceManager, controller: brokerController(broker), description };
+  if (s.controller?.enabled) {
+    const type = s.controller.type || '';
+    if (type !== 'postgres') throw new Error(`controller.type: unknown controller type "${type}" (supported: postgres)`);
+    const controller = createController('postgres', { ...(s.controller.postgres as PostgresControllerOptions), logger });
+    return { broker, presenceManager, controller, closeController: () => controller.close(), description };
+  }
+  return { broker, presenceManager, controller: brokerController(broker), closeController: async () => {}, description };
 }
