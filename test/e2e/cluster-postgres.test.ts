@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { apiResult } from '../helpers/api.js';
+import { apiCall, apiResult } from '../helpers/api.js';
 import { dropPgPrefix, SHARED_PG_DSN } from '../helpers/pg-server.js';
 import { SdkClients, subscribed } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
@@ -77,6 +77,11 @@ describe('two nodes on PostgreSQL alone', { timeout: 120_000 }, () => {
       );
       assert.equal(h.epoch, res.epoch);
     }
+  });
+
+  it('refuses data that is not JSON with a bad request (JSONB tables)', async () => {
+    const res = await apiCall(b.apiUrl, API_KEY, 'publish', { channel: `bin-${randomUUID()}`, b64data: Buffer.from([0xff, 0x00, 0x01]).toString('base64') });
+    assert.equal(res.body.error?.code, 107, res.text);
   });
 
   it('recovers what was published while the subscriber was away', async () => {
