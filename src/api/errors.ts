@@ -47,8 +47,9 @@ const passThrough = new Map<number, ApiError>([
 
 /**
  * Maps anything thrown while running a method to an API error. ApiError passes as is; a
- * ProtocolError with code 102/107/108/112 becomes the API error of that code; everything else
- * is internal (100) and `internal` is true so the caller logs it.
+ * ProtocolError with code 102/107/108/112 becomes the API error of that code; an error marked
+ * `rejectsInput: true` (a broker refusing the payload, key or channel) is a bad request (107);
+ * everything else is internal (100) and `internal` is true so the caller logs it.
  */
 export function toApiError(err: unknown): { error: ApiError; internal: boolean } {
   if (err instanceof ApiError) return { error: err, internal: false };
@@ -56,6 +57,8 @@ export function toApiError(err: unknown): { error: ApiError; internal: boolean }
     const mapped = passThrough.get(err.code);
     if (mapped) return { error: mapped, internal: false };
   }
+  // A port that refuses the request itself (a broker refusing a payload, key or channel) marks it.
+  if (typeof err === 'object' && err !== null && (err as { rejectsInput?: unknown }).rejectsInput === true) return { error: ApiErrors.badRequest, internal: false };
   return { error: ApiErrors.internal, internal: true };
 }
 

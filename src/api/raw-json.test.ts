@@ -75,6 +75,9 @@ describe('API errors', () => {
     assert.deepEqual(toApiError(Errors.concurrentPagination), { error: ApiErrors.internal, internal: true });
     assert.deepEqual(toApiError(new Error('x')), { error: ApiErrors.internal, internal: true });
     assert.deepEqual(toApiError(ApiErrors.notFound), { error: ApiErrors.notFound, internal: false });
+    // A port refusing the request itself (a broker refusing non-JSON data) is a bad request, not a retryable failure.
+    assert.deepEqual(toApiError(Object.assign(new Error('not JSON'), { rejectsInput: true })), { error: ApiErrors.badRequest, internal: false });
+    assert.deepEqual(toApiError(Object.assign(new Error('down'), { rejectsInput: false })), { error: ApiErrors.internal, internal: true });
   });
 
   it('has the transport-mode status table', () => {

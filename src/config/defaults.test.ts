@@ -70,7 +70,9 @@ describe('not-supported warnings', () => {
 
   it('warns about brokers, APIs and transports Gyre lacks', () => {
     const r = loadValues({
-      broker: { enabled: true, type: 'postgres', postgres: { dsn: 'postgres://x' } },
+      enable_unreleased_features: true,
+      broker: { enabled: true, type: 'redisnats' },
+      map_broker: { type: 'postgres' },
       grpc_api: { enabled: true },
       uni_grpc: { enabled: true },
       admin: { enabled: true },
@@ -82,8 +84,9 @@ describe('not-supported warnings', () => {
       rpc: { without_namespace: { proxy_enabled: true }, proxy: { endpoint: 'grpc://a:1' } },
       consumers: [
         { name: 'c1', type: 'kafka' },
-        { name: 'c2', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } },
+        { name: 'c2', type: 'aws_sqs', enabled: true, aws_sqs: { queues: ['q'] } },
         { name: 'c3', type: 'rabbitmq', enabled: true, rabbitmq: { url: 'amqp://localhost', queue: 'q' } },
+        { name: 'c4', type: 'postgresql', enabled: true, postgresql: { dsn: 'x', outbox_table_name: 'o' } },
       ],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
@@ -92,7 +95,11 @@ describe('not-supported warnings', () => {
     }
     for (const p of ['client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled']) assert.ok(!paths.includes(p), `GRPC ${p} is served`);
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
+    const pg = loadValues({ broker: { enabled: true, type: 'postgres', postgres: { dsn: 'postgres://x' } } });
+    assert.ok(!notSupportedWarnings(pg.config).includes('broker.type: not supported yet'), 'the postgres broker is served');
     assert.ok(!paths.includes('consumers[2]'), 'rabbitmq consumers are served');
+    assert.ok(!paths.includes('consumers[3]'), 'postgresql consumers are served');
+    assert.ok(!paths.includes('map_broker.type'), 'the postgres map broker is served');
     for (const p of ['admin', 'prometheus', 'opentelemetry', 'grpc_api', 'uni_grpc']) assert.ok(!paths.includes(p), `${p} is supported`);
   });
 

@@ -14,7 +14,7 @@ const SERVED_CHANNEL_PROXIES = [
 const CALLABLE_CHANNEL_PROXIES = new Set(['subscribe', 'publish', 'sub_refresh', 'state', 'unsubscribe', 'shared_poll_refresh', 'map_publish', 'map_remove']);
 
 /** Consumer types Gyre runs. */
-const SERVED_CONSUMERS = new Set(['rabbitmq', 'postgresql']);
+const SERVED_CONSUMERS = new Set(['rabbitmq', 'nats_jetstream', 'postgresql']);
 
 /** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {
@@ -66,10 +66,10 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (hs.http3.enabled) out.push('http_server.http3');
   if (hs.h2c_external) out.push('http_server.h2c_external');
   if (config.engine.type !== 'memory' && config.engine.type !== 'redis') out.push('engine.type');
-  if (config.broker.enabled && !['memory', 'redis', 'nats'].includes(config.broker.type)) out.push('broker.type');
+  if (config.broker.enabled && !['memory', 'redis', 'nats', 'postgres'].includes(config.broker.type)) out.push('broker.type');
   if (config.presence_manager.enabled && !['memory', 'redis'].includes(config.presence_manager.type)) out.push('presence_manager.type');
-  if (!['memory', 'redis'].includes(config.map_broker.type)) out.push('map_broker.type');
-  if (config.controller.enabled) out.push('controller');
+  if (!['memory', 'redis', 'postgres'].includes(config.map_broker.type)) out.push('map_broker.type');
+  if (config.controller.enabled && config.controller.type !== 'postgres') out.push('controller');
   const client = config.client;
   if (client.proxy.connect.enabled && !served(client.proxy.connect)) out.push('client.proxy.connect');
   if (client.proxy.refresh.enabled && !served(client.proxy.refresh)) out.push('client.proxy.refresh');

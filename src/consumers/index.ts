@@ -3,4 +3,5 @@ export { ConsumerStats, PUBLICATION_DATA_HEADERS, retryDelayMs } from './consume
 export type { Consumer, ConsumerState, ConsumerStatus, PublicationDataModeOptions } from './consumer.js';
 export { CONSUMER_METHODS, Dispatcher, parseBool, type DispatchOutcome, type DispatcherOptions } from './dispatcher.js';
 export { RabbitMqConsumer, type RabbitMqOptions } from './rabbitmq.js';
+export { NatsJetStreamConsumer, type NatsJetStreamOptions } from './nats-jetstream.js';
 export { outboxTableIdentifier, PostgresOutboxConsumer, type PostgresOutboxOptions } from './postgresql.js';

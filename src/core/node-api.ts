@@ -87,6 +87,23 @@ export interface NodeInfo {
   num_subs: number;
   /** Seconds since start. */
   uptime: number;
+  /** The node's async consumers, when it runs any. */
+  consumers?: NodeConsumerInfo[];
+}
+
+/** One async consumer as `info` shows it (wire names). */
+export interface NodeConsumerInfo {
+  name: string;
+  type: string;
+  /** `starting`, `running`, `reconnecting` or `stopped`. */
+  status: string;
+  processed: number;
+  errors: number;
+  /** Messages waiting in the source, when the source tells. */
+  pending?: number;
+  last_error?: string;
+  /** ISO time of last_error. */
+  last_error_at?: string;
 }
 
 /** shared_poll_publish (server.md §4.6): a new version of one key, pushed to this node's subscribers. */

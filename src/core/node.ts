@@ -31,6 +31,7 @@ import type {
   ApiSubscribeRequest,
   ConnectionSelector,
   NodeApi,
+  NodeConsumerInfo,
   NodeInfo,
 } from './node-api.js';
 import { resolveClientRules, type NodeOptions, type ResolvedClientRules } from './options.js';
@@ -111,6 +112,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly maxCommandBytes: number;
   readonly rpcPing: { enabled: boolean; method: string };
   private readonly startedAt: number;
+  private consumersSource: (() => NodeConsumerInfo[]) | undefined;
   private readonly channelRefs = new Map<string, number>();
   private readonly channelOps = new Map<string, Promise<void>>();
   private readonly mapChannelRefs = new Map<string, number>();
@@ -481,9 +483,23 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     return { nodes: [this.localInfo(), ...(this.cluster?.remoteNodes() ?? [])] };
   }
 
+  /**
+   * Sets where `info` reads this node's async consumers from (the server's consumers). The
+   * function is called on every `info` and cluster heartbeat, so it must be cheap.
+   */
+  setConsumersSource(source: () => NodeConsumerInfo[]): void {
+    this.consumersSource = source;
+  }
+
+  /** This node's async consumers (empty when it runs none). */
+  consumers(): NodeConsumerInfo[] {
+    return this.consumersSource?.() ?? [];
+  }
+
   /** This node's own counters, as announced to the cluster. */
   localInfo(): NodeInfo {
-    return {
+    const consumers = this.consumers();
+    const info: NodeInfo = {
       uid: this.id,
       name: this.name,
       version: this.version,
@@ -493,6 +509,8 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
       num_subs: this.hub.numSubscriptions,
       uptime: Math.floor((this.clock.now() - this.startedAt) / 1000),
     };
+    if (consumers.length > 0) info.consumers = consumers;
+    return info;
   }
 
   /** ClusterMember: a user command broadcast by another node's server API. */

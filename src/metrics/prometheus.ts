@@ -53,6 +53,7 @@ export class GyreMetrics {
     this.nodeGauges(opts.version);
     this.brokerCounters();
     this.transportCounters();
+    this.consumerCounters();
 
     // Connections and subscriptions.
     const connLabels = ['transport', 'accept_protocol', 'client_name', 'client_version'] as const;
@@ -261,6 +262,23 @@ export class GyreMetrics {
         },
       });
     }
+  }
+
+  /** Per async consumer: messages handled and failures, sampled from the consumers' own counters. */
+  private consumerCounters(): void {
+    // The first counter's collect samples both (it is collected before the second).
+    const processed: Counter<'consumer_name'> = this.sampledCounter({
+      name: `${NS}_consumers_messages_processed_total`,
+      help: 'Total number of processed messages by consumers.',
+      labelNames: ['consumer_name'],
+      collect: () => {
+        for (const c of this.node.consumers()) {
+          this.catchUp(processed, `consumer/processed/${c.name}`, { consumer_name: c.name }, c.processed);
+          this.catchUp(errors, `consumer/errors/${c.name}`, { consumer_name: c.name }, c.errors);
+        }
+      },
+    });
+    const errors = this.sampledCounter({ name: `${NS}_consumers_errors_total`, help: 'Total number of errors in consumers.', labelNames: ['consumer_name'] });
   }
 
   /** Transport message counts and sizes by frame type, sampled from the traffic counters. */

@@ -3,9 +3,21 @@
  * own Dispatcher over one shared ApiExecutor whose call events carry protocol `consuming`.
  */
 import { ApiExecutor } from '../api/index.js';
+import type { TlsOptions } from 'nats';
 import { pgClientConfig } from '../brokers/index.js';
-import { Dispatcher, PostgresOutboxConsumer, PUBLICATION_DATA_HEADERS, RabbitMqConsumer, type Consumer, type PublicationDataModeOptions } from '../consumers/index.js';
-import { LogLimiter, type Logger, type NodeApi } from '../core/index.js';
+import { tlsConnectionOptions, type TlsBlock } from '../brokers/tls.js';
+import {
+  Dispatcher,
+  NatsJetStreamConsumer,
+  PostgresOutboxConsumer,
+  PUBLICATION_DATA_HEADERS,
+  RabbitMqConsumer,
+  type Consumer,
+  type ConsumerState,
+  type NatsJetStreamOptions,
+  type PublicationDataModeOptions,
+} from '../consumers/index.js';
+import { LogLimiter, type Logger, type NodeApi, type NodeConsumerInfo } from '../core/index.js';
 import type { ConsumerConfig } from '../config/index.js';
 
 type Loose = Readonly<Record<string, unknown>>;
@@ -68,6 +80,28 @@ const BUILDERS: Record<string, (b: BuildContext) => Consumer> = {
     const d = dispatcher(str(sub, 'method_header', 'centrifugo-method'), publicationDataMode(sub, 'header'));
     return new RabbitMqConsumer({ name: config.name, url: str(sub, 'url'), queue: str(sub, 'queue'), prefetchCount: prefetch }, d, logger);
   },
+  nats_jetstream: ({ config, sub, dispatcher, logger }) => {
+    const maxAckPending = typeof sub.max_ack_pending === 'number' && sub.max_ack_pending !== 0 ? sub.max_ack_pending : 100;
+    const tls = tlsConnectionOptions(sub.tls as TlsBlock | undefined);
+    const d = dispatcher(str(sub, 'method_header', 'centrifugo-method'), publicationDataMode(sub, 'header'));
+    const opts: NatsJetStreamOptions = {
+      name: config.name,
+      url: str(sub, 'url', 'nats://127.0.0.1:4222'),
+      credentialsFile: str(sub, 'credentials_file'),
+      username: str(sub, 'username'),
+      password: str(sub, 'password'),
+      token: str(sub, 'token'),
+      streamName: str(sub, 'stream_name'),
+      durableConsumerName: str(sub, 'durable_consumer_name'),
+      useExistingConsumer: sub.use_existing_consumer === true,
+      subjects: Array.isArray(sub.subjects) ? sub.subjects.filter((s): s is string => typeof s === 'string' && s !== '') : [],
+      deliverPolicy: sub.deliver_policy === 'all' ? 'all' : 'new',
+      maxAckPending,
+    };
+    // The nats client hands these options to node:tls as they are.
+    if (tls) opts.tls = tls as TlsOptions;
+    return new NatsJetStreamConsumer(opts, d, logger);
+  },
 };
 
 /** Consumer types this build runs. */
@@ -88,5 +122,14 @@ export function buildConsumers(node: NodeApi, nodeId: string, configs: readonly 
     };
     out.push(build({ config, sub, dispatcher, logger, nodeId }));
   }
+  return out;
+}
+
+/** A consumer's state in `info`'s wire names. */
+export function consumerInfo(s: ConsumerState): NodeConsumerInfo {
+  const out: NodeConsumerInfo = { name: s.name, type: s.type, status: s.status, processed: s.processed, errors: s.errors };
+  if (s.pending !== undefined) out.pending = s.pending;
+  if (s.lastError !== undefined) out.last_error = s.lastError;
+  if (s.lastErrorAt !== undefined) out.last_error_at = s.lastErrorAt;
   return out;
 }

@@ -1,13 +1,16 @@
 /**
  * Picks the broker, presence manager and node-to-node controller from the engine,
- * broker and presence_manager sections, as Centrifugo does: a separate broker or
- * presence manager, when enabled, overrides the engine's.
+ * broker, presence_manager and controller sections, as Centrifugo does: a separate broker,
+ * presence manager or controller, when enabled, overrides the engine's.
  */
 import {
   brokerController,
   createBroker,
+  createController,
   createPresenceManager,
   type NatsBrokerOptions,
+  type PostgresBrokerOptions,
+  type PostgresControllerOptions,
   type RedisBrokerOptions,
   type RedisPresenceOptions,
 } from '../brokers/index.js';
@@ -15,8 +18,9 @@ import type { Broker, Controller, Logger, PresenceManager } from '../core/index.
 
 export interface EngineSections {
   engine?: { type?: string; redis?: object };
-  broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object };
+  broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object; postgres?: object };
   presence_manager?: { enabled?: boolean; type?: string; redis?: object };
+  controller?: { enabled?: boolean; type?: string; postgres?: object };
   /** Global default meta TTL in ms (channel.history_meta_ttl). */
   historyMetaTtlMs?: number;
 }
@@ -24,8 +28,10 @@ export interface EngineSections {
 export interface Engine {
   broker: Broker;
   presenceManager: PresenceManager;
-  /** Present for brokers that connect nodes (Redis, NATS). */
+  /** The dedicated controller when enabled, else the broker when it connects nodes (Redis, NATS). */
   controller: Controller | undefined;
+  /** Closes the dedicated controller (a broker acting as controller is closed with the node). */
+  closeController: () => Promise<void>;
   /** Short description for the start log, e.g. "redis" or "nats+memory". */
   description: string;
 }
@@ -42,6 +48,7 @@ export function buildEngine(s: EngineSections, logger: Logger): Engine {
     brokerType = s.broker.type || 'memory';
     if (brokerType === 'redis') broker = createBroker('redis', { ...(s.broker.redis as RedisBrokerOptions), logger, ...meta });
     else if (brokerType === 'nats') broker = createBroker('nats', { ...(s.broker.nats as NatsBrokerOptions), logger });
+    else if (brokerType === 'postgres') broker = createBroker('postgres', { ...(s.broker.postgres as PostgresBrokerOptions), logger, ...meta });
     else if (brokerType === 'memory') broker = createBroker('memory', meta);
     else throw new Error(`broker.type: "${brokerType}" is not supported yet`);
   } else {
@@ -68,5 +75,11 @@ export function buildEngine(s: EngineSections, logger: Logger): Engine {
   }
 
   const description = brokerType === presenceType ? brokerType : `${brokerType}+${presenceType}`;
-  return { broker, presenceManager, controller: brokerController(broker), description };
+  if (s.controller?.enabled) {
+    const type = s.controller.type || '';
+    if (type !== 'postgres') throw new Error(`controller.type: unknown controller type "${type}" (supported: postgres)`);
+    const controller = createController('postgres', { ...(s.controller.postgres as PostgresControllerOptions), logger });
+    return { broker, presenceManager, controller, closeController: () => controller.close(), description };
+  }
+  return { broker, presenceManager, controller: brokerController(broker), closeController: async () => {}, description };
 }

@@ -14,7 +14,7 @@ import { JwtVerifier, type TokenConfig } from '../auth/index.js';
 import { compileGoRegex } from '../config/index.js';
 import type { ConsumerConfig } from '../config/index.js';
 import type { Consumer } from '../consumers/index.js';
-import { buildConsumers } from './consumers.js';
+import { buildConsumers, consumerInfo } from './consumers.js';
 import type { ChannelRules } from '../core/index.js';
 import type { NodeHandlers } from '../core/index.js';
 import { Node } from '../core/index.js';
@@ -50,6 +50,7 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
   broker?: { enabled?: boolean; type?: string; redis?: object; nats?: object };
   map_broker?: MapBrokerSection;
   presence_manager?: { enabled?: boolean; type?: string; redis?: object };
+  controller?: { enabled?: boolean; type?: string; postgres?: object };
   consumers?: readonly ConsumerConfig[];
 }
 
@@ -98,6 +99,8 @@ export class GyreServer {
   private readonly fastPaths: FastApiPath[] = [];
   /** The GRPC API and uni_grpc listeners, once started (only when enabled). */
   private grpc: GrpcServers | undefined;
+  /** Closes the dedicated controller, after the node. */
+  private readonly closeController: () => Promise<void>;
   /** Async consumers, started after the node and closed before it. */
   private readonly consumers: Consumer[];
 
@@ -109,10 +112,17 @@ export class GyreServer {
     const client = config.client ?? {};
     const tokenVerifier = buildVerifier(client);
     const engine = buildEngine(
-      { engine: config.engine, broker: config.broker, presence_manager: config.presence_manager, historyMetaTtlMs: config.channel?.history_meta_ttl },
+      {
+        engine: config.engine,
+        broker: config.broker,
+        presence_manager: config.presence_manager,
+        controller: config.controller,
+        historyMetaTtlMs: config.channel?.history_meta_ttl,
+      },
       this.logger,
     );
     this.engineDescription = engine.description;
+    this.closeController = engine.closeController;
     this.proxies = buildProxyBindings(config as ProxyConfigSource, createProxy);
     this.node = new Node(
       { name: config.node?.name, version: gyreVersion, client, channel: config.channel, rpc: config.rpc, shared_poll: config.shared_poll, compileRegex: compileGoRegex },
@@ -144,6 +154,8 @@ export class GyreServer {
     const api = config.http_api ?? {};
     const executor = new ApiExecutor(this.node, { logger: this.logger });
     this.consumers = buildConsumers(this.node, this.node.id, config.consumers, this.logger);
+    const consumers = this.consumers;
+    if (consumers.length > 0) this.node.setConsumersSource(() => consumers.map((c) => consumerInfo(c.state())));
     this.ops = new OpsRoutes(this.node, config, executor, this.logger);
     if (!api.disabled) {
       const prefix = api.handler_prefix || '/api';
@@ -336,6 +348,7 @@ export class GyreServer {
     for (const f of this.fastPaths) f.close();
     await Promise.all(this.consumers.map((c) => c.close()));
     await this.node.shutdown();
+    await this.closeController();
     await Promise.all([this.proxies.close(), this.lifecycle.close()]);
     this.ws?.close();
     this.transports.close();

@@ -19,6 +19,8 @@ const chromiumPath = '/usr/bin/chromium';
 const API_KEY = 'admin-browser-key';
 const PASSWORD = 'correct horse battery staple';
 const artifacts = join(repoRoot, 'test-artifacts');
+const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
+const QUEUE = uniq('gyre_admin_ui_');
 
 describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(chromiumPath) ? false : `chromium not found at ${chromiumPath}` }, () => {
   let gyre: GyreProcess;
@@ -34,6 +36,7 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
       http_api: { key: API_KEY },
       admin: { enabled: true, password: PASSWORD, secret: 'admin-browser-secret' },
       node: { name: 'gyre-e2e-1' },
+      consumers: [{ name: 'ui_queue', enabled: true, type: 'rabbitmq', rabbitmq: { url: AMQP_URL, queue: QUEUE } }],
       channel: {
         namespaces: [
           { name: 'chat', presence: true, history_size: 10, history_ttl: '60s' },
@@ -63,6 +66,13 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
     await browser?.close();
     if (gyre) assert.equal(await gyre.stop(), 0);
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
+    const { connect } = await import('amqplib');
+    const amqp = await connect(AMQP_URL).catch(() => undefined);
+    if (amqp) {
+      const ch = await amqp.createChannel();
+      await ch.deleteQueue(QUEUE).catch(() => undefined);
+      await amqp.close().catch(() => undefined);
+    }
   });
 
   const statValue = (stat: string): Promise<string | null> => page.textContent(`[data-stat="${stat}"] .stat-value`);
@@ -81,6 +91,13 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
     // The wrong password's 400 is the only error the console may show.
     assert.ok(consoleErrors.every((e) => e.includes('400')), consoleErrors.join('\n'));
     consoleErrors.length = 0;
+  });
+
+  it('lists the node\'s consumers with their state', async () => {
+    await page.waitForFunction(() => document.querySelector('[data-consumer="ui_queue"] [data-col="status"]')?.textContent === 'running', undefined, { timeout: 8000 });
+    const row = await page.textContent('[data-consumer="ui_queue"]');
+    assert.match(row ?? '', /gyre-e2e-1/);
+    assert.match(row ?? '', /rabbitmq/);
   });
 
   it('shows the live connection count change when an SDK client connects', async () => {

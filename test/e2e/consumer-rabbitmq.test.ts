@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { connect, type Channel, type ChannelModel } from 'amqplib';
 import { SdkClients, subscribed } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
+import { apiResult } from '../helpers/api.js';
 import { collect, uniq, waitEvent, waitFor } from '../helpers/wait.js';
 
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -40,6 +41,8 @@ describe('RabbitMQ consumer', () => {
     gyre = await startGyre({
       log: { level: 'warn' },
       client: { insecure: true },
+      http_api: { key: 'rabbit-key' },
+      prometheus: { enabled: true },
       consumers: [
         { name: 'rabbit_commands', enabled: true, type: 'rabbitmq', rabbitmq: { url: AMQP_URL, queue: commandQueue } },
         {
@@ -130,6 +133,27 @@ describe('RabbitMQ consumer', () => {
     send(dataQueue, JSON.stringify({ to: 'both' }), { 'centrifugo-channels': `${a}, ${b}`, 'centrifugo-idempotency-key': uniq('k') });
     assert.deepEqual((await gotA).data, { to: 'both' });
     assert.deepEqual((await gotB).data, { to: 'both' });
+  });
+
+  it('info and /metrics show each consumer with its state and counters', async () => {
+    const info = await apiResult(gyre.apiUrl, 'rabbit-key', 'info', {});
+    const consumers = info.nodes[0].consumers as { name: string; type: string; status: string; processed: number; errors: number; pending?: number }[];
+    assert.deepEqual(
+      consumers.map((c) => [c.name, c.type, c.status]),
+      [
+        ['rabbit_commands', 'rabbitmq', 'running'],
+        ['rabbit_data', 'rabbitmq', 'running'],
+      ],
+    );
+    // Earlier cases ran 2 good and 3 bad commands (the unknown method is skipped, not an error).
+    const cmd = consumers[0]!;
+    assert.equal(cmd.processed, 5);
+    assert.equal(cmd.errors, 2);
+    assert.equal(typeof cmd.pending, 'number');
+    const metrics = await (await fetch(`${gyre.base}/metrics`)).text();
+    assert.match(metrics, /centrifugo_consumers_messages_processed_total\{consumer_name="rabbit_commands"\} 5\n/);
+    assert.match(metrics, /centrifugo_consumers_errors_total\{consumer_name="rabbit_commands"\} 2\n/);
+    assert.match(metrics, /centrifugo_consumers_messages_processed_total\{consumer_name="rabbit_data"\} 2\n/);
   });
 
   it('reconnects when the broker closes its connection and keeps delivering', async () => {

@@ -1,13 +1,15 @@
 /**
  * Map subscriptions with the official SDK (`newMapSubscription`) against a real Gyre process,
- * on the memory and on the Redis map broker: the initial state synced through several STATE
+ * on the memory, the Redis and the PostgreSQL map broker: the initial state synced through several STATE
  * pages, live updates and removals, recovery of missed changes after a reconnect (no new
  * sync), and client map publish / remove with the namespace's permission rules.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Centrifuge } from 'centrifuge';
 import { apiResult } from '../helpers/api.js';
+import { dropPgPrefix, SHARED_PG_DSN } from '../helpers/pg-server.js';
 import { SdkClients } from '../helpers/sdk.js';
 import { startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { hmacToken } from '../helpers/tokens.js';
@@ -40,7 +42,15 @@ async function mapSubscribed(client: Centrifuge, channel: string, pageSize?: num
 
 const entries = (list: any[]): [string, unknown][] => list.map((e) => [e.key, e.data] as [string, unknown]).sort((a, b) => a[0].localeCompare(b[0]));
 
-for (const engine of ['memory', 'redis'] as const) {
+const pgPrefix = `gyre_mapsubs_${randomBytes(4).toString('hex')}`;
+
+function mapBroker(engine: 'memory' | 'redis' | 'postgres'): object {
+  if (engine === 'redis') return { type: 'redis', redis: { address: ['redis://127.0.0.1:6379'], prefix: uniq('gyre-map-subs') } };
+  if (engine === 'postgres') return { type: 'postgres', postgres: { dsn: SHARED_PG_DSN, table_prefix: pgPrefix, use_notify: true } };
+  return { type: 'memory' };
+}
+
+for (const engine of ['memory', 'redis', 'postgres'] as const) {
   describe(`map subscriptions with the SDK, ${engine} map broker`, { timeout: 60_000 }, () => {
     let gyre: GyreProcess;
     let sdk: SdkClients;
@@ -53,7 +63,7 @@ for (const engine of ['memory', 'redis'] as const) {
         http_api: { key: KEY },
         client: { token: { hmac_secret_key: SECRET } },
         channel: { namespaces },
-        map_broker: engine === 'redis' ? { type: 'redis', redis: { address: ['redis://127.0.0.1:6379'], prefix: uniq('gyre-map-subs') } } : { type: 'memory' },
+        map_broker: mapBroker(engine),
       });
       assert.ok(!gyre.output().includes('subscription_type: not supported'), gyre.output());
       sdk = new SdkClients(gyre.wsUrl, 'json');
@@ -61,6 +71,7 @@ for (const engine of ['memory', 'redis'] as const) {
     after(async () => {
       sdk?.closeAll();
       await gyre?.stop();
+      if (engine === 'postgres') await dropPgPrefix(SHARED_PG_DSN, pgPrefix);
     });
 
     it('syncs the initial state over several pages, then receives live updates and removals', async () => {

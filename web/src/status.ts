@@ -11,6 +11,18 @@ interface NodeInfo {
   num_channels?: number;
   num_subs?: number;
   uptime?: number;
+  consumers?: ConsumerInfo[];
+}
+
+interface ConsumerInfo {
+  name: string;
+  type: string;
+  status: string;
+  processed: number;
+  errors: number;
+  pending?: number;
+  last_error?: string;
+  last_error_at?: string;
 }
 
 const POLL_MS = 1500;
@@ -72,6 +84,30 @@ function render(nodes: NodeInfo[]): void {
         h('td', { class: 'numcol' }, num(n.num_users)),
         h('td', { class: 'numcol' }, num(n.num_channels)),
         h('td', { class: 'numcol' }, num(n.num_subs)),
+      ),
+    ),
+  );
+  renderConsumers(nodes);
+}
+
+/** One row per async consumer of every node; the card stays hidden when no node runs any. */
+function renderConsumers(nodes: NodeInfo[]): void {
+  const rows = nodes.flatMap((n) => (n.consumers ?? []).map((c) => ({ node: n.name, c })));
+  byId('consumers-card').hidden = rows.length === 0;
+  replace(
+    byId('consumers-body'),
+    ...rows.map(({ node, c }) =>
+      h(
+        'tr',
+        { 'data-consumer': c.name },
+        h('th', { scope: 'row' }, c.name),
+        h('td', {}, node),
+        h('td', {}, c.type),
+        h('td', { 'data-col': 'status', class: c.status === 'running' ? '' : 'warn' }, c.status),
+        h('td', { class: 'numcol', 'data-col': 'processed' }, num(c.processed)),
+        h('td', { class: 'numcol' }, num(c.errors)),
+        h('td', { class: 'numcol', 'data-col': 'pending' }, c.pending === undefined ? '–' : num(c.pending)),
+        h('td', { class: 'small', title: c.last_error_at ?? '' }, c.last_error ?? ''),
       ),
     ),
   );

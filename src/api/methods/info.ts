@@ -13,6 +13,7 @@ function nodeJson(n: NodeInfo): object {
     num_channels: n.num_channels,
     ...(n.uptime ? { uptime: n.uptime } : {}),
     num_subs: n.num_subs,
+    ...(n.consumers && n.consumers.length > 0 ? { consumers: n.consumers } : {}),
   };
 }
 

@@ -9,7 +9,7 @@ import { tlsConnectionOptions, type TlsBlock } from '../tls.js';
 
 /** Connection keys shared by `broker.postgres`, `map_broker.postgres` and `controller.postgres`. */
 export interface PgConnectionOptions {
-  /** libpq-style URL or key=value string; default `postgres://127.0.0.1:5432/postgres`. */
+  /** libpq-style URL or key=value string; default `postgres://postgres@127.0.0.1:5432/postgres`. */
   dsn?: string;
   tls?: TlsBlock;
   /** Most connections the pool opens at once (default 16). */
@@ -19,7 +19,7 @@ export interface PgConnectionOptions {
 /** A pool or a client checked out of it: what a query needs. */
 export type PgQueryable = Pick<pg.Pool, 'query'> | Pick<pg.PoolClient, 'query'>;
 
-export const DEFAULT_DSN = 'postgres://127.0.0.1:5432/postgres';
+export const DEFAULT_DSN = 'postgres://postgres@127.0.0.1:5432/postgres';
 
 /** The pg connection settings of a DSN plus the TLS block (a DSN's own sslmode wins). */
 export function clientConfig(dsn: string | undefined, tls: TlsBlock | undefined, applicationName: string): pg.ClientConfig {
