@@ -3,3 +3,4 @@ export { ConsumerStats, PUBLICATION_DATA_HEADERS, retryDelayMs } from './consume
 export type { Consumer, ConsumerState, ConsumerStatus, PublicationDataModeOptions } from './consumer.js';
 export { CONSUMER_METHODS, Dispatcher, parseBool, type DispatchOutcome, type DispatcherOptions } from './dispatcher.js';
 export { RabbitMqConsumer, type RabbitMqOptions } from './rabbitmq.js';
+export { RedisStreamConsumer, type RedisStreamOptions, type StreamClientFactory, type StreamRedisClient } from './redis-stream.js';

@@ -3,7 +3,8 @@
  * own Dispatcher over one shared ApiExecutor whose call events carry protocol `consuming`.
  */
 import { ApiExecutor } from '../api/index.js';
-import { Dispatcher, PUBLICATION_DATA_HEADERS, RabbitMqConsumer, type Consumer, type PublicationDataModeOptions } from '../consumers/index.js';
+import { createRedisClientFactory, type RedisConnectionOptions } from '../brokers/index.js';
+import { Dispatcher, PUBLICATION_DATA_HEADERS, RabbitMqConsumer, RedisStreamConsumer, type Consumer, type PublicationDataModeOptions } from '../consumers/index.js';
 import { LogLimiter, type Logger, type NodeApi } from '../core/index.js';
 import type { ConsumerConfig } from '../config/index.js';
 
@@ -47,6 +48,24 @@ const BUILDERS: Record<string, (b: BuildContext) => Consumer> = {
     const prefetch = typeof sub.prefetch_count === 'number' && sub.prefetch_count > 0 ? sub.prefetch_count : 100;
     const d = dispatcher(str(sub, 'method_header', 'centrifugo-method'), publicationDataMode(sub, 'header'));
     return new RabbitMqConsumer({ name: config.name, url: str(sub, 'url'), queue: str(sub, 'queue'), prefetchCount: prefetch }, d, logger);
+  },
+  redis_stream: ({ config, sub, dispatcher, logger, nodeId }) => {
+    const num = (k: string, d: number): number => (typeof sub[k] === 'number' && (sub[k] as number) > 0 ? (sub[k] as number) : d);
+    const methodField = str(sub, 'method_value', 'method');
+    // The [REDIS] keys of the block, read by the brokers' own option parsing (first shard only).
+    const { prefix: _prefix, ...connection } = sub as RedisConnectionOptions;
+    const factory = createRedisClientFactory({ ...connection, logger }, logger);
+    const opts = {
+      name: config.name,
+      streams: Array.isArray(sub.streams) ? (sub.streams as unknown[]).filter((x): x is string => typeof x === 'string' && x !== '') : [],
+      group: str(sub, 'consumer_group'),
+      consumerName: nodeId,
+      visibilityTimeoutMs: num('visibility_timeout', 30_000),
+      numWorkers: Math.floor(num('num_workers', 1)),
+      payloadField: str(sub, 'payload_value', 'payload'),
+      methodField,
+    };
+    return new RedisStreamConsumer(opts, factory, dispatcher(methodField, publicationDataMode(sub, 'value')), logger);
   },
 };
 
