@@ -96,6 +96,11 @@ interface StreamState {
   slots: Slots;
   /** Ids being run by a worker: a reclaim that returns one of them leaves it to that worker. */
   inHand: Set<string>;
+  /**
+   * Set while an XAUTOCLAIM is on its way: ids whose worker finished meanwhile (their XACK may
+   * have come after the claim). At most num_workers: no new entry starts during the claim.
+   */
+  finishedDuringClaim: Set<string> | undefined;
   reader: StreamRedisClient | undefined;
   groupReady: boolean;
   healthy: boolean;
@@ -130,6 +135,7 @@ export class RedisStreamConsumer implements Consumer {
       key,
       slots: new Slots(workers),
       inHand: new Set<string>(),
+      finishedDuringClaim: undefined,
       reader: undefined,
       groupReady: false,
       healthy: false,
@@ -231,12 +237,20 @@ export class RedisStreamConsumer implements Consumer {
     try {
       const now = Date.now();
       if (now >= s.nextReclaimAt) {
-        const reply = await reader.callBuffer('xautoclaim', s.key, this.opts.group, this.opts.consumerName, this.opts.visibilityTimeoutMs, s.reclaimCursor, 'COUNT', n);
+        const finished = new Set<string>();
+        s.finishedDuringClaim = finished;
+        let reply: unknown;
+        try {
+          reply = await reader.callBuffer('xautoclaim', s.key, this.opts.group, this.opts.consumerName, this.opts.visibilityTimeoutMs, s.reclaimCursor, 'COUNT', n);
+        } finally {
+          s.finishedDuringClaim = undefined;
+        }
         const [cursor, claimed] = parseAutoclaim(reply);
         s.reclaimCursor = cursor;
         if (cursor === '0-0') s.nextReclaimAt = Date.now() + this.reclaimIntervalMs;
-        // A slow worker's own entry may be idle long enough to be claimed again: it stays with that worker.
-        entries = claimed.filter((e) => !s.inHand.has(e.id));
+        // A slow worker's own entry may be idle long enough to be claimed again: it stays with that
+        // worker, or was just run by it.
+        entries = claimed.filter((e) => !s.inHand.has(e.id) && !finished.has(e.id));
       } else {
         const block = Math.max(10, Math.min(BLOCK_MS, s.nextReclaimAt - now));
         const reply = await reader.callBuffer('xreadgroup', 'GROUP', this.opts.group, this.opts.consumerName, 'COUNT', n, 'BLOCK', block, 'STREAMS', s.key, '>');
@@ -256,6 +270,7 @@ export class RedisStreamConsumer implements Consumer {
       .catch((err: unknown) => this.logger.error({ consumer: this.name, stream: s.key, id: e.id, err }, 'redis stream entry failed'))
       .finally(() => {
         s.inHand.delete(e.id);
+        s.finishedDuringClaim?.add(e.id);
         this.workers.delete(work);
         s.slots.release();
       });
