@@ -35,6 +35,7 @@ describe('Redis Streams consumer', () => {
   const cmd2Stream = `gyre-e2e-cmd2-${id}`;
   const dataStream = `gyre-e2e-data-${id}`;
   const group = `gyre_${id}`;
+  const clientName = `gyre-e2e-rs-${id}`;
 
   before(async () => {
     gyre = await startGyre({
@@ -45,7 +46,7 @@ describe('Redis Streams consumer', () => {
           name: 'redis_commands',
           enabled: true,
           type: 'redis_stream',
-          redis_stream: { address: ADDRESS, streams: [cmdStream, cmd2Stream], consumer_group: group, num_workers: 4, visibility_timeout: '1s' },
+          redis_stream: { address: ADDRESS, client_name: clientName, streams: [cmdStream, cmd2Stream], consumer_group: group, num_workers: 4, visibility_timeout: '1s' },
         },
         {
           name: 'redis_data',
@@ -181,6 +182,25 @@ describe('Redis Streams consumer', () => {
     );
     assert.deepEqual((await got).data, { orphan: true });
     await waitFor(async () => (await pendingCount(redis, cmd2Stream, group)) === 0, 'reclaimed entry acknowledged');
+  });
+
+  it('reconnects when Redis closes its connections and keeps consuming', async () => {
+    const ids = async (): Promise<string[]> =>
+      ((await redis.call('client', 'list')) as string)
+        .split('\n')
+        .filter((l) => l.includes(` name=${clientName} `))
+        .map((l) => /(?:^|\s)id=(\d+)/.exec(l)?.[1] ?? '');
+    // One command connection plus one reading connection per stream, named by client_name.
+    const before = await ids();
+    assert.equal(before.length, 3);
+    for (const cid of before) await redis.call('client', 'kill', 'id', cid);
+    await waitFor(async () => (await ids()).filter((x) => !before.includes(x)).length === 3, 'connections back', 10_000);
+    const client = await clients.connected();
+    const channel = uniq('again');
+    const { sub } = await subscribed(client, channel);
+    const got = waitEvent(sub, 'publication', { timeoutMs: 10_000 });
+    await add(cmd2Stream, { method: 'publish', payload: JSON.stringify({ channel, data: { n: 3 } }) });
+    assert.deepEqual((await got).data, { n: 3 });
   });
 
   it('stops consuming on shutdown with nothing left pending', async () => {
