@@ -142,4 +142,35 @@ describe('RedisStreamConsumer', () => {
     await c.close();
     assert.equal(c.state().status, 'stopped');
   });
+
+  it('keeps retrying with backoff while Redis is unreachable, counts the failures and closes at once', async () => {
+    const unreachable: StreamClientFactory = async () => {
+      const c = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
+      c.on('error', () => undefined);
+      try {
+        await c.connect();
+      } catch (err) {
+        c.disconnect();
+        throw err;
+      }
+      return c;
+    };
+    const executor = new ApiExecutor(new FakeNode(), { logger, protocol: 'consuming' });
+    const d = new Dispatcher(executor, { name: 'down', methodHeader: 'method', publicationDataMode: { enabled: false, ...PUBLICATION_DATA_HEADERS } }, new LogLimiter(logger));
+    const c = new RedisStreamConsumer(
+      { name: 'down', streams: ['a', 'b'], group: 'g', consumerName: 'n', visibilityTimeoutMs: 1000, numWorkers: 1, payloadField: 'payload', methodField: 'method' },
+      unreachable,
+      d,
+      logger,
+    );
+    consumers.push(c);
+    await c.start();
+    await waitFor(() => c.state().status === 'reconnecting' && c.state().errors >= 4, 'failures counted');
+    assert.match(c.state().lastError ?? '', /^[ab]: ./);
+    const errors = c.state().errors;
+    await c.close();
+    assert.equal(c.state().status, 'stopped');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(c.state().errors, errors, 'no attempt after close');
+  });
 });
