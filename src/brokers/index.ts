@@ -18,6 +18,8 @@ export type { BrokerErrorCode } from './errors.js';
 export type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index.js';
 export type { NatsBrokerOptions } from './nats/index.js';
 export type { PostgresBrokerOptions, PostgresControllerOptions, PostgresMapBrokerOptions } from './postgres/index.js';
+export { createRedisClientFactory } from './redis/index.js';
+export type { RedisClient, RedisClientFactory, RedisClientRequest } from './redis/index.js';
 /** pg connection settings of a DSN plus a TLS block, for consumers that open their own PostgreSQL connections. */
 export { clientConfig as pgClientConfig } from './postgres/pool.js';
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';

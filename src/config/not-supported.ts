@@ -14,7 +14,7 @@ const SERVED_CHANNEL_PROXIES = [
 const CALLABLE_CHANNEL_PROXIES = new Set(['subscribe', 'publish', 'sub_refresh', 'state', 'unsubscribe', 'shared_poll_refresh', 'map_publish', 'map_remove']);
 
 /** Consumer types Gyre runs. */
-const SERVED_CONSUMERS = new Set(['rabbitmq', 'nats_jetstream', 'postgresql']);
+const SERVED_CONSUMERS = new Set(['rabbitmq', 'nats_jetstream', 'redis_stream', 'postgresql']);
 
 /** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {

@@ -4,7 +4,7 @@
  */
 import { ApiExecutor } from '../api/index.js';
 import type { TlsOptions } from 'nats';
-import { pgClientConfig } from '../brokers/index.js';
+import { createRedisClientFactory, pgClientConfig, type RedisConnectionOptions } from '../brokers/index.js';
 import { tlsConnectionOptions, type TlsBlock } from '../brokers/tls.js';
 import {
   Dispatcher,
@@ -12,6 +12,7 @@ import {
   PostgresOutboxConsumer,
   PUBLICATION_DATA_HEADERS,
   RabbitMqConsumer,
+  RedisStreamConsumer,
   type Consumer,
   type ConsumerState,
   type NatsJetStreamOptions,
@@ -101,6 +102,24 @@ const BUILDERS: Record<string, (b: BuildContext) => Consumer> = {
     // The nats client hands these options to node:tls as they are.
     if (tls) opts.tls = tls as TlsOptions;
     return new NatsJetStreamConsumer(opts, d, logger);
+  },
+  redis_stream: ({ config, sub, dispatcher, logger, nodeId }) => {
+    const num = (k: string, d: number): number => (typeof sub[k] === 'number' && (sub[k] as number) > 0 ? (sub[k] as number) : d);
+    const methodField = str(sub, 'method_value', 'method');
+    // The [REDIS] keys of the block, read by the brokers' own option parsing (first shard only).
+    const { prefix: _prefix, ...connection } = sub as RedisConnectionOptions;
+    const factory = createRedisClientFactory({ ...connection, logger }, logger);
+    const opts = {
+      name: config.name,
+      streams: Array.isArray(sub.streams) ? (sub.streams as unknown[]).filter((x): x is string => typeof x === 'string' && x !== '') : [],
+      group: str(sub, 'consumer_group'),
+      consumerName: nodeId,
+      visibilityTimeoutMs: num('visibility_timeout', 30_000),
+      numWorkers: Math.floor(num('num_workers', 1)),
+      payloadField: str(sub, 'payload_value', 'payload'),
+      methodField,
+    };
+    return new RedisStreamConsumer(opts, factory, dispatcher(methodField, publicationDataMode(sub, 'value')), logger);
   },
 };
 
