@@ -15,7 +15,7 @@ export {
   type LoadConfigOptions,
   type LoadedConfig,
 } from './load.js';
-export { notSupportedWarnings } from './not-supported.js';
+export { notSupportedWarnings, SERVED_CONSUMERS } from './not-supported.js';
 export { defaultConfigObject, envLines, toPrintable } from './printable.js';
 export type { FieldKind, FieldSpec, Fields } from './schema-dsl.js';
 export { CONFIG_SCHEMA, fieldAt } from './schema.js';

@@ -13,8 +13,8 @@ const SERVED_CHANNEL_PROXIES = [
 /** `channel.proxy` blocks Gyre calls (the subscribe stream block only over GRPC, checked apart). */
 const CALLABLE_CHANNEL_PROXIES = new Set(['subscribe', 'publish', 'sub_refresh', 'state', 'unsubscribe', 'shared_poll_refresh', 'map_publish', 'map_remove']);
 
-/** Consumer types Gyre runs. */
-const SERVED_CONSUMERS = new Set(['rabbitmq', 'nats_jetstream', 'redis_stream', 'postgresql']);
+/** Consumer types Gyre runs (the server builds exactly these; a test holds the two equal). */
+export const SERVED_CONSUMERS: ReadonlySet<string> = new Set(['rabbitmq', 'nats_jetstream', 'redis_stream', 'postgresql']);
 
 /** Proxy blocks Gyre calls: any endpoint (http(s):// over HTTP, anything else over GRPC). */
 function served(p: ProxyConfig | undefined): boolean {
