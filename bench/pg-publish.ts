@@ -4,6 +4,8 @@
 //  - sustained maximum: a closed loop of R `publish` calls with 64 in flight (keep-alive
 //    node:http client): publishes/s, server CPU per publish, and PostgreSQL's CPU per publish
 //    (summed over the postgres processes, read from /proc) for the PostgreSQL rows;
+//  - the same closed loop spread over 64 channels (no subscribers there): publishes/s when
+//    publishes do not queue on one channel's shard lock (PostgreSQL rows only serialise per shard);
 //  - publish → delivery latency at 1,000 publishes/s: 3,000 calls paced at 1 ms, each payload
 //    carrying the send time; p50/p99 of (receive time in the subscriber process − send time).
 // After a build: `node dist/bench/pg-publish.js [subscribers=10] [calls=10000]`.
@@ -114,6 +116,9 @@ async function measureBroker(label: string, broker: object, subscribers: number,
   const call = (): Promise<unknown> => apiCall(gyre.port, 'publish', { channel: 'pb:bench', data: { t: nowMs() } });
 
   for (let round = 0; round < 2; round++) {
+    // Deliveries still on their way from the previous window must not count in this one.
+    await sleep(500);
+    await ask(sub, 'reset');
     await closedLoop(1000, 64, call);
     await deliveriesSettle(sub, 1000 * subscribers);
     await ask(sub, 'reset');
@@ -123,6 +128,8 @@ async function measureBroker(label: string, broker: object, subscribers: number,
     const cpu = processCpuUs(pid) - c0;
     const pgCpu = pg ? postgresCpuUs() - p0 : NaN;
     const d = await deliveriesSettle(sub, calls * subscribers);
+    const spreadMs = await closedLoop(calls, 64, (i) => apiCall(gyre.port, 'publish', { channel: `pb:spread-${i % 64}`, data: { i } }));
+    await sleep(500);
     await ask(sub, 'reset');
     const paced = 3000;
     const t0 = performance.now();
@@ -137,7 +144,7 @@ async function measureBroker(label: string, broker: object, subscribers: number,
     console.log(
       `${label.padEnd(26)} round ${round + 1}: max ${fmt((calls / ms) * 1000, 0).padStart(6)} publishes/s, Gyre CPU ${fmt(cpu / calls).padStart(6)} µs/publish` +
         (pg ? `, PostgreSQL CPU ${fmt(pgCpu / calls).padStart(6)} µs/publish` : '') +
-        ` (delivered ${fmt((100 * d.n) / (calls * subscribers))} %); at 1k/s: p50 ${fmt(l.p50, 2)} ms p99 ${fmt(l.p99, 2)} ms (delivered ${fmt((100 * l.n) / (paced * subscribers))} %)`,
+        ` (delivered ${fmt((100 * d.n) / (calls * subscribers))} %); over 64 channels ${fmt((calls / spreadMs) * 1000, 0)} publishes/s; at 1k/s: p50 ${fmt(l.p50, 2)} ms p99 ${fmt(l.p99, 2)} ms (delivered ${fmt((100 * l.n) / (paced * subscribers))} %)`,
     );
   }
   sub.send({ cmd: 'stop' });
