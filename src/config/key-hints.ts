@@ -140,19 +140,26 @@ export function editDistance(a: string, b: string): number {
   return rows[a.length]?.[b.length] ?? 0;
 }
 
-/** The closest of `candidates` to `key` within a small edit distance, or undefined. */
+/**
+ * The closest of `candidates` to `key` within a small edit distance; failing that, the
+ * shortest candidate that starts with `key` or that `key` starts with (5 characters at
+ * least: `hmac_secret` → `hmac_secret_key`). Undefined when none is near.
+ */
 export function closestKey(key: string, candidates: Iterable<string>): string | undefined {
   const limit = key.length <= 4 ? 1 : key.length <= 12 ? 2 : 3;
   let best: string | undefined;
   let bestDistance = limit + 1;
+  let prefixed: string | undefined;
   for (const c of candidates) {
     const d = editDistance(key, c);
     if (d < bestDistance) {
       best = c;
       bestDistance = d;
     }
+    const shorter = Math.min(c.length, key.length);
+    if (shorter >= 5 && (c.startsWith(key) || key.startsWith(c)) && (prefixed === undefined || c.length < prefixed.length)) prefixed = c;
   }
-  return best;
+  return best ?? prefixed;
 }
 
 /** The fields of the object holding the last key of a dotted path (indices ignored). */
