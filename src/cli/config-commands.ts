@@ -3,7 +3,20 @@ import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { stringify as stringifyToml } from 'smol-toml';
 import { stringify as stringifyYaml } from 'yaml';
-import { envLines, loadConfig, toPrintable, type LoadedConfig } from '../config/index.js';
+import {
+  ConfigError,
+  configDoc,
+  configDocMarkdown,
+  configProblems,
+  connectionAuthWarning,
+  describeUnknownKey,
+  envLines,
+  inspectConfig,
+  loadConfig,
+  notSupportedWarnings,
+  toPrintable,
+  type LoadedConfig,
+} from '../config/index.js';
 import { errorMessage, type Output } from './output.js';
 
 const EXTENSIONS = ['json', 'toml', 'yaml', 'yml'];
@@ -34,9 +47,14 @@ export function loadForCommand(out: Output, configPath: string, prefix = 'error'
   try {
     return loadConfig({ configPath, explicitConfig: true });
   } catch (err) {
-    out.out(`${prefix}: ${errorMessage(err)}\n`);
+    out.out(err instanceof ConfigError ? formatConfigErrors(configProblems(err), prefix) : `${prefix}: ${errorMessage(err)}\n`);
     return undefined;
   }
+}
+
+/** Every problem on its own line, each behind `prefix: ` so that each line stands alone. */
+export function formatConfigErrors(errors: readonly ConfigError[], prefix = 'error validating config'): string {
+  return errors.map((e) => `${prefix}: ${e.message}\n`).join('');
 }
 
 /**
@@ -68,25 +86,34 @@ export function genConfig(out: Output, file: string, cwd = process.cwd()): numbe
 }
 
 /**
- * `checkconfig`: loads and validates. Fails (1) when the file is missing, invalid, or has
- * unknown keys (Gyre fails on unknown keys with or without --strict); silent 0 otherwise.
+ * `checkconfig`: loads and validates, printing every problem at once. Fails (1) when the
+ * file is missing or invalid, and on unknown keys only with `strict`; otherwise unknown keys
+ * (with did-you-mean and Centrifugo v5 hints), keys of features Gyre does not serve and a
+ * configuration no client can connect with are printed as warnings and the exit code is 0.
  */
-export function checkConfig(out: Output, file: string, _strict: boolean): number {
-  let loaded: LoadedConfig;
-  try {
-    loaded = loadConfig({ configPath: file, explicitConfig: true });
-  } catch (err) {
-    out.out(`error validating config: ${errorMessage(err)}\n`);
-    return 1;
-  }
-  if (!loaded.fileFound) {
+export function checkConfig(out: Output, file: string, strict: boolean): number {
+  const report = inspectConfig({ configPath: file, explicitConfig: true });
+  if (!report.fileFound && report.errors.length === 0) {
     out.out('config file not found\n');
     return 1;
   }
-  if (loaded.unknownKeys.length > 0) {
-    out.out(`unknown keys in config: ${loaded.unknownKeys.join(', ')}\n`);
-    return 1;
+  let text = formatConfigErrors(report.errors);
+  const level = strict ? 'error' : 'warning';
+  for (const u of report.unknownKeys) text += `${level}: unknown key ${describeUnknownKey(u)}\n`;
+  const loaded = report.loaded;
+  if (loaded !== undefined) {
+    const warnings = [...loaded.warnings, ...notSupportedWarnings(loaded.config)];
+    const auth = connectionAuthWarning(loaded.config);
+    if (auth !== undefined) warnings.push(auth);
+    for (const w of warnings) text += `warning: ${w}\n`;
   }
+  out.out(text);
+  return report.errors.length > 0 || (strict && report.unknownKeys.length > 0) ? 1 : 0;
+}
+
+/** `configdoc`: documentation of every configuration key, Markdown or (`json`) a JSON array. */
+export function configDocCommand(out: Output, json: boolean): number {
+  out.out(json ? `${JSON.stringify(configDoc(), null, 2)}\n` : configDocMarkdown());
   return 0;
 }
 

@@ -1,5 +1,5 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { checkConfig, defaultConfig, defaultEnv, genConfig } from './config-commands.js';
+import { checkConfig, configDocCommand, defaultConfig, defaultEnv, genConfig } from './config-commands.js';
 import { processOutput, type Output } from './output.js';
 import { runServer } from './run-server.js';
 import { checkToken, genSubToken, genToken } from './token-commands.js';
@@ -98,8 +98,13 @@ function buildProgram(out: Output, setCode: (code: number) => void): Command {
     (o: { config: string }) => setCode(genConfig(out, o.config)),
   );
   configOption(program.command('checkconfig').description('Check configuration file'), 'path to config file to check')
-    .option('-s, --strict', 'strict check - fail on unknown fields (unknown keys always fail in Gyre)', false)
+    .option('-s, --strict', 'strict check - fail on unknown fields (without it they are warnings)', false)
     .action((o: { config: string; strict: boolean }) => setCode(checkConfig(out, o.config, o.strict)));
+  program
+    .command('configdoc')
+    .description('Show documentation of every configuration key (Markdown)')
+    .option('--json', 'print a JSON array of keys with type, default, env variable and description', false)
+    .action((o: { json: boolean }) => setCode(configDocCommand(out, o.json)));
   configOption(program.command('defaultconfig').description('Generate full configuration file with defaults'), 'path to default config file to generate')
     .option('-b, --base <path>', 'path to the base config file to use')
     .option('-d, --dry-run', 'dry run mode (do not write file and just print generated config to stdout)', false)

@@ -1,6 +1,7 @@
 import { unlinkSync, writeFileSync } from 'node:fs';
 import type pino from 'pino';
-import { ConfigError, loadConfig, notSupportedWarnings, type LoadedConfig } from '../config/index.js';
+import { ConfigError, configProblems, connectionAuthWarning, loadConfig, notSupportedWarnings, type LoadedConfig } from '../config/index.js';
+import { formatConfigErrors } from './config-commands.js';
 import { createLogger } from './logger.js';
 import { errorMessage, type Output } from './output.js';
 import { gyreVersion } from './version.js';
@@ -29,9 +30,13 @@ function logStartup(logger: pino.Logger, loaded: LoadedConfig): void {
   if (loaded.envFile !== undefined) logger.info({ path: loaded.envFile }, 'loaded environment from .env file');
   if (loaded.fileFound) logger.info({ path: loaded.path }, 'using config file');
   for (const w of loaded.warnings) logger.warn(w);
-  for (const key of loaded.unknownKeys) logger.warn({ key }, 'unknown key in configuration file');
+  for (const u of loaded.unknownKeyDetails) {
+    logger.warn({ key: u.path, ...(u.hint === undefined ? {} : { hint: u.hint }), ...u.position }, 'unknown key in configuration file');
+  }
   for (const name of loaded.unknownEnv) logger.warn({ var: name }, 'unknown var in environment');
   for (const w of notSupportedWarnings(config)) logger.warn(w);
+  const auth = connectionAuthWarning(config);
+  if (auth !== undefined) logger.warn(`NO CLIENT CAN CONNECT: ${auth}`);
 }
 
 function removePidFile(path: string): void {
@@ -53,8 +58,7 @@ export async function runServer(out: Output, opts: RunServerOptions): Promise<nu
   try {
     loaded = loadConfig({ configPath: opts.configPath, explicitConfig: opts.explicitConfig, flags: opts.flags });
   } catch (err) {
-    const message = err instanceof ConfigError ? err.message : errorMessage(err);
-    out.err(`error validating config: ${message}\n`);
+    out.err(err instanceof ConfigError ? formatConfigErrors(configProblems(err)) : `error validating config: ${errorMessage(err)}\n`);
     return 1;
   }
   const { config } = loaded;

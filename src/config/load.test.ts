@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ConfigError, FILE_NOT_FOUND_WARNING, loadConfig } from './index.js';
+import { ConfigError, ConfigErrors, FILE_NOT_FOUND_WARNING, inspectConfig, loadConfig } from './index.js';
 import { loadValues, tempDir, writeTemp } from './testing.js';
 
 const JSON_TEXT = `{
@@ -476,5 +477,20 @@ describe('loadConfig: flags', () => {
       () => loadValues({}, { flags: { 'http_server.port': 'eighty' } }),
       (err: unknown) => err instanceof ConfigError && err.path === 'http_server.port',
     );
+  });
+});
+
+describe('inspectConfig: every problem at once', () => {
+  it('collects file, env and validation problems, each with its path and JSON position', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gyre-inspect-'));
+    writeFileSync(
+      join(dir, 'config.json'),
+      JSON.stringify({ client: { channel_limit: 'many', ping_interval: '1s', pong_timeout: '2s' }, http_api: { error_mode: 'x' } }, null, 1),
+    );
+    const r = inspectConfig({ cwd: dir, configPath: 'config.json', env: { CENTRIFUGO_GRPC_API_PORT: 'nope' } });
+    assert.equal(r.loaded, undefined);
+    assert.deepEqual(r.errors.map((e) => e.path).sort(), ['client.channel_limit', 'client.ping_interval', 'grpc_api.port', 'http_api.error_mode']);
+    assert.match(r.errors.find((e) => e.path === 'client.channel_limit')?.message ?? '', /\(line 3, column 3\)$/);
+    assert.throws(() => loadConfig({ cwd: dir, configPath: 'config.json' }), (err: unknown) => err instanceof ConfigErrors && err.errors.length === 3);
   });
 });

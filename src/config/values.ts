@@ -10,6 +10,11 @@ export interface CoerceContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Receives dotted paths of keys the schema does not know; undefined = ignore them. */
   readonly unknownKeys?: string[];
+  /**
+   * Receives invalid values instead of throwing at the first one: the key is then left out
+   * (so its default applies) and coercion goes on. Undefined = throw.
+   */
+  readonly errors?: ConfigError[];
 }
 
 /** True for a plain (non-array) object. */
@@ -180,7 +185,10 @@ export function coerceFileValue(spec: FieldSpec, raw: unknown, path: string, ctx
   }
 }
 
-/** Coerces every known key of `raw` (keys matched case-insensitively); reports unknown ones. */
+/**
+ * Coerces every known key of `raw` (keys matched case-insensitively); reports unknown ones,
+ * and invalid values too when `ctx.errors` is given.
+ */
 export function coerceObject(fields: Fields, raw: Tree, path: string, ctx: CoerceContext): Tree {
   const out: Tree = {};
   for (const [rawKey, value] of Object.entries(raw)) {
@@ -190,7 +198,16 @@ export function coerceObject(fields: Fields, raw: Tree, path: string, ctx: Coerc
       ctx.unknownKeys?.push(joinPath(path, key));
       continue;
     }
-    out[key] = coerceFileValue(spec, value, joinPath(path, key), ctx);
+    if (ctx.errors === undefined) {
+      out[key] = coerceFileValue(spec, value, joinPath(path, key), ctx);
+      continue;
+    }
+    try {
+      out[key] = coerceFileValue(spec, value, joinPath(path, key), ctx);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      ctx.errors.push(err);
+    }
   }
   return out;
 }
