@@ -349,6 +349,11 @@ export function validateConfig(config: GyreConfig): void {
   if (hs.h2c_external && hs.tls.enabled) {
     throw new ConfigError('http_server.h2c_external', 'external_h2c cannot be used together with enabled TLS for external HTTP server');
   }
+  for (const key of ['tls', 'internal_tls'] as const) {
+    const t = hs[key];
+    const acme = key === 'tls' && hs.tls_autocert.enabled;
+    if (t.enabled && !acme && (!t.cert_pem || !t.key_pem)) throw new ConfigError(`http_server.${key}`, 'cert_pem and key_pem are required for a TLS listener');
+  }
   if (config.broker.type === 'redisnats' && !config.enable_unreleased_features) {
     throw new ConfigError('broker.type', 'redisnats broker requires enable_unreleased_features: true');
   }
