@@ -138,7 +138,8 @@ export class Autocert {
     const dflt = this.defaultHost;
     if (dflt && this.allowed(dflt) && !this.whitelist.has(dflt)) hosts.push(dflt);
     for (const host of hosts) {
-      this.ensure(host).catch((err: unknown) => this.logger.error({ err, host }, 'ACME certificate not obtained'));
+      // A failure is logged where it happens.
+      this.ensure(host).catch(() => undefined);
     }
   }
 
@@ -205,8 +206,10 @@ export class Autocert {
       return this.install(host, fresh);
     } catch (err) {
       boundedSet(this.failedUntil, host, Date.now() + this.failureBackoffMs);
+      // Once per failure backoff per host: handshakes in between fail without a new attempt.
+      this.logger.warn({ err, host }, 'ACME certificate not obtained');
       if (cached && cached.notAfterMs > Date.now()) {
-        this.logger.warn({ err, host }, 'ACME renewal failed; the cached certificate keeps serving');
+        this.logger.warn({ host }, 'the cached ACME certificate keeps serving until a renewal succeeds');
         return this.install(host, cached);
       }
       throw err;
@@ -228,7 +231,7 @@ export class Autocert {
     for (const [host, held] of this.certs) {
       if (this.closed) return;
       if (!this.dueForRenewal(held)) continue;
-      await this.refresh(host).catch((err: unknown) => this.logger.error({ err, host }, 'ACME certificate renewal failed'));
+      await this.refresh(host).catch(() => undefined);
     }
   }
 

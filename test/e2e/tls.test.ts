@@ -140,6 +140,30 @@ describe('TLS listeners with HTTP/2', () => {
     assert.equal(bad.body.error.code, 107);
   });
 
+  it('early answers over HTTP/2 (401, 413) end their stream only; the session keeps serving', async () => {
+    const session = http2.connect(`https://localhost:${internalPort}`, { ca: ca.ca, maxSessionMemory: 100 });
+    try {
+      const call = (headers: http2.OutgoingHttpHeaders, body: Buffer | string): Promise<number> =>
+        new Promise((resolve, reject) => {
+          const req = session.request({ ':method': 'POST', ...headers });
+          let status = 0;
+          req.once('response', (h) => (status = Number(h[':status'])));
+          req.on('data', () => undefined);
+          req.once('close', () => resolve(status));
+          req.once('error', reject);
+          req.end(body);
+        });
+      assert.equal(await call({ ':path': '/api/info' }, '{}'), 401);
+      const big = Buffer.alloc(12 * 1024 * 1024, 0x20);
+      assert.equal(await call({ ':path': '/api/publish', 'x-api-key': KEY, 'content-length': String(big.length) }, big), 413);
+      assert.equal(await call({ ':path': '/api/info', 'x-api-key': KEY }, '{}'), 200);
+      // HTTP/2 has no Connection header: none is set (node would warn about it).
+      assert.doesNotMatch(gyre.output(), /connection header/i);
+    } finally {
+      session.close();
+    }
+  });
+
   it('the internal port presents its own certificate, the external port its own', async () => {
     const names = async (port: number): Promise<string> => {
       const s = tls.connect({ host: '127.0.0.1', port, servername: 'localhost', ca: ca.ca });
