@@ -72,6 +72,8 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** A cleartext connection must show its first bytes within this long (the headers timeout). */
 const SNIFF_TIMEOUT_MS = 10_000;
 const kAcmeAlpn = Symbol('gyre.acmeAlpn');
+/** An HTTP/2 session with no frames for this long is closed gracefully. */
+const H2_IDLE_MS = 120_000;
 
 type MarkedSocket = tls.TLSSocket & { [kAcmeAlpn]?: boolean };
 
@@ -103,6 +105,8 @@ export class HttpListener {
       this.sessions.add(s);
       s.once('close', () => this.sessions.delete(s));
       s.on('error', (err) => opts.logger.debug({ err: err.message }, 'HTTP/2 session error'));
+      // An idle session is asked to go (GOAWAY); streaming connections ping well within this.
+      s.setTimeout(H2_IDLE_MS, () => s.close());
     });
     this.h2 = h2;
     this.front = opts.mode === 'tls' ? this.tlsFront(opts.tls) : net.createServer((socket) => this.sniff(socket));
