@@ -36,12 +36,20 @@ export function lingeringClose(socket: Socket, ms = LINGER_MS): void {
 type SoonDestroyable = Socket & { destroySoon?: () => void };
 
 /**
- * Makes node:http close this request's connection after the response with a lingering close.
+ * Makes node:http close this request's connection after the response with a lingering close
+ * (over HTTP/2, ends only the request's stream).
  * node:http ends a connection after its last response with `socket.destroySoon()`, which
  * destroys the socket as soon as the response is written; this replaces it, on this socket
  * only, with lingeringClose (node:http falls back to `socket.end()` for sockets without it).
  */
 export function closeAfterAnswer(req: IncomingMessage, res: ServerResponse): void {
+  if (req.httpVersionMajor >= 2) {
+    // HTTP/2: the connection carries other streams; this stream is reset (NO_ERROR) once the
+    // answer is out, which tells the client to stop sending its body (RFC 9113 §8.1).
+    const stream = (req as unknown as { stream?: { close(code?: number): void } }).stream;
+    res.once('finish', () => stream?.close(0));
+    return;
+  }
   res.setHeader('Connection', 'close');
   const socket = req.socket as SoonDestroyable;
   socket.destroySoon = function (this: Socket) {

@@ -12,8 +12,8 @@ export interface TlsBlock {
   server_name?: string;
 }
 
-/** Raw PEM, base64 of a PEM, or a path to a PEM file, as PEM text. */
-function pem(value: string | undefined): string | undefined {
+/** Raw PEM, base64 of a PEM, or a path to a PEM file, as PEM text (undefined for an empty value). */
+export function pem(value: string | undefined): string | undefined {
   if (!value) return undefined;
   if (value.includes('-----BEGIN')) return value;
   const decoded = Buffer.from(value, 'base64').toString('utf8');

@@ -79,7 +79,7 @@ describe('not-supported warnings', () => {
       prometheus: { enabled: true, instrument_http_handlers: true },
       opentelemetry: { enabled: true, api: true, google_cloud_adc_auth: true },
       graphite: { enabled: true },
-      http_server: { tls: { enabled: true } },
+      http_server: { tls: { enabled: true, cert_pem: 'c.pem', key_pem: 'k.pem' }, http3: { enabled: true } },
       client: { proxy: { connect: { enabled: true, endpoint: 'grpc://a:1' } } },
       rpc: { without_namespace: { proxy_enabled: true }, proxy: { endpoint: 'grpc://a:1' } },
       consumers: [
@@ -90,9 +90,10 @@ describe('not-supported warnings', () => {
       ],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    for (const p of ['broker.type', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.tls', 'consumers[1]']) {
+    for (const p of ['broker.type', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.http3', 'consumers[1]']) {
       assert.ok(paths.includes(p), p);
     }
+    assert.ok(!paths.includes('http_server.tls'), 'TLS listeners are served');
     for (const p of ['client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled']) assert.ok(!paths.includes(p), `GRPC ${p} is served`);
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
     const pg = loadValues({ broker: { enabled: true, type: 'postgres', postgres: { dsn: 'postgres://x' } } });

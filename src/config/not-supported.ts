@@ -60,11 +60,7 @@ function channelOptions(config: GyreConfig, o: ChannelOptionsConfig, path: strin
 export function notSupportedWarnings(config: GyreConfig): string[] {
   const out: string[] = [];
   const hs = config.http_server;
-  if (hs.tls.enabled) out.push('http_server.tls');
-  if (hs.internal_tls.enabled) out.push('http_server.internal_tls');
-  if (hs.tls_autocert.enabled) out.push('http_server.tls_autocert');
   if (hs.http3.enabled) out.push('http_server.http3');
-  if (hs.h2c_external) out.push('http_server.h2c_external');
   if (config.engine.type !== 'memory' && config.engine.type !== 'redis') out.push('engine.type');
   if (config.broker.enabled && !['memory', 'redis', 'nats', 'postgres'].includes(config.broker.type)) out.push('broker.type');
   if (config.presence_manager.enabled && !['memory', 'redis'].includes(config.presence_manager.type)) out.push('presence_manager.type');

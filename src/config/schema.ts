@@ -66,6 +66,8 @@ export const CONFIG_SCHEMA: Fields = {
       server_name: str('SNI to assume when a client sends none.'),
       http: bool('Also run an HTTP-01 challenge server.'),
       http_addr: str('Listen address of the challenge server.', ':80'),
+      acme_directory_url: str('ACME directory URL (Gyre; "" = Let\'s Encrypt production).'),
+      acme_ca_file: str('CA bundle file trusted for the ACME server\'s HTTPS endpoint (Gyre).'),
     }),
     tls_external: bool('Apply tls only to the external port.'),
     internal_tls: tls('Separate TLS for the internal port.'),

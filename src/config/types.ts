@@ -359,6 +359,10 @@ export interface HttpServerConfig {
     readonly server_name: string;
     readonly http: boolean;
     readonly http_addr: string;
+    /** Gyre: ACME directory URL ("" = Let's Encrypt production). */
+    readonly acme_directory_url: string;
+    /** Gyre: CA bundle file trusted for the ACME server's own HTTPS endpoint. */
+    readonly acme_ca_file: string;
   };
   readonly tls_external: boolean;
   readonly internal_tls: TlsConfig;

@@ -76,6 +76,8 @@ const INVALID: [string, unknown, string, string][] = [
   ['shared poll publish needs versioned', { shared_poll: { hmac_secret_key: 'k' }, channel: { proxy: { shared_poll_refresh: { endpoint: 'http://a' } }, namespaces: [{ name: 'poll', subscription_type: 'shared_poll', shared_poll: { publish_enabled: true } }] } }, 'channel.namespaces[0].shared_poll.publish_enabled', 'versioned'],
   ['presence prefix to missing namespace', ns({ subscription_type: 'map', map: { mode: 'ephemeral', key_ttl: '1m' }, map_clients_presence_channel_prefix: 'ghost:' }), 'channel.namespaces[0].map_clients_presence_channel_prefix', 'does not exist'],
   ['h2c without internal port', { http_server: { h2c_external: true } }, 'http_server.h2c_external', 'internal_port'],
+  ['TLS listener without key', { http_server: { tls: { enabled: true, cert_pem: 'c.pem' } } }, 'http_server.tls', 'key_pem'],
+  ['internal TLS without certificate', { http_server: { internal_port: '9001', internal_tls: { enabled: true, key_pem: 'k.pem' } } }, 'http_server.internal_tls', 'cert_pem'],
   ['webtransport without http3', { webtransport: { enabled: true } }, 'webtransport.enabled', 'http3'],
   ['uni transform without code', { uni_sse: { connect_code_to_http_response: { transforms: [{ to: { status_code: 400 } }] } } }, 'uni_sse.connect_code_to_http_response.transforms[0].code', 'code'],
   ['uni disconnect transform', { client: { connect_code_to_unidirectional_disconnect: { transforms: [{ code: 3501, to: {} }] } } }, 'client.connect_code_to_unidirectional_disconnect.transforms[0].to.code', 'disconnect code'],

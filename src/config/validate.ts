@@ -383,6 +383,11 @@ function validateAll(config: GyreConfig): void {
   if (hs.h2c_external && hs.tls.enabled) {
     report('http_server.h2c_external', 'external_h2c cannot be used together with enabled TLS for external HTTP server');
   }
+  for (const key of ['tls', 'internal_tls'] as const) {
+    const t = hs[key];
+    const acme = key === 'tls' && hs.tls_autocert.enabled;
+    if (t.enabled && !acme && (!t.cert_pem || !t.key_pem)) throw new ConfigError(`http_server.${key}`, 'cert_pem and key_pem are required for a TLS listener');
+  }
   if (config.broker.type === 'redisnats' && !config.enable_unreleased_features) {
     report('broker.type', 'redisnats broker requires enable_unreleased_features: true');
   }

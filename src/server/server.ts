@@ -8,6 +8,8 @@ import { buildProxyBindings, type BuiltProxies, type ProxyConfigSource } from '.
 import { createProxy } from './proxies.js';
 import { LifecycleEvents, type LifecycleConfigSource } from './lifecycle-events.js';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import { Autocert, type AutocertConfig } from './autocert.js';
+import { HttpListener, listenerTls, type ListenerTls, type ListenerTlsBlock } from './http-listener.js';
 import type { Duplex } from 'node:stream';
 import { ApiEndpoint, ApiExecutor, apiHandlerOf } from '../api/index.js';
 import { JwtVerifier, type TokenConfig } from '../auth/index.js';
@@ -31,7 +33,17 @@ import { gyreVersion } from './version.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
 export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcServersConfig {
-  http_server?: { address?: string; port?: number | string; internal_address?: string; internal_port?: number | string };
+  http_server?: {
+    address?: string;
+    port?: number | string;
+    internal_address?: string;
+    internal_port?: number | string;
+    tls?: ListenerTlsBlock;
+    internal_tls?: ListenerTlsBlock;
+    tls_external?: boolean;
+    h2c_external?: boolean;
+    tls_autocert?: AutocertConfig & { enabled?: boolean };
+  };
   client?: ClientRules & {
     token?: TokenConfig;
     subscription_token?: TokenConfig & { enabled?: boolean };
@@ -84,7 +96,9 @@ export class GyreServer {
   private readonly origin: OriginCheck;
   /** HTTP-streaming, SSE, emulation and the unidirectional transports. */
   readonly transports: ClientTransports;
-  private readonly servers: http.Server[] = [];
+  private readonly servers: HttpListener[] = [];
+  /** ACME certificates, when `tls_autocert` is on (closed after the listeners). */
+  private autocert: Autocert | undefined;
   /** Metrics, admin UI, API tracing and debug logging. */
   readonly ops: OpsRoutes;
   private readonly attached: {
@@ -209,28 +223,70 @@ export class GyreServer {
     return p !== undefined && p !== '' && String(p) !== String(this.config.http_server?.port ?? 8000);
   }
 
-  /** Listens on http_server.address/port (and internal_port when distinct). Resolves to the bound ports. */
+  /**
+   * Listens on http_server.address/port (and internal_port when distinct), over TLS (HTTP/2
+   * and HTTP/1.1) where the configuration asks for it, cleartext HTTP/2 beside HTTP/1.1 on the
+   * external port with `h2c_external`. Resolves to the bound ports.
+   */
   async listen(): Promise<{ port: number; internalPort: number }> {
+    const hs = this.config.http_server ?? {};
+    const separate = this.separateInternal;
+    // Certificates are read before anything starts: a bad PEM fails the start at once.
+    const externalTls = this.externalTls();
+    let internalTls = externalTls;
+    if (separate && hs.internal_tls?.enabled) internalTls = listenerTls(hs.internal_tls, 'http_server.internal_tls');
+    else if (separate && hs.tls_external) internalTls = undefined;
     await this.start();
     // GRPC first: once the HTTP port answers, every listener does.
     await this.listenGrpc();
-    const hs = this.config.http_server ?? {};
-    const separate = this.separateInternal;
-    const external = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => this.handleRequest(req, res, separate ? 'external' : 'both'));
-    external.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
+    await this.autocert?.start();
+    const extMode = externalTls ? 'tls' : hs.h2c_external && separate ? 'h2c' : 'plain';
+    const external = this.httpListener(extMode, externalTls, separate ? 'external' : 'both');
     this.servers.push(external);
     const api = this.apiEndpoint;
-    const port = await listenOn(external, hs.address ?? '', Number(hs.port ?? 8000));
+    const port = await external.listen(hs.address ?? '', Number(hs.port ?? 8000), LISTEN_BACKLOG);
     let internalPort = port;
-    if (api && (!separate || api.external)) this.installFastApi(external, api.endpoint);
+    if (api && (!separate || api.external) && extMode === 'plain') this.installFastApi(external.http1, api.endpoint);
     if (separate) {
-      const internal = http.createServer(HTTP_SERVER_OPTIONS, (req, res) => this.handleRequest(req, res, 'internal'));
+      const internal = this.httpListener(internalTls ? 'tls' : 'plain', internalTls, 'internal');
       this.servers.push(internal);
-      if (api && !api.external) this.installFastApi(internal, api.endpoint);
-      internalPort = await listenOn(internal, hs.internal_address || hs.address || '', Number(hs.internal_port));
+      if (api && !api.external && !internalTls) this.installFastApi(internal.http1, api.endpoint);
+      internalPort = await internal.listen(hs.internal_address || hs.address || '', Number(hs.internal_port), LISTEN_BACKLOG);
     }
-    this.logger.info({ port, internalPort, version: gyreVersion }, 'Gyre is serving');
+    this.logger.info({ port, internalPort, version: gyreVersion, tls: !!externalTls, h2c: extMode === 'h2c' }, 'Gyre is serving');
     return { port, internalPort };
+  }
+
+  /** The external port's TLS: ACME certificates when `tls_autocert` is on, else the `tls` block, else none. */
+  private externalTls(): ListenerTls | undefined {
+    const hs = this.config.http_server ?? {};
+    if (hs.tls_autocert?.enabled) {
+      const autocert = new Autocert(hs.tls_autocert, this.logger);
+      this.autocert = autocert;
+      autocert.onCertificate = (host, key, cert) => {
+        if (host !== autocert.defaultHost) return;
+        for (const l of this.servers) l.setDefaultContext({ key, cert, minVersion: 'TLSv1.2' });
+      };
+      return {
+        options: { minVersion: 'TLSv1.2' },
+        sni: (name, acmeAlpn) => autocert.context(name, acmeAlpn),
+        // A first handshake for a name waits for its certificate to be issued.
+        handshakeTimeoutMs: 120_000,
+      };
+    }
+    return hs.tls?.enabled ? listenerTls(hs.tls, 'http_server.tls') : undefined;
+  }
+
+  private httpListener(mode: 'plain' | 'h2c' | 'tls', tls: ListenerTls | undefined, which: 'external' | 'internal' | 'both'): HttpListener {
+    return new HttpListener({
+      mode,
+      tls,
+      http1Options: HTTP_SERVER_OPTIONS,
+      onRequest: (req, res) => this.handleRequest(req, res, which),
+      // The internal port serves no client transports: node:http drops its upgrade requests.
+      onUpgrade: which === 'internal' ? undefined : (req, socket, head) => this.handleUpgrade(req, socket, head),
+      logger: this.logger,
+    });
   }
 
   /** Serves keep-alive API calls on this listener without node:http's per-request machinery. */
@@ -343,7 +399,7 @@ export class GyreServer {
       a.server.off('upgrade', a.upgrade);
       for (const l of a.previous) a.server.on('request', l);
     }
-    const stopped = this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
+    const stopped = this.servers.map((s) => s.stopAccepting());
     if (this.grpc) stopped.push(this.grpc.close());
     for (const f of this.fastPaths) f.close();
     await Promise.all(this.consumers.map((c) => c.close()));
@@ -353,14 +409,12 @@ export class GyreServer {
     this.ws?.close();
     this.transports.close();
     this.ops.beginClose();
-    for (const s of this.servers) {
-      s.closeIdleConnections();
-      setTimeout(() => s.closeAllConnections(), 1000).unref();
-    }
+    for (const s of this.servers) s.drain(1000);
     setTimeout(() => {
       for (const f of this.fastPaths) f.closeAll();
     }, 1000).unref();
     await Promise.all(stopped);
+    await this.autocert?.close();
     await this.ops.close();
   }
 }
@@ -385,17 +439,6 @@ function pathOf(req: IncomingMessage): string {
  * it at net.core.somaxconn.
  */
 const LISTEN_BACKLOG = 4096;
-
-function listenOn(server: http.Server, host: string, port: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: host || undefined, port, backlog: LISTEN_BACKLOG }, () => {
-      server.off('error', reject);
-      const addr = server.address();
-      resolve(typeof addr === 'object' && addr ? addr.port : port);
-    });
-  });
-}
 
 const noop = (): void => {};
 const nodeLoggerFallback: Logger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop };

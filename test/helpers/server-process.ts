@@ -80,6 +80,8 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** How long to wait for the port to accept connections. */
   startTimeoutMs?: number;
+  /** The port to listen on (default: a free one picked here). */
+  port?: number;
 }
 
 /**
@@ -87,7 +89,7 @@ export interface StartOptions {
  * The port is passed as the `-p` flag so the root command's flag handling is exercised too.
  */
 export async function startGyre(config: Record<string, unknown>, opts: StartOptions = {}): Promise<GyreProcess> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'gyre-e2e-'));
   const configPath = join(dir, 'config.json');
   const httpServer = { ...((config.http_server as Record<string, unknown> | undefined) ?? {}), address: '127.0.0.1' };
