@@ -15,6 +15,8 @@ export interface PgListenOptions {
   onNotify: (payload: string) => void;
   /** Called after each successful (re)connect, once LISTEN is in place. */
   onConnected: () => void;
+  /** Called with the reason when a listening connection is lost (or the first attempt fails). */
+  onLost?: (reason: string) => void;
   logger: Logger;
   /** For logs. */
   name: string;
@@ -50,7 +52,9 @@ export class PgListen {
       if (wasUp) this.client = undefined;
       if (this.closed) return;
       if (wasUp || this.attempt === 0) {
-        this.opts.logger.warn({ consumer: this.opts.name, err: err?.message ?? 'connection ended' }, 'postgresql outbox LISTEN connection lost, reconnecting');
+        const reason = err?.message ?? 'connection ended';
+        this.opts.logger.warn({ consumer: this.opts.name, err: reason }, 'postgresql outbox LISTEN connection lost, reconnecting');
+        this.opts.onLost?.(reason);
       }
       this.schedule();
     };

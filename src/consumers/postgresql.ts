@@ -168,6 +168,7 @@ export class PostgresOutboxConsumer implements Consumer {
         },
         // Notifications sent while the connection was down are lost: poll everything once.
         onConnected: () => this.partitions.forEach((p) => this.poke(p)),
+        onLost: (reason) => this.dispatcher.stats.fail(`LISTEN ${this.opts.notificationChannel}: ${reason}`),
       });
       this.listener.start();
     }
@@ -302,7 +303,11 @@ export class PostgresOutboxConsumer implements Consumer {
     // Errors also reject the query in progress; the listener only keeps them from crashing the process.
     client.on('error', (err) => {
       this.limiter.log('warn', { consumer: this.name, partition: p.n, err: err.message }, 'postgresql outbox connection error', `pg-conn:${this.name}`);
-      if (p.client === client) p.client = undefined;
+      if (p.client === client) {
+        p.client = undefined;
+        // An idle partition polls now instead of after its interval, so an outage shows at once.
+        p.wake?.();
+      }
       client.end().catch(() => undefined);
     });
     try {

@@ -1,9 +1,11 @@
 /**
  * RabbitMQ consumer (Gyre extension): consumes one queue (declared durable when missing) with
  * a prefetch window, runs each message through the Dispatcher one at a time (publication order
- * is kept) and acks it after the API call. Dropped messages are acked too; internal failures
- * are requeued after a growing delay so a message that keeps failing cannot spin. A lost
- * connection is re-established with backoff.
+ * is kept) and acks it after the API call. Dropped messages are acked too; a message failing
+ * with an internal error is requeued after a growing delay together with every message the
+ * window delivered behind it, so the broker hands them out again in queue order and a message
+ * that keeps failing cannot spin. A lost connection is re-established with backoff; messages of
+ * the lost channel still waiting their turn are left to the broker's redelivery.
  */
 import { connect, type Channel, type ChannelModel, type ConsumeMessage } from 'amqplib';
 import type { Logger } from '../core/index.js';
@@ -32,9 +34,15 @@ export class RabbitMqConsumer implements Consumer {
   private depthTimer: NodeJS.Timeout | undefined;
   private closed = false;
   private model: ChannelModel | undefined;
+  /** The channel consuming now; messages of any other channel are no longer ours to settle. */
+  private channel: Channel | undefined;
+  /** Highest delivery tag received on `channel`. */
+  private lastTag = 0;
+  /** Messages of `channel` with a tag up to this were handed back (requeued) and are skipped. */
+  private requeuedUpTo = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private reconnectAttempt = 0;
-  /** Requeue timers for failed messages (at most prefetch_count per channel). */
+  /** Requeue timer of the failed message in hand (at most one: messages run one at a time). */
   private readonly retryTimers = new Map<NodeJS.Timeout, () => void>();
   /** Consecutive internal failures: drives the requeue delay. */
   private failures = 0;
@@ -92,6 +100,9 @@ export class RabbitMqConsumer implements Consumer {
       ch.on('close', () => {
         if (this.model === model) void model?.close().catch(() => undefined);
       });
+      this.channel = ch;
+      this.lastTag = 0;
+      this.requeuedUpTo = 0;
       this.depth = (await ch.assertQueue(this.opts.queue, { durable: true })).messageCount;
       await ch.prefetch(this.opts.prefetchCount);
       await ch.consume(this.opts.queue, (msg) => {
@@ -120,6 +131,7 @@ export class RabbitMqConsumer implements Consumer {
   private lost(model: ChannelModel | undefined): void {
     if (model !== undefined && this.model !== model) return;
     this.model = undefined;
+    this.channel = undefined;
     clearInterval(this.depthTimer);
     if (this.closed || this.reconnectTimer !== undefined) return;
     this.dispatcher.stats.status = 'reconnecting';
@@ -133,11 +145,13 @@ export class RabbitMqConsumer implements Consumer {
   }
 
   private enqueue(ch: Channel, msg: ConsumeMessage): void {
+    if (ch === this.channel) this.lastTag = Math.max(this.lastTag, msg.fields.deliveryTag);
     this.chain = this.chain.then(() => this.handle(ch, msg));
   }
 
   private async handle(ch: Channel, msg: ConsumeMessage): Promise<void> {
-    if (this.closed) return;
+    // A requeued message (or one of a lost channel) comes back from the broker in its queue position.
+    if (this.closed || ch !== this.channel || msg.fields.deliveryTag <= this.requeuedUpTo) return;
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(msg.properties.headers ?? {})) {
       if (typeof v === 'string') headers[k] = v;
@@ -151,12 +165,17 @@ export class RabbitMqConsumer implements Consumer {
       return;
     }
     // Requeue later; the backoff also holds the chain so the queue is not re-read at full speed.
+    // Everything unacked on the channel is this message and the ones delivered behind it:
+    // requeuing them all puts them back in queue order, so the order survives the retry.
     this.failures++;
     const delay = retryDelayMs(this.failures);
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.retryTimers.delete(t);
-        settle(() => ch.nack(msg, false, true));
+        if (ch === this.channel) {
+          this.requeuedUpTo = this.lastTag;
+          settle(() => ch.nackAll(true));
+        }
         resolve();
       }, delay);
       this.retryTimers.set(t, resolve);
