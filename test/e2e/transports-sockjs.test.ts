@@ -54,14 +54,15 @@ describe('SockJS transport', { timeout: 120_000 }, () => {
       http_api: { key: API_KEY },
       rpc: { ping: { enabled: true } },
       websocket: { message_size_limit: 8192 },
-      sockjs: { enabled: true, heartbeat_delay: '2s', disconnect_delay: '2s' },
+      sockjs: { enabled: true, handler_prefix: '/connection/sockjs', url: 'http://127.0.0.1/sockjs.min.js', heartbeat_delay: '2s', disconnect_delay: '2s' },
       channel: { without_namespace: { allow_subscribe_for_client: true, allow_publish_for_subscriber: true } },
     });
   });
   after(async () => {
     const code = await gyre.stop();
     assert.equal(code, 0, `graceful shutdown should exit 0; output:\n${gyre.output().slice(-4000)}`);
-    assert.doesNotMatch(gyre.output(), /sockjs[^\n]*not supported yet/);
+    // Neither "unknown key" nor "not supported yet" for any sockjs key.
+    assert.doesNotMatch(gyre.output(), /sockjs[^\n]*(not supported yet|unknown key)/);
   });
 
   for (const transport of ['websocket', 'xhr-streaming'] as const) {
@@ -123,6 +124,13 @@ describe('SockJS transport', { timeout: 120_000 }, () => {
     });
   }
 
+  it('serves SockJS info and the iframe page with the configured client URL', async () => {
+    const info = await (await fetch(`${gyre.base}/connection/sockjs/info`)).json();
+    assert.equal(info.websocket, true);
+    const iframe = await (await fetch(`${gyre.base}/connection/sockjs/iframe.html`)).text();
+    assert.match(iframe, /http:\/\/127\.0\.0\.1\/sockjs\.min\.js/);
+  });
+
   it('disconnects a SockJS WebSocket client that stops reading as slow (3008)', async () => {
     const { ws, frames, closed } = await rawSockJs(gyre.base);
     const channel = uniq('flood');
@@ -132,8 +140,9 @@ describe('SockJS transport', { timeout: 120_000 }, () => {
     (ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
     const big = 'x'.repeat(60_000);
     // Quickly (in parallel batches): the slow bound must be hit before the pong timeout.
-    for (let i = 0; i < 200; i += 25) {
-      await Promise.all(Array.from({ length: 25 }, (_, j) => publish(channel, { i: i + j, big })));
+    // Batches stay well under the queue bound, so only the transport's backlog can reach it.
+    for (let i = 0; i < 200; i += 8) {
+      await Promise.all(Array.from({ length: 8 }, (_, j) => publish(channel, { i: i + j, big })));
     }
     (ws as unknown as { _socket: import('node:net').Socket })._socket.resume();
     await closed;
