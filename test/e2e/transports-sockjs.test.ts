@@ -149,6 +149,43 @@ describe('SockJS transport', { timeout: 120_000 }, () => {
     assert.deepEqual(closeFrameOf(frames), [3008, 'slow']);
   });
 
+  it('ends the client session when an xhr-streaming peer vanishes (after disconnect_delay)', async (t) => {
+    // Its own server with pings far apart: only the SockJS session's end can release the client.
+    const own = await startGyre({
+      client: { token: { hmac_secret_key: SECRET }, ping_interval: '120s', pong_timeout: '60s' },
+      http_api: { key: API_KEY },
+      sockjs: { enabled: true, disconnect_delay: '1s' },
+      channel: { without_namespace: { allow_subscribe_for_client: true } },
+    });
+    t.after(() => own.stop());
+    const channel = uniq('gone');
+    const url = `${own.base}/connection/sockjs/000/${uniq('s')}`;
+    const stream = new AbortController();
+    const res = await fetch(`${url}/xhr_streaming`, { method: 'POST', signal: stream.signal });
+    const reader = res.body!.getReader();
+    let text = '';
+    const read = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        text += Buffer.from(value).toString('utf8');
+      }
+    })().catch(() => undefined);
+    await waitFor(() => text.includes('\no\n'), 'SockJS open frame');
+    const send = (commands: string): Promise<Response> => fetch(`${url}/xhr_send`, { method: 'POST', body: JSON.stringify([commands]) });
+    await send(`{"id":1,"connect":{"token":${JSON.stringify(await hmacToken(SECRET, { sub: 'vanish' }))}}}\n{"id":2,"subscribe":{"channel":"${channel}"}}`);
+    const clients = async (): Promise<number> => {
+      const r = await apiResult(own.apiUrl, API_KEY, 'channels', { pattern: channel });
+      return r.channels[channel]?.num_clients ?? 0;
+    };
+    await waitFor(async () => (await clients()) === 1, 'subscribed session');
+    // The peer goes away without a SockJS close: the session lives on for disconnect_delay, then ends.
+    stream.abort();
+    await read;
+    await waitFor(async () => (await clients()) === 0, 'session released', 10_000);
+    assert.equal((await send('{}')).status, 404);
+  });
+
   it('closes SockJS connections on bad input and keeps serving', async (t) => {
     // Not JSON at all inside SockJS framing: SockJS closes the WebSocket.
     {
