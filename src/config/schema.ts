@@ -306,6 +306,12 @@ export const CONFIG_SCHEMA: Fields = {
     max_receive_message_size: int('Max request size (0 = 4 MiB).'),
     tls: tls('TLS.'),
   }),
+  sockjs: obj('SockJS transport (JSON protocol), with its WebSocket endpoint and HTTP fallbacks.', {
+    ...endpoint('Enable SockJS.', '/connection/sockjs'),
+    url: str('sockjs-client script URL for the iframe-based transports.', 'https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js'),
+    heartbeat_delay: dur('Interval of SockJS heartbeat frames on an idle session.', '25s'),
+    disconnect_delay: dur('How long a session with no receiving request open lives on.', '5s'),
+  }),
   emulation: obj('Emulation endpoint for SSE / HTTP streaming commands.', {
     handler_prefix: str('Path.', '/emulation'),
     max_request_body_size: int('Max request body (bytes).', 65536),

@@ -479,6 +479,13 @@ export interface UniWebSocketConfig extends EndpointConfig, WebSocketTuningConfi
   readonly join_push_messages: boolean;
 }
 
+/** `sockjs` section (durations in ms). */
+export interface SockJsConfig extends EndpointConfig {
+  readonly url: string;
+  readonly heartbeat_delay: number;
+  readonly disconnect_delay: number;
+}
+
 /** `uni_grpc` section. */
 export interface UniGrpcConfig {
   readonly enabled: boolean;
@@ -577,6 +584,7 @@ export interface GyreConfig {
   readonly uni_http_stream: UniStreamTransportConfig;
   readonly uni_websocket: UniWebSocketConfig;
   readonly uni_grpc: UniGrpcConfig;
+  readonly sockjs: SockJsConfig;
   readonly emulation: EmulationConfig;
   readonly admin: AdminConfig;
   readonly prometheus: PrometheusConfig;

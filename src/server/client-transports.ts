@@ -1,7 +1,7 @@
 /**
  * Mounts the client transports besides bidirectional WebSocket: HTTP-streaming, SSE and
- * their emulation endpoint, uni_websocket, uni_sse and uni_http_stream, each behind its
- * config section. Every connection endpoint goes through the origin/CORS rule and the
+ * their emulation endpoint, SockJS, uni_websocket, uni_sse and uni_http_stream, each behind
+ * its config section. Every connection endpoint goes through the origin/CORS rule and the
  * `client.connection_limit` check (503); `/emulation` gets only the origin/CORS rule.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,6 +11,7 @@ import type { Logger } from '../core/index.js';
 import type { UniDisconnectTransform } from '../core/index.js';
 import { EmulationHandler, ForwardingEmulationRouter, LocalEmulationRouter } from '../transports/emulation.js';
 import { HttpStreamHandler } from '../transports/http-stream.js';
+import { SockJsHandler } from '../transports/sockjs.js';
 import { SseHandler } from '../transports/sse.js';
 import { UniHttpStreamHandler } from '../transports/uni-http-stream.js';
 import { UniSseHandler } from '../transports/uni-sse.js';
@@ -38,6 +39,9 @@ export interface ClientTransportsConfig {
   http_stream?: StreamSection;
   sse?: StreamSection;
   emulation?: { handler_prefix?: string; max_request_body_size?: number };
+  /** Durations in milliseconds, as the loaded config holds them. */
+  sockjs?: { enabled?: boolean; handler_prefix?: string; url?: string; heartbeat_delay?: number; disconnect_delay?: number };
+  websocket?: { message_size_limit?: number };
   uni_websocket?: {
     enabled?: boolean;
     handler_prefix?: string;
@@ -62,6 +66,7 @@ export class ClientTransports {
   readonly emulation: LocalEmulationRouter | undefined;
   private readonly uniWs: UniWebSocketHandler | undefined;
   private readonly uniWsPath: string;
+  private readonly sockjs: SockJsHandler | undefined;
 
   constructor(
     private readonly node: Node,
@@ -101,6 +106,28 @@ export class ClientTransports {
       });
       this.mount(section.handler_prefix || path, h, true);
     }
+    const sj = config.sockjs ?? {};
+    if (sj.enabled) {
+      const h = new SockJsHandler(node, {
+        prefix: sj.handler_prefix,
+        clientUrl: sj.url,
+        heartbeatDelayMs: sj.heartbeat_delay,
+        disconnectDelayMs: sj.disconnect_delay,
+        messageSizeLimit: config.websocket?.message_size_limit,
+        acceptsConnection: () => this.acceptsConnection(),
+      });
+      this.sockjs = h;
+      this.routes.push((req, res) => {
+        if (!h.owns(pathOf(req))) return false;
+        // SockJS answers CORS itself, reflecting the Origin: only allowed origins get that far.
+        if (!this.origin.allowed(req.headers.origin)) {
+          res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end('Forbidden\n');
+          return true;
+        }
+        h.handle(req, res);
+        return true;
+      });
+    }
     const uw = config.uni_websocket ?? {};
     this.uniWsPath = uw.handler_prefix || '/connection/uni_websocket';
     if (uw.enabled) {
@@ -118,12 +145,13 @@ export class ClientTransports {
 
   /** True when a WebSocket upgrade on this path belongs to one of these transports. */
   ownsUpgrade(path: string): boolean {
-    return this.uniWs !== undefined && path === this.uniWsPath;
+    return (this.uniWs !== undefined && path === this.uniWsPath) || (this.sockjs?.owns(path) ?? false);
   }
 
   /** Completes an upgrade for which ownsUpgrade() was true (origin and limits already checked). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    this.uniWs?.handleUpgrade(req, socket, head);
+    if (this.sockjs?.owns(pathOf(req))) this.sockjs.handleUpgrade(req, socket, head);
+    else this.uniWs?.handleUpgrade(req, socket, head);
   }
 
   /** True when the node can take one more connection (`client.connection_limit`, shutdown). */
@@ -157,6 +185,7 @@ export class ClientTransports {
 
   close(): void {
     this.uniWs?.close();
+    this.sockjs?.close();
   }
 }
 
