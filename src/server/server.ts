@@ -27,6 +27,7 @@ import { buildEngine } from './engine.js';
 import { FastApiPath } from './fast-api.js';
 import type { GrpcServers, GrpcServersConfig } from './grpc-servers.js';
 import { OriginCheck } from './origin.js';
+import { planReload, type ReloadOutcome } from './reload.js';
 import { gyreVersion } from './version.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
@@ -103,12 +104,15 @@ export class GyreServer {
   private readonly closeController: () => Promise<void>;
   /** Async consumers, started after the node and closed before it. */
   private readonly consumers: Consumer[];
+  /** The configuration whose token and namespace settings are in effect (the start one until a reload). */
+  private applied: ServerConfig;
 
   constructor(
     private readonly config: ServerConfig,
     opts: ServerOptions = {},
   ) {
     this.logger = opts.logger ?? nodeLoggerFallback;
+    this.applied = config;
     const client = config.client ?? {};
     const tokenVerifier = buildVerifier(client);
     const engine = buildEngine(
@@ -194,6 +198,23 @@ export class GyreServer {
     if (grpcExecutor) this.ops.metrics?.observeApi(grpcExecutor);
     this.grpc = new GrpcServers(this.node, config, grpcExecutor, this.logger);
     await this.grpc.listen();
+  }
+
+  /**
+   * Configuration reload: builds token verifiers from `next` and swaps them in together with
+   * its channel namespace options; connections and subscriptions already established are not
+   * touched. Anything else that differs from the start configuration is only reported, in
+   * `restartNeeded`. Rejects, leaving the running configuration in place, when the new token
+   * settings cannot work (bad key, unsafe JWKS template, bad regex).
+   */
+  async reload(next: ServerConfig): Promise<ReloadOutcome> {
+    const verifier = buildVerifier(next.client ?? {});
+    await verifier.ready();
+    const { restartNeeded } = planReload(this.config, next);
+    const { applied } = planReload(this.applied, next);
+    this.node.reconfigure({ tokenVerifier: verifier, channel: next.channel ?? {} });
+    this.applied = next;
+    return { applied, restartNeeded };
   }
 
   /** Starts the node (broker connection). Called by listen() and attach(). */
@@ -365,7 +386,7 @@ export class GyreServer {
   }
 }
 
-function buildVerifier(client: NonNullable<ServerConfig['client']>): TokenVerifier {
+function buildVerifier(client: NonNullable<ServerConfig['client']>): JwtVerifier {
   const sub = client.subscription_token?.enabled ? client.subscription_token : undefined;
   return new JwtVerifier(client.token ?? {}, sub, {
     skipSignatureVerify: !!client.insecure_skip_token_signature_verify,
