@@ -21,6 +21,7 @@ import { Node } from '../core/index.js';
 import type { ClientRules, SharedPollRules } from '../core/index.js';
 import type { Logger, TokenVerifier } from '../core/index.js';
 import { WebSocketHandler } from '../transports/websocket.js';
+import { inflatedMessageLimit } from '../transports/ws-frames.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
 import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
@@ -44,7 +45,7 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
   rpc?: { ping?: { enabled?: boolean; method?: string } };
   shared_poll?: SharedPollRules;
   http_api?: { disabled?: boolean; handler_prefix?: string; key?: string; error_mode?: string; external?: boolean; insecure?: boolean };
-  websocket?: { disabled?: boolean; handler_prefix?: string; message_size_limit?: number; compression?: boolean };
+  websocket?: { disabled?: boolean; handler_prefix?: string; message_size_limit?: number; decompressed_message_size_limit?: number; compression?: boolean };
   health?: { enabled?: boolean; handler_prefix?: string };
   node?: { name?: string };
   engine?: { type?: string; redis?: object };
@@ -139,7 +140,10 @@ export class GyreServer {
         handlers: opts.handlers,
         proxies: this.proxies.bindings,
         mapBroker: buildMapBroker(config.map_broker ?? {}, this.logger),
-        maxCommandBytes: config.websocket?.message_size_limit || 65536,
+        // A compressed WebSocket message may inflate past message_size_limit, up to its own bound.
+        maxCommandBytes: config.websocket?.compression
+          ? inflatedMessageLimit(config.websocket.message_size_limit || 65536, config.websocket.decompressed_message_size_limit)
+          : config.websocket?.message_size_limit || 65536,
       },
     );
     this.lifecycle = new LifecycleEvents(this.node, config as LifecycleConfigSource, this.logger);
@@ -148,6 +152,7 @@ export class GyreServer {
     if (!config.websocket?.disabled) {
       this.ws = new WebSocketHandler(this.node, {
         messageSizeLimit: config.websocket?.message_size_limit,
+        decompressedMessageSizeLimit: config.websocket?.decompressed_message_size_limit,
         compression: config.websocket?.compression,
         pingIntervalMs: client.ping_interval,
         pongTimeoutMs: client.pong_timeout,
