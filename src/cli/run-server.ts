@@ -39,6 +39,33 @@ function logStartup(logger: pino.Logger, loaded: LoadedConfig): void {
   if (auth !== undefined) logger.warn(`NO CLIENT CAN CONNECT: ${auth}`);
 }
 
+/** What the root command needs of the running server. */
+interface ReloadableServer {
+  close(reason?: string): Promise<void>;
+  reload(next: LoadedConfig['config']): Promise<{ applied: string[]; restartNeeded: string[] }>;
+}
+
+/**
+ * SIGHUP: re-reads file, env and flags as at start and validates them. A valid configuration
+ * swaps in its token verifiers and namespace options; any other change is logged as needing a
+ * restart. An invalid one is logged at ERROR and the running configuration stays.
+ */
+async function reloadConfig(server: ReloadableServer, opts: RunServerOptions, logger: pino.Logger): Promise<void> {
+  logger.info({ signal: 'SIGHUP' }, 'reloading configuration');
+  let outcome: { applied: string[]; restartNeeded: string[] };
+  try {
+    const loaded = loadConfig({ configPath: opts.configPath, explicitConfig: opts.explicitConfig, flags: opts.flags });
+    for (const key of loaded.unknownKeys) logger.warn({ key }, 'unknown key in configuration file');
+    outcome = await server.reload(loaded.config);
+  } catch (err) {
+    const message = err instanceof ConfigError ? err.message : errorMessage(err);
+    logger.error({ error: message }, 'error reloading configuration, keeping the current one');
+    return;
+  }
+  for (const path of outcome.restartNeeded) logger.warn({ path }, 'configuration change ignored until restart');
+  logger.info({ applied: outcome.applied }, 'configuration reloaded');
+}
+
 function removePidFile(path: string): void {
   if (path === '') return;
   try {
@@ -75,7 +102,7 @@ export async function runServer(out: Output, opts: RunServerOptions): Promise<nu
     }
   }
 
-  let server: { close(reason?: string): Promise<void> };
+  let server: ReloadableServer;
   try {
     const mod = await import('../server/index.js');
     server = await mod.startServer(config, { logger });
@@ -120,8 +147,11 @@ export async function runServer(out: Output, opts: RunServerOptions): Promise<nu
     };
     const onInt = (): void => shutdown('SIGINT');
     const onTerm = (): void => shutdown('SIGTERM');
+    // Reloads run one after another: a burst of SIGHUPs applies the last file state in order.
+    let reloads = Promise.resolve();
     const onHup = (): void => {
-      logger.warn('configuration reload (SIGHUP) is not supported yet, keeping current config');
+      if (shuttingDown) return;
+      reloads = reloads.then(() => reloadConfig(server, opts, logger));
     };
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);

@@ -27,9 +27,13 @@ export interface ResolvedChannel {
 
 const asciiRe = /^[\x00-\x7F]*$/;
 
+/** The part of ChannelRules a running resolver can swap (configuration reload). */
+export type ReloadableChannelRules = Pick<ChannelRules, 'without_namespace' | 'namespaces' | 'publication_data_format'>;
+
 export class ChannelResolver {
-  private readonly byName = new Map<string, NamespaceOptions>();
-  private readonly regexes = new Map<string, PatternMatcher | null>();
+  private byName = new Map<string, NamespaceOptions>();
+  private withoutNamespace: ChannelOptions = {};
+  private regexes = new Map<string, PatternMatcher | null>();
   readonly privatePrefix: string;
   readonly namespaceBoundary: string;
   readonly userBoundary: string;
@@ -44,7 +48,7 @@ export class ChannelResolver {
     private readonly rules: ChannelRules,
     private readonly compileRegex: CompilePattern = compileEcmaScript,
   ) {
-    for (const ns of rules.namespaces ?? []) this.byName.set(ns.name, ns);
+    this.installOptions(rules);
     this.privatePrefix = rules.private_prefix ?? '$';
     this.namespaceBoundary = rules.namespace_boundary ?? ':';
     this.userBoundary = rules.user_boundary ?? '#';
@@ -52,12 +56,35 @@ export class ChannelResolver {
     this.maxLength = rules.max_length || 255;
   }
 
+  /**
+   * Swaps the namespace options (and the global publication data format) for the ones given;
+   * the next resolve() sees them. Boundaries, prefixes and the meta TTL keep their start values.
+   * Options already handed out (existing subscriptions) are not touched.
+   */
+  reloadOptions(rules: ReloadableChannelRules): void {
+    this.installOptions(rules);
+    this.regexes = new Map();
+  }
+
+  /**
+   * Indexes the namespaces, each with the global `publication_data_format` filled in where it
+   * sets none, so every reader of resolved options (client and server API) sees the effective one.
+   */
+  private installOptions(rules: ReloadableChannelRules): void {
+    const globalFormat = rules.publication_data_format ?? '';
+    const withFormat = <T extends ChannelOptions>(o: T): T => (o.publication_data_format || !globalFormat ? o : { ...o, publication_data_format: globalFormat });
+    const byName = new Map<string, NamespaceOptions>();
+    for (const ns of rules.namespaces ?? []) byName.set(ns.name, withFormat(ns));
+    this.byName = byName;
+    this.withoutNamespace = withFormat(rules.without_namespace ?? {});
+  }
+
   /** Options for a channel, or undefined when its namespace is not configured. */
   resolve(channel: string): ResolvedChannel | undefined {
     let name = channel;
     if (this.privatePrefix && name.startsWith(this.privatePrefix)) name = name.slice(this.privatePrefix.length);
     const idx = this.namespaceBoundary ? name.indexOf(this.namespaceBoundary) : -1;
-    if (idx < 0) return { namespace: '', rest: name, options: this.rules.without_namespace ?? {} };
+    if (idx < 0) return { namespace: '', rest: name, options: this.withoutNamespace };
     const ns = name.slice(0, idx);
     const options = this.byName.get(ns);
     if (!options) return undefined;
@@ -109,8 +136,9 @@ export class ChannelResolver {
     return options.history_meta_ttl || this.rules.history_meta_ttl || 0;
   }
 
+  /** The effective publication data format of resolved options (the global default is already merged in). */
   dataFormat(options: ChannelOptions): string {
-    return options.publication_data_format || this.rules.publication_data_format || '';
+    return options.publication_data_format ?? '';
   }
 }
 

@@ -12,7 +12,7 @@ import { CodecError, codecFor } from '../protocol/codec.js';
 import { Disconnect, Disconnects, Errors, Unsubscribes } from '../protocol/codes.js';
 import type { ClientInfo, ProtocolType, Reply } from '../protocol/types.js';
 import type { ChannelOptions } from './channel-options.js';
-import { ChannelResolver, historyEnabled } from './channels.js';
+import { ChannelResolver, historyEnabled, type ReloadableChannelRules } from './channels.js';
 import { ClientSession } from './client/client.js';
 import type { NodeContext } from './client/context.js';
 import { addServerSubscription, type ServerSubscribeInput } from './client/server-subs.js';
@@ -93,7 +93,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   readonly hub: Hub<ClientSession>;
   readonly broker: Broker;
   readonly presenceManager: PresenceManager;
-  readonly tokenVerifier: TokenVerifier | undefined;
+  private verifier: TokenVerifier | undefined;
   readonly handlers: NodeHandlers;
   readonly wheel: TimerWheel;
   readonly clock: Clock;
@@ -128,7 +128,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.resolver = new ChannelResolver(options.channel ?? {}, options.compileRegex);
     this.broker = deps.broker;
     this.presenceManager = deps.presenceManager;
-    this.tokenVerifier = deps.tokenVerifier;
+    this.verifier = deps.tokenVerifier;
     this.handlers = deps.handlers ?? {};
     this.proxies = deps.proxies ?? noProxies;
     this.mapBroker = deps.mapBroker;
@@ -185,6 +185,21 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
         () => this.retryBroker(attempt + 1),
       );
     }, delay).unref();
+  }
+
+  /** Verifies connection and subscription tokens; the one in place when a token arrives is used. */
+  get tokenVerifier(): TokenVerifier | undefined {
+    return this.verifier;
+  }
+
+  /**
+   * Configuration reload: swaps the token verifier and/or the namespace options. Sessions and
+   * subscriptions already established keep what they were accepted with; the next token check
+   * and channel resolution use the new values.
+   */
+  reconfigure(update: { tokenVerifier?: TokenVerifier; channel?: ReloadableChannelRules }): void {
+    if (update.tokenVerifier) this.verifier = update.tokenVerifier;
+    if (update.channel) this.resolver.reloadOptions(update.channel);
   }
 
   /** Creates the session for a freshly accepted transport. */

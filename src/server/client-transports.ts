@@ -47,13 +47,30 @@ export interface ClientTransportsConfig {
     handler_prefix?: string;
     message_size_limit?: number;
     compression?: boolean;
+    /** Largest message after inflating; 0 = 10 x message_size_limit. */
+    decompressed_message_size_limit?: number;
     join_push_messages?: boolean;
     disable_disconnect_push?: boolean;
     disable_closing_handshake?: boolean;
   };
   uni_sse?: UniStreamSection;
   uni_http_stream?: UniStreamSection;
+  /** `GET /connection/init` answering `{}` (connection warm-up). */
+  init?: { enabled?: boolean; handler_prefix?: string };
 }
+
+/** The connection warm-up endpoint: GET answers `{}`, preflights are answered empty, anything else 405. */
+const initHandler: HttpHandler = {
+  handle(req, res) {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' }).end('{}');
+    } else if (req.method === 'OPTIONS') {
+      res.writeHead(200).end();
+    } else {
+      res.writeHead(405, { allow: 'GET', 'content-type': 'text/plain; charset=utf-8' }).end('Method Not Allowed\n');
+    }
+  },
+};
 
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
 type HttpHandler = { handle(req: IncomingMessage, res: ServerResponse): void };
@@ -128,11 +145,13 @@ export class ClientTransports {
         return true;
       });
     }
+    if (config.init?.enabled) this.mount(config.init.handler_prefix || '/connection/init', initHandler, true);
     const uw = config.uni_websocket ?? {};
     this.uniWsPath = uw.handler_prefix || '/connection/uni_websocket';
     if (uw.enabled) {
       this.uniWs = new UniWebSocketHandler(node, {
         messageSizeLimit: uw.message_size_limit,
+        decompressedMessageSizeLimit: uw.decompressed_message_size_limit,
         compression: uw.compression,
         pingIntervalMs: config.client?.ping_interval,
         joinPushMessages: uw.join_push_messages,

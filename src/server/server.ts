@@ -23,12 +23,14 @@ import { Node } from '../core/index.js';
 import type { ClientRules, SharedPollRules } from '../core/index.js';
 import type { Logger, TokenVerifier } from '../core/index.js';
 import { WebSocketHandler } from '../transports/websocket.js';
+import { inflatedMessageLimit } from '../transports/ws-frames.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
 import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
 import { FastApiPath } from './fast-api.js';
 import type { GrpcServers, GrpcServersConfig } from './grpc-servers.js';
 import { OriginCheck } from './origin.js';
+import { planReload, type ReloadOutcome } from './reload.js';
 import { gyreVersion } from './version.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
@@ -55,7 +57,7 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
   rpc?: { ping?: { enabled?: boolean; method?: string } };
   shared_poll?: SharedPollRules;
   http_api?: { disabled?: boolean; handler_prefix?: string; key?: string; error_mode?: string; external?: boolean; insecure?: boolean };
-  websocket?: { disabled?: boolean; handler_prefix?: string; message_size_limit?: number; compression?: boolean };
+  websocket?: { disabled?: boolean; handler_prefix?: string; message_size_limit?: number; decompressed_message_size_limit?: number; compression?: boolean };
   health?: { enabled?: boolean; handler_prefix?: string };
   node?: { name?: string };
   engine?: { type?: string; redis?: object };
@@ -117,12 +119,15 @@ export class GyreServer {
   private readonly closeController: () => Promise<void>;
   /** Async consumers, started after the node and closed before it. */
   private readonly consumers: Consumer[];
+  /** The configuration whose token and namespace settings are in effect (the start one until a reload). */
+  private applied: ServerConfig;
 
   constructor(
     private readonly config: ServerConfig,
     opts: ServerOptions = {},
   ) {
     this.logger = opts.logger ?? nodeLoggerFallback;
+    this.applied = config;
     const client = config.client ?? {};
     const tokenVerifier = buildVerifier(client);
     const engine = buildEngine(
@@ -149,7 +154,10 @@ export class GyreServer {
         handlers: opts.handlers,
         proxies: this.proxies.bindings,
         mapBroker: buildMapBroker(config.map_broker ?? {}, this.logger),
-        maxCommandBytes: config.websocket?.message_size_limit || 65536,
+        // A compressed WebSocket message may inflate past message_size_limit, up to its own bound.
+        maxCommandBytes: config.websocket?.compression
+          ? inflatedMessageLimit(config.websocket.message_size_limit || 65536, config.websocket.decompressed_message_size_limit)
+          : config.websocket?.message_size_limit || 65536,
       },
     );
     this.lifecycle = new LifecycleEvents(this.node, config as LifecycleConfigSource, this.logger);
@@ -158,6 +166,7 @@ export class GyreServer {
     if (!config.websocket?.disabled) {
       this.ws = new WebSocketHandler(this.node, {
         messageSizeLimit: config.websocket?.message_size_limit,
+        decompressedMessageSizeLimit: config.websocket?.decompressed_message_size_limit,
         compression: config.websocket?.compression,
         pingIntervalMs: client.ping_interval,
         pongTimeoutMs: client.pong_timeout,
@@ -208,6 +217,23 @@ export class GyreServer {
     if (grpcExecutor) this.ops.metrics?.observeApi(grpcExecutor);
     this.grpc = new GrpcServers(this.node, config, grpcExecutor, this.logger);
     await this.grpc.listen();
+  }
+
+  /**
+   * Configuration reload: builds token verifiers from `next` and swaps them in together with
+   * its channel namespace options; connections and subscriptions already established are not
+   * touched. Anything else that differs from the start configuration is only reported, in
+   * `restartNeeded`. Rejects, leaving the running configuration in place, when the new token
+   * settings cannot work (bad key, unsafe JWKS template, bad regex).
+   */
+  async reload(next: ServerConfig): Promise<ReloadOutcome> {
+    const verifier = buildVerifier(next.client ?? {});
+    await verifier.ready();
+    const { restartNeeded } = planReload(this.config, next);
+    const { applied } = planReload(this.applied, next);
+    this.node.reconfigure({ tokenVerifier: verifier, channel: next.channel ?? {} });
+    this.applied = next;
+    return { applied, restartNeeded };
   }
 
   /** Starts the node (broker connection). Called by listen() and attach(). */
@@ -419,7 +445,7 @@ export class GyreServer {
   }
 }
 
-function buildVerifier(client: NonNullable<ServerConfig['client']>): TokenVerifier {
+function buildVerifier(client: NonNullable<ServerConfig['client']>): JwtVerifier {
   const sub = client.subscription_token?.enabled ? client.subscription_token : undefined;
   return new JwtVerifier(client.token ?? {}, sub, {
     skipSignatureVerify: !!client.insecure_skip_token_signature_verify,

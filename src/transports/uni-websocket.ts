@@ -19,12 +19,14 @@ import { transportRequest } from './http-common.js';
 import { connectParam } from './sse.js';
 import { parseConnectRequest } from './uni-stream.js';
 import { FramePinger } from './frame-pinger.js';
-import { wsServerBounds } from './ws-frames.js';
+import { inflatedMessageLimit, wsServerBounds } from './ws-frames.js';
 
 export interface UniWebSocketOptions {
   /** Largest client message in bytes (`uni_websocket.message_size_limit`, default 65536). */
   messageSizeLimit?: number;
   compression?: boolean;
+  /** Largest client message of a compressed connection after inflating; 0 = 10 x messageSizeLimit. */
+  decompressedMessageSizeLimit?: number;
   /** Interval of the WebSocket ping frames (`client.ping_interval`, default 25 s). */
   pingIntervalMs?: number;
   /** Several pushes of one flush share a frame, joined with '\n'. */
@@ -110,7 +112,8 @@ export class UniWebSocketHandler {
     this.wss = new WebSocketServer({
       ...wsServerBounds,
       noServer: true,
-      maxPayload: opts.messageSizeLimit || 65536,
+      // Without compression ws's one bound is the message size limit; with it, the inflated bound.
+      maxPayload: opts.compression ? inflatedMessageLimit(opts.messageSizeLimit || 65536, opts.decompressedMessageSizeLimit) : opts.messageSizeLimit || 65536,
       perMessageDeflate: opts.compression ? { threshold: 0 } : false,
       clientTracking: false,
     });

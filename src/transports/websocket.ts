@@ -37,6 +37,7 @@ import {
   MAX_MESSAGE_FRAMES,
   MAX_PENDING_PONGS,
   pingFrame,
+  inflatedMessageLimit,
   pongFrame,
   readFrames,
   sendableCloseCode,
@@ -50,6 +51,8 @@ export interface WebSocketOptions {
   /** Largest incoming message in bytes (close 1009 above it). */
   messageSizeLimit?: number;
   compression?: boolean;
+  /** Largest message of a compressed connection after inflating; 0 = 10 x messageSizeLimit. */
+  decompressedMessageSizeLimit?: number;
   /** Interval of WebSocket ping frames for `cf_ws_frame_ping_pong=true` connections. */
   pingIntervalMs?: number;
   pongTimeoutMs?: number;
@@ -345,7 +348,9 @@ export class WebSocketHandler {
   ) {
     this.maxMessageBytes = opts.messageSizeLimit || 65536;
     this.pinger = new FramePinger(opts.pingIntervalMs || 25_000);
-    this.deflate = opts.compression ? new DeflateWebSockets(node, this.maxMessageBytes, this.pinger) : undefined;
+    this.deflate = opts.compression
+      ? new DeflateWebSockets(node, inflatedMessageLimit(this.maxMessageBytes, opts.decompressedMessageSizeLimit), this.pinger)
+      : undefined;
   }
 
   /**

@@ -43,6 +43,16 @@ export const MAX_PENDING_PONGS = 60;
 export const wsServerBounds = Object.freeze({ maxFragments: MAX_MESSAGE_FRAMES, maxPendingAutoPongs: MAX_PENDING_PONGS });
 
 /**
+ * The message bound of a permessage-deflate connection: `decompressed_message_size_limit`,
+ * or 10 x the message size limit when it is 0. ws checks one bound against both the bytes on
+ * the wire and the inflated message, so a compressed connection's messages may reach it on
+ * either count; past it the connection closes with 1009 (message too big).
+ */
+export function inflatedMessageLimit(messageSizeLimit: number, decompressedLimit: number | undefined): number {
+  return decompressedLimit && decompressedLimit > 0 ? decompressedLimit : 10 * messageSizeLimit;
+}
+
+/**
  * The bytes of a frame that did not arrive whole. Before its header is complete `size` is 0
  * and `buf` holds just the bytes so far (at most 13, `filled` === `buf.length`). Once the
  * header was read `size` is the frame's total length and `buf` grows with what arrives
