@@ -176,7 +176,7 @@ async function main(): Promise<void> {
 /** Drops the tables and functions a PostgreSQL run created under `prefix`. */
 function dropPrefix(prefix: string): void {
   const sql = `DO $$ DECLARE r record; BEGIN
-    FOR r IN SELECT tablename FROM pg_tables WHERE tablename LIKE '${prefix}%' AND tablename NOT LIKE '%_p2%' LOOP EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(r.tablename) || ' CASCADE'; END LOOP;
+    FOR r IN SELECT relname AS tablename FROM pg_class WHERE relkind IN ('r', 'p') AND NOT relispartition AND relname LIKE '${prefix}%' LOOP EXECUTE 'DROP TABLE IF EXISTS ' || quote_ident(r.tablename) || ' CASCADE'; END LOOP;
     FOR r IN SELECT p.oid::regprocedure AS f FROM pg_proc p WHERE p.proname LIKE '${prefix}%' LOOP EXECUTE 'DROP FUNCTION IF EXISTS ' || r.f || ' CASCADE'; END LOOP;
   END $$;`;
   try {

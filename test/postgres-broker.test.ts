@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { BrokerError, createBroker } from '../src/brokers/index.js';
 import type { PostgresBrokerOptions } from '../src/brokers/index.js';
-import { dropStreamSchema, streamNames } from '../src/brokers/postgres/index.js';
+import { dropStreamSchema, STREAM_SCHEMA_VERSION, streamNames } from '../src/brokers/postgres/index.js';
 import { PostgresBroker } from '../src/brokers/postgres/index.js';
 import type { Broker, BrokerEventHandler, BrokerPublication, HistoryOptions } from '../src/core/ports.js';
 import { loadValues } from '../src/config/testing.js';
@@ -289,7 +289,7 @@ describe('postgres broker: schema and maintenance', () => {
     try {
       await Promise.all(brokers.map((b) => b.run(new Recorder())));
       const version = await admin.query(`SELECT schema_version FROM ${fresh}_stream_schema_version`);
-      assert.deepEqual(version.rows, [{ schema_version: 1 }]);
+      assert.deepEqual(version.rows, [{ schema_version: STREAM_SCHEMA_VERSION }]);
       const shards = await admin.query(`SELECT shard_id FROM ${fresh}_binary_stream_shard_lock ORDER BY shard_id`);
       assert.deepEqual(shards.rows.map((r: { shard_id: number }) => r.shard_id), [0, 1, 2, 3]);
     } finally {
@@ -298,6 +298,27 @@ describe('postgres broker: schema and maintenance', () => {
     await withBroker({ table_prefix: fresh, skip_schema_init: true }, async (b) => {
       assert.equal((await b.publish(uniqueChannel('skip'), bytes('{}'), HISTORY)).position.offset, 1);
     });
+  });
+
+  it('a database at the previous schema version gets the current functions at start', async () => {
+    const old = `gyre_t${randomBytes(4).toString('hex')}`;
+    prefixes.add(old);
+    await withBroker({ table_prefix: old }, async () => undefined);
+    for (const binary of [false, true]) {
+      const v = streamNames(old, binary);
+      await admin.query(`UPDATE ${v.schemaVersion} SET schema_version = $1`, [STREAM_SCHEMA_VERSION - 1]);
+      const def = (await admin.query<{ def: string }>(`SELECT pg_get_functiondef($1::regproc) AS def`, [v.publish])).rows[0]!.def;
+      const body = def.slice(def.indexOf('$function$') + '$function$'.length, def.lastIndexOf('$function$'));
+      await admin.query(def.replace(body, `\nBEGIN\n  RAISE EXCEPTION 'body of an older schema version';\nEND\n`));
+    }
+    await withBroker({ table_prefix: old }, async (b) => {
+      assert.equal((await b.publish(uniqueChannel('upgraded'), bytes('{}'), HISTORY)).position.offset, 1);
+    });
+    await withBroker({ table_prefix: old, binary_data: true }, async (b) => {
+      assert.equal((await b.publish(uniqueChannel('upgraded'), bytes('raw'), HISTORY)).position.offset, 1);
+    });
+    const version = await admin.query(`SELECT schema_version FROM ${old}_binary_stream_schema_version`);
+    assert.deepEqual(version.rows, [{ schema_version: STREAM_SCHEMA_VERSION }]);
   });
 
   it('maintenance creates partitions ahead, drops old ones and deletes expired rows', async () => {

@@ -16,7 +16,7 @@ import { ensureDailyPartitions } from './partitions.js';
 import { inTransaction, type PgQueryable } from './pool.js';
 
 /** Version of the objects below; bump it (and add a MIGRATIONS entry when needed) on any change. */
-export const STREAM_SCHEMA_VERSION = 1;
+export const STREAM_SCHEMA_VERSION = 2;
 
 /**
  * SQL run, in order, to bring a variant from version n-1 to n before the DDL below is applied.
@@ -148,9 +148,16 @@ function publishArgs(T: string): string {
 function functionsDdl(n: StreamNames): string {
   const T = n.dataType;
   return `
-CREATE OR REPLACE FUNCTION ${n.newEpoch}() RETURNS TEXT LANGUAGE sql VOLATILE AS $fn$
-  SELECT string_agg(substr('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', 1 + floor(random() * 52)::int, 1), '')
-  FROM generate_series(1, 8)
+-- Eight random letters. PL/pgSQL rather than SQL: a SQL function is parsed and planned on every call.
+CREATE OR REPLACE FUNCTION ${n.newEpoch}() RETURNS TEXT LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  v_epoch TEXT := '';
+BEGIN
+  FOR i IN 1..8 LOOP
+    v_epoch := v_epoch || substr('abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', 1 + floor(random() * 52)::int, 1);
+  END LOOP;
+  RETURN v_epoch;
+END
 $fn$;
 
 -- Shard of a channel; a NULL count means the number of shard_lock rows. Locks the shard's row
@@ -178,13 +185,17 @@ $fn$;
 -- Publishes one publication. History is kept only when p_history_size > 0 and p_history_ttl > 0;
 -- p_meta_ttl NULL means 24 hours, negative means never expire, and the meta row always lives at
 -- least p_history_ttl. Suppressed (idempotency, version) publications write nothing.
+-- The shard lock of ${n.shardOf} is taken inline (one function call less). The common case (a live
+-- meta row, no version suppression) costs one UPDATE of the meta row; a missing or expired row,
+-- or a publication the version check may suppress, takes the general path: lock or create the
+-- row, check, then update it.
 CREATE OR REPLACE FUNCTION ${n.publish}(
   ${publishArgs(T)}
 ) RETURNS TABLE(out_result_id BIGINT, out_channel_offset BIGINT, out_epoch TEXT, out_suppressed BOOLEAN, out_suppress_reason TEXT)
 LANGUAGE plpgsql AS $fn$
 DECLARE
+  v_n INTEGER := p_num_shards;
   v_shard INTEGER;
-  v_history BOOLEAN := COALESCE(p_history_size, 0) > 0 AND COALESCE(p_history_ttl, interval '0') > interval '0';
   v_expires TIMESTAMPTZ;
   v_offset BIGINT := 0;
   v_epoch TEXT := '';
@@ -192,48 +203,37 @@ DECLARE
   v_version_epoch TEXT;
   v_prev ${T};
   v_id BIGINT;
-  v_cached_offset BIGINT;
-  v_cached_epoch TEXT;
 BEGIN
-  v_shard := ${n.shardOf}(p_channel, p_num_shards);
+  IF v_n IS NULL THEN
+    SELECT count(*)::INTEGER INTO v_n FROM ${n.shardLock};
+  END IF;
+  IF v_n IS NULL OR v_n <= 0 THEN
+    RAISE EXCEPTION '${n.shardLock} is empty: the stream broker schema was not initialised';
+  END IF;
+  v_shard := (abs(hashtext(p_channel)::BIGINT) % v_n)::INTEGER;
+  PERFORM 1 FROM ${n.shardLock} WHERE shard_id = v_shard FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION '${n.shardLock} has no row for shard %: num_shards does not match the schema', v_shard;
+  END IF;
 
   IF p_idempotency_key IS NOT NULL THEN
-    SELECT i.result_offset, i.result_epoch INTO v_cached_offset, v_cached_epoch FROM ${n.idempotency} i
+    SELECT i.result_offset, i.result_epoch INTO out_channel_offset, out_epoch FROM ${n.idempotency} i
      WHERE i.channel = p_channel AND i.idempotency_key = p_idempotency_key AND i.expires_at > now();
     IF FOUND THEN
-      RETURN QUERY SELECT NULL::BIGINT, v_cached_offset, v_cached_epoch, TRUE, 'idempotency'::TEXT;
+      out_suppressed := TRUE;
+      out_suppress_reason := 'idempotency';
+      RETURN NEXT;
       RETURN;
     END IF;
   END IF;
 
-  IF v_history THEN
+  IF COALESCE(p_history_size, 0) > 0 AND COALESCE(p_history_ttl, interval '0') > interval '0' THEN
     IF p_meta_ttl IS NOT NULL AND p_meta_ttl < interval '0' THEN
       v_expires := 'infinity';
     ELSE
       v_expires := now() + GREATEST(COALESCE(NULLIF(p_meta_ttl, interval '0'), interval '24 hours'), p_history_ttl);
     END IF;
-    -- Lock (or create) the meta row; an expired one starts over with a new epoch.
-    INSERT INTO ${n.meta} AS m (channel, top_offset, epoch, history_ttl, history_size, expires_at)
-    VALUES (p_channel, 0, ${n.newEpoch}(), p_history_ttl, p_history_size, v_expires)
-    ON CONFLICT (channel) DO UPDATE SET
-      top_offset = CASE WHEN m.expires_at <= now() THEN 0 ELSE m.top_offset END,
-      epoch = CASE WHEN m.expires_at <= now() THEN EXCLUDED.epoch ELSE m.epoch END,
-      top_version = CASE WHEN m.expires_at <= now() THEN 0 ELSE m.top_version END,
-      top_version_epoch = CASE WHEN m.expires_at <= now() THEN '' ELSE m.top_version_epoch END
-    RETURNING m.top_offset, m.epoch, m.top_version, m.top_version_epoch INTO v_offset, v_epoch, v_version, v_version_epoch;
-
-    IF COALESCE(p_version, 0) > 0 AND v_version > 0 AND p_version <= v_version
-       AND (COALESCE(p_version_epoch, '') = '' OR p_version_epoch = v_version_epoch) THEN
-      RETURN QUERY SELECT NULL::BIGINT, v_offset, v_epoch, TRUE, 'version'::TEXT;
-      RETURN;
-    END IF;
-
-    IF p_use_delta AND v_offset > 0 THEN
-      SELECT s.data INTO v_prev FROM ${n.stream} s
-       WHERE s.channel = p_channel AND s.epoch = v_epoch AND s.kind = 0 AND s.channel_offset = v_offset
-       LIMIT 1;
-    END IF;
-
+    -- Common case: a live row this publication is not suppressed by.
     UPDATE ${n.meta} AS m SET
       top_offset = m.top_offset + 1,
       history_ttl = p_history_ttl,
@@ -242,8 +242,50 @@ BEGIN
       top_version_epoch = CASE WHEN COALESCE(p_version, 0) > 0 THEN COALESCE(p_version_epoch, '') ELSE m.top_version_epoch END,
       expires_at = v_expires,
       updated_at = now()
-    WHERE m.channel = p_channel
-    RETURNING m.top_offset INTO v_offset;
+    WHERE m.channel = p_channel AND m.expires_at > now()
+      AND NOT (COALESCE(p_version, 0) > 0 AND m.top_version > 0 AND p_version <= m.top_version
+               AND (COALESCE(p_version_epoch, '') = '' OR p_version_epoch = m.top_version_epoch))
+    RETURNING m.top_offset, m.epoch INTO v_offset, v_epoch;
+
+    IF NOT FOUND THEN
+      -- Lock (or create) the meta row; an expired one starts over with a new epoch.
+      INSERT INTO ${n.meta} AS m (channel, top_offset, epoch, history_ttl, history_size, expires_at)
+      VALUES (p_channel, 0, ${n.newEpoch}(), p_history_ttl, p_history_size, v_expires)
+      ON CONFLICT (channel) DO UPDATE SET
+        top_offset = CASE WHEN m.expires_at <= now() THEN 0 ELSE m.top_offset END,
+        epoch = CASE WHEN m.expires_at <= now() THEN EXCLUDED.epoch ELSE m.epoch END,
+        top_version = CASE WHEN m.expires_at <= now() THEN 0 ELSE m.top_version END,
+        top_version_epoch = CASE WHEN m.expires_at <= now() THEN '' ELSE m.top_version_epoch END
+      RETURNING m.top_offset, m.epoch, m.top_version, m.top_version_epoch INTO v_offset, v_epoch, v_version, v_version_epoch;
+
+      IF COALESCE(p_version, 0) > 0 AND v_version > 0 AND p_version <= v_version
+         AND (COALESCE(p_version_epoch, '') = '' OR p_version_epoch = v_version_epoch) THEN
+        out_channel_offset := v_offset;
+        out_epoch := v_epoch;
+        out_suppressed := TRUE;
+        out_suppress_reason := 'version';
+        RETURN NEXT;
+        RETURN;
+      END IF;
+
+      UPDATE ${n.meta} AS m SET
+        top_offset = m.top_offset + 1,
+        history_ttl = p_history_ttl,
+        history_size = p_history_size,
+        top_version = CASE WHEN COALESCE(p_version, 0) > 0 THEN p_version ELSE m.top_version END,
+        top_version_epoch = CASE WHEN COALESCE(p_version, 0) > 0 THEN COALESCE(p_version_epoch, '') ELSE m.top_version_epoch END,
+        expires_at = v_expires,
+        updated_at = now()
+      WHERE m.channel = p_channel
+      RETURNING m.top_offset INTO v_offset;
+    END IF;
+
+    -- v_offset is the new top: the previous publication, if any, is the one just below it.
+    IF p_use_delta AND v_offset > 1 THEN
+      SELECT s.data INTO v_prev FROM ${n.stream} s
+       WHERE s.channel = p_channel AND s.epoch = v_epoch AND s.kind = 0 AND s.channel_offset = v_offset - 1
+       LIMIT 1;
+    END IF;
   END IF;
 
   INSERT INTO ${n.stream} (channel, channel_offset, epoch, kind, data, tags, client_id, user_id, conn_info, chan_info, prev_data, use_delta, shard_id)
@@ -260,7 +302,12 @@ BEGIN
   END IF;
 
   PERFORM pg_notify('${n.notifyChannel}', v_shard::TEXT);
-  RETURN QUERY SELECT v_id, v_offset, v_epoch, FALSE, NULL::TEXT;
+  out_result_id := v_id;
+  out_channel_offset := v_offset;
+  out_epoch := v_epoch;
+  out_suppressed := FALSE;
+  out_suppress_reason := NULL;
+  RETURN NEXT;
 END
 $fn$;
 
