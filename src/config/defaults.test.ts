@@ -90,12 +90,13 @@ describe('not-supported warnings', () => {
       ],
     });
     const paths = notSupportedWarnings(r.config).map((w) => w.replace(/: not supported yet$/, ''));
-    for (const p of ['broker.type', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'graphite', 'http_server.http3', 'consumers[1]']) {
+    for (const p of ['broker.type', 'prometheus.instrument_http_handlers', 'opentelemetry.google_cloud_adc_auth', 'http_server.http3', 'consumers[1]']) {
       assert.ok(paths.includes(p), p);
     }
     assert.ok(!paths.includes('http_server.tls'), 'TLS listeners are served');
     for (const p of ['client.proxy.connect', 'rpc.proxy', 'rpc.without_namespace.proxy_enabled']) assert.ok(!paths.includes(p), `GRPC ${p} is served`);
     assert.ok(!paths.includes('consumers[0]'), 'disabled consumers do not warn');
+    assert.ok(!paths.includes('graphite'), 'graphite export is served');
     const pg = loadValues({ broker: { enabled: true, type: 'postgres', postgres: { dsn: 'postgres://x' } } });
     assert.ok(!notSupportedWarnings(pg.config).includes('broker.type: not supported yet'), 'the postgres broker is served');
     assert.ok(!paths.includes('consumers[2]'), 'rabbitmq consumers are served');

@@ -89,6 +89,5 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
   if (config.prometheus.instrument_http_handlers) out.push('prometheus.instrument_http_handlers');
   if (config.prometheus.recovered_publications_histogram) out.push('prometheus.recovered_publications_histogram');
   if (config.opentelemetry.google_cloud_adc_auth) out.push('opentelemetry.google_cloud_adc_auth');
-  if (config.graphite.enabled) out.push('graphite');
   return out.map((path) => `${path}: not supported yet`);
 }

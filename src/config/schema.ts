@@ -223,6 +223,9 @@ export const CONFIG_SCHEMA: Fields = {
     namespace_boundary: str('Separator between namespace and the rest of the channel.', ':'),
     user_boundary: str('Marks user-limited channels.', '#'),
     user_separator: str('Separates user IDs after the user boundary.', ','),
+    client_channel_boundary: str(
+      'Gyre extension: marks client-limited channels ("" = off; "&" as in Centrifugo v1). A channel ending with the boundary plus a client ID (news&<client>) can be subscribed to only by that client.',
+    ),
   }),
   rpc: obj('Client RPC.', {
     proxy: obj('RPC proxy named "default".', PROXY),

@@ -327,6 +327,7 @@ export interface ChannelConfig {
   readonly namespace_boundary: string;
   readonly user_boundary: string;
   readonly user_separator: string;
+  readonly client_channel_boundary: string;
 }
 
 /** RPC namespace options. */

@@ -12,6 +12,8 @@ export interface ChannelRules {
   namespace_boundary?: string;
   user_boundary?: string;
   user_separator?: string;
+  /** Marks client-limited channels ("" = off): `news&<clientId>` is for that client only. */
+  client_channel_boundary?: string;
   max_length?: number;
   /** Global default meta TTL in ms. */
   history_meta_ttl?: number;
@@ -38,6 +40,7 @@ export class ChannelResolver {
   readonly namespaceBoundary: string;
   readonly userBoundary: string;
   readonly userSeparator: string;
+  readonly clientBoundary: string;
   readonly maxLength: number;
 
   /**
@@ -53,6 +56,7 @@ export class ChannelResolver {
     this.namespaceBoundary = rules.namespace_boundary ?? ':';
     this.userBoundary = rules.user_boundary ?? '#';
     this.userSeparator = rules.user_separator ?? ',';
+    this.clientBoundary = rules.client_channel_boundary ?? '';
     this.maxLength = rules.max_length || 255;
   }
 
@@ -125,6 +129,16 @@ export class ChannelResolver {
     if (idx < 0) return false;
     const users = channel.slice(idx + this.userBoundary.length).split(this.userSeparator);
     return users.includes(user);
+  }
+
+  /**
+   * False when client-limited channels are on, the channel contains the client boundary and
+   * the part after its last occurrence is not `clientId`; true otherwise.
+   */
+  clientAllowed(channel: string, clientId: string): boolean {
+    if (this.clientBoundary === '') return true;
+    const idx = channel.lastIndexOf(this.clientBoundary);
+    return idx < 0 || channel.slice(idx + this.clientBoundary.length) === clientId;
   }
 
   /** The personal channel of a user in a namespace ('' = no namespace). */

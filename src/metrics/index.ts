@@ -1,3 +1,4 @@
 /** Observability: Prometheus metrics fed by core and API events, and OpenTelemetry API spans. */
 export { GyreMetrics, type MetricsOptions } from './prometheus.js';
 export { createApiTracer, type ApiTracer, type ApiTracerOptions } from './tracing.js';
+export { GraphiteExporter, type GraphiteOptions } from './graphite.js';

@@ -10,7 +10,7 @@ import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/index.js';
 import type { CommandEvent, ConnectEvent } from '../core/index.js';
 import type { Logger } from '../core/index.js';
-import { GyreMetrics, createApiTracer, type ApiTracer } from '../metrics/index.js';
+import { GraphiteExporter, GyreMetrics, createApiTracer, type ApiTracer } from '../metrics/index.js';
 import { gyreVersion } from './version.js';
 
 /** The configuration sections this module reads (the loaded config satisfies it). */
@@ -18,14 +18,16 @@ export interface OpsConfig {
   admin?: AdminOptions & { enabled?: boolean; external?: boolean };
   prometheus?: { enabled?: boolean; handler_prefix?: string; native_histograms?: boolean };
   opentelemetry?: { enabled?: boolean; api?: boolean };
+  graphite?: { enabled?: boolean; host?: string; port?: number; prefix?: string; interval?: number; tags?: boolean };
   log?: { level?: string };
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export class OpsRoutes {
-  /** Present when `prometheus.enabled`. */
+  /** Present when `prometheus.enabled` or `graphite.enabled` (Graphite pushes the same registry). */
   readonly metrics: GyreMetrics | undefined;
+  private readonly graphite: GraphiteExporter | undefined;
   /** Present when `admin.enabled`. */
   readonly admin: AdminHandler | undefined;
   private tracer: ApiTracer | undefined;
@@ -40,9 +42,22 @@ export class OpsRoutes {
   ) {
     const level = (config.log?.level ?? 'info').toLowerCase();
     this.debug = level === 'debug' || level === 'trace';
-    if (config.prometheus?.enabled) {
-      this.metrics = new GyreMetrics(node, { version: gyreVersion, nativeHistograms: config.prometheus.native_histograms });
+    const graphite = config.graphite;
+    if (config.prometheus?.enabled || graphite?.enabled) {
+      this.metrics = new GyreMetrics(node, { version: gyreVersion, nativeHistograms: config.prometheus?.native_histograms });
       this.metrics.observeApi(executor);
+    }
+    if (graphite?.enabled && this.metrics) {
+      this.graphite = new GraphiteExporter({
+        registry: this.metrics.registry,
+        host: graphite.host || 'localhost',
+        port: graphite.port || 2003,
+        prefix: graphite.prefix ?? 'centrifugo',
+        nodeName: node.name,
+        intervalMs: graphite.interval ?? 0,
+        tags: !!graphite.tags,
+        logger,
+      });
     }
     if (config.admin?.enabled) {
       this.admin = new AdminHandler(config.admin, executor, node, logger);
@@ -53,7 +68,7 @@ export class OpsRoutes {
 
   /** Adds the metrics and admin routes: metrics on the internal port, admin there unless `admin.external`. */
   mount(external: Route[], internal: Route[]): void {
-    if (this.metrics) internal.push(this.metrics.route(this.config.prometheus?.handler_prefix || '/metrics'));
+    if (this.metrics && this.config.prometheus?.enabled) internal.push(this.metrics.route(this.config.prometheus?.handler_prefix || '/metrics'));
     if (this.admin) (this.config.admin?.external ? external : internal).push(this.admin.route);
   }
 
@@ -67,8 +82,9 @@ export class OpsRoutes {
     };
   }
 
-  /** Loads the OpenTelemetry SDK when tracing is on. */
+  /** Starts the Graphite push and loads the OpenTelemetry SDK when tracing is on. */
   async start(): Promise<void> {
+    this.graphite?.start();
     const otel = this.config.opentelemetry;
     if (!otel?.enabled || this.tracer) return;
     if (!otel.api) {
@@ -101,9 +117,10 @@ export class OpsRoutes {
     this.admin?.close();
   }
 
-  /** Detaches metrics and logging and flushes pending spans. */
+  /** Stops the Graphite push, detaches metrics and logging and flushes pending spans. */
   async close(): Promise<void> {
     this.admin?.close();
+    await this.graphite?.close();
     this.metrics?.close();
     for (const off of this.unsubscribe.splice(0)) off();
     const tracer = this.tracer;

@@ -51,6 +51,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
       if (!resolved) throw Disconnects.badRequest;
       const o = resolved.options;
       if (node.resolver.isPrivate(ch) || node.proxies.subscribe(resolved.namespace) || !node.resolver.validName(ch, resolved)) continue;
+      if (!node.resolver.clientAllowed(ch, c.id)) continue;
       const userLimited = !!o.allow_user_limited_channels && node.resolver.isUserLimited(ch);
       const ok = rules.insecure || (userLimited ? node.resolver.userAllowed(ch, creds.userId) : !!o.allow_subscribe_for_client && (creds.userId !== '' || !!o.allow_subscribe_for_anonymous));
       if (ok) creds.channels.set(ch, {});

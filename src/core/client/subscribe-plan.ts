@@ -120,6 +120,8 @@ export async function authorizeSubscribe(
   const resolved = resolver.resolve(channel);
   if (!resolved) throw Errors.unknownChannel;
   if (!resolver.validName(channel, resolved)) throw Errors.badRequest;
+  // A client-limited channel is a restriction before the whole chain: no handler, proxy or token opens it to another client.
+  if (!resolver.clientAllowed(channel, c.id)) throw Errors.permissionDenied;
   const opts = resolved.options;
   typeCheck(req.type ?? SubscribeTypes.stream, opts);
   if (req.tf && !opts.allow_tags_filter) throw Errors.badRequest;
