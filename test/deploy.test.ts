@@ -2,12 +2,16 @@
  * What can be checked of the deployment files without docker or helm: the Dockerfile's stages,
  * user, port and entrypoint, that everything it copies exists and is not dockerignored, that
  * the Helm chart's YAML parses, that templates reference only values that exist, that their
- * blocks balance, and that the chart's Gyre config loads cleanly.
+ * blocks balance, and that the chart's Gyre config loads cleanly. Also what `npm pack` would
+ * publish: the compiled library with its declarations, the CLI, the admin UI, the protos and
+ * the license, and nothing of the tests, benchmarks or source maps.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { loadValues } from '../src/config/testing.js';
 import { notSupportedWarnings } from '../src/config/index.js';
@@ -143,5 +147,44 @@ describe('Helm chart', () => {
     assert.deepEqual(loaded.unknownKeys, []);
     assert.deepEqual(notSupportedWarnings(loaded.config), []);
     assert.equal(loaded.config.shutdown.timeout, 30_000);
+  });
+});
+
+describe('npm package', () => {
+  it('has true metadata: license file, engines, bin, types', () => {
+    const pkg = JSON.parse(read('package.json')) as Record<string, any>;
+    assert.equal(pkg.license, 'MIT');
+    assert.match(read('LICENSE'), /^MIT License\n\nCopyright \(c\) Gyre contributors\n/);
+    assert.ok(typeof pkg.description === 'string' && pkg.description.length > 20);
+    assert.ok(Array.isArray(pkg.keywords) && pkg.keywords.includes('centrifugo'));
+    assert.equal(pkg.engines.node, '>=20');
+    assert.equal(pkg.bin.gyre, 'bin/gyre.js');
+    assert.ok(existsSync(join(repoRoot, pkg.bin.gyre)));
+    for (const field of ['repository', 'homepage', 'bugs']) {
+      // Only fields that point somewhere real: none is invented.
+      if (pkg[field] !== undefined) assert.doesNotMatch(JSON.stringify(pkg[field]), /example|TODO|placeholder|your-/i, field);
+    }
+  });
+
+  it('packs the library, CLI, UI, protos, README and LICENSE, without tests, bench or source maps', { timeout: 60_000 }, async () => {
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
+    const [report] = JSON.parse(stdout) as { files: { path: string }[] }[];
+    const files = new Set((report?.files ?? []).map((f) => f.path));
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/gyre.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/web/index.html', 'proto/api.proto']) {
+      assert.ok(files.has(f), `${f} is packed`);
+    }
+    // Every compiled library module comes with its declarations.
+    const js = [...files].filter((f) => f.startsWith('dist/src/') && f.endsWith('.js'));
+    assert.ok(js.length > 100, `${js.length} modules packed`);
+    for (const f of js) assert.ok(files.has(f.replace(/\.js$/, '.d.ts')), `${f} has declarations`);
+    const unwanted = [...files].filter((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.startsWith('src/') || f.startsWith('test/') || f.startsWith('bench/') || f.endsWith('.map') || /\.test(-helper)?\.(js|d\.ts)$/.test(f));
+    assert.deepEqual(unwanted, []);
+    // The packed library never reaches into what was left out.
+    for (const f of js) {
+      for (const m of readFileSync(join(repoRoot, f), 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+        const target = join(f, '..', m[1] as string);
+        assert.ok(files.has(target), `${f} imports ${target}, which is not packed`);
+      }
+    }
   });
 });
