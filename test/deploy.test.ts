@@ -54,13 +54,21 @@ describe('Dockerfile', () => {
     assert.ok(runtime.lines.some((l) => /^RUN npm ci\b.*--omit=dev/.test(l)), 'runtime installs production dependencies only');
   });
 
-  it('runs as a non-root user, exposes 8000 and starts bin/gyre.js', () => {
+  it('runs as a non-root user in /centrifugo, exposes 8000 and runs `centrifugo` through the entry point', () => {
     const user = runtime.lines.filter((l) => /^USER\s/i.test(l)).pop();
     assert.ok(user, 'USER in the runtime stage');
     assert.doesNotMatch(user, /^USER\s+(root|0)(:|$)/i);
     assert.ok(runtime.lines.includes('EXPOSE 8000'));
-    const entry = runtime.lines.find((l) => l.startsWith('ENTRYPOINT'));
-    assert.deepEqual(JSON.parse((entry ?? '').replace(/^ENTRYPOINT\s+/, '')), ['node', 'bin/gyre.js']);
+    assert.equal(runtime.lines.filter((l) => l.startsWith('WORKDIR')).pop(), 'WORKDIR /centrifugo');
+    const json = (prefix: string): unknown => JSON.parse((runtime.lines.find((l) => l.startsWith(prefix)) ?? '').slice(prefix.length).trim() || 'null');
+    assert.deepEqual(json('ENTRYPOINT'), ['docker-entrypoint.sh']);
+    assert.deepEqual(json('CMD'), ['centrifugo']);
+    // The shims land on PATH, `centrifugo` is an alias of `gyre`, and the shim's GYRE_HOME default is the app folder.
+    assert.ok(runtime.lines.includes('COPY deploy/docker/gyre /usr/local/bin/gyre'));
+    assert.ok(runtime.lines.includes('COPY deploy/docker/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh'));
+    assert.ok(runtime.lines.some((l) => /^RUN ln -s \/usr\/local\/bin\/gyre \/usr\/local\/bin\/centrifugo\b/.test(l)));
+    assert.ok(runtime.lines.includes('WORKDIR /app') && runtime.lines.includes('COPY bin ./bin') && runtime.lines.includes('COPY proto ./proto'));
+    assert.match(read('deploy', 'docker', 'gyre'), /exec node "\$\{GYRE_HOME:-\/app\}\/bin\/gyre\.js" "\$@"/);
   });
 
   it('copies only paths that exist and are not dockerignored', () => {
