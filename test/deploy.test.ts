@@ -2,12 +2,16 @@
  * What can be checked of the deployment files without docker or helm: the Dockerfile's stages,
  * user, port and entrypoint, that everything it copies exists and is not dockerignored, that
  * the Helm chart's YAML parses, that templates reference only values that exist, that their
- * blocks balance, and that the chart's Gyre config loads cleanly.
+ * blocks balance, and that the chart's Gyre config loads cleanly. Also what `npm pack` would
+ * publish: the compiled library with its declarations, the CLI, the admin UI, the protos and
+ * the license, and nothing of the tests, benchmarks or source maps.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { loadValues } from '../src/config/testing.js';
 import { notSupportedWarnings } from '../src/config/index.js';
@@ -50,13 +54,21 @@ describe('Dockerfile', () => {
     assert.ok(runtime.lines.some((l) => /^RUN npm ci\b.*--omit=dev/.test(l)), 'runtime installs production dependencies only');
   });
 
-  it('runs as a non-root user, exposes 8000 and starts bin/gyre.js', () => {
+  it('runs as a non-root user in /centrifugo, exposes 8000 and runs `centrifugo` through the entry point', () => {
     const user = runtime.lines.filter((l) => /^USER\s/i.test(l)).pop();
     assert.ok(user, 'USER in the runtime stage');
     assert.doesNotMatch(user, /^USER\s+(root|0)(:|$)/i);
     assert.ok(runtime.lines.includes('EXPOSE 8000'));
-    const entry = runtime.lines.find((l) => l.startsWith('ENTRYPOINT'));
-    assert.deepEqual(JSON.parse((entry ?? '').replace(/^ENTRYPOINT\s+/, '')), ['node', 'bin/gyre.js']);
+    assert.equal(runtime.lines.filter((l) => l.startsWith('WORKDIR')).pop(), 'WORKDIR /centrifugo');
+    const json = (prefix: string): unknown => JSON.parse((runtime.lines.find((l) => l.startsWith(prefix)) ?? '').slice(prefix.length).trim() || 'null');
+    assert.deepEqual(json('ENTRYPOINT'), ['docker-entrypoint.sh']);
+    assert.deepEqual(json('CMD'), ['centrifugo']);
+    // The shims land on PATH, `centrifugo` is an alias of `gyre`, and the shim's GYRE_HOME default is the app folder.
+    assert.ok(runtime.lines.includes('COPY deploy/docker/gyre /usr/local/bin/gyre'));
+    assert.ok(runtime.lines.includes('COPY deploy/docker/docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh'));
+    assert.ok(runtime.lines.some((l) => /^RUN ln -s \/usr\/local\/bin\/gyre \/usr\/local\/bin\/centrifugo\b/.test(l)));
+    assert.ok(runtime.lines.includes('WORKDIR /app') && runtime.lines.includes('COPY bin ./bin') && runtime.lines.includes('COPY proto ./proto'));
+    assert.match(read('deploy', 'docker', 'gyre'), /exec node "\$\{GYRE_HOME:-\/app\}\/bin\/gyre\.js" "\$@"/);
   });
 
   it('copies only paths that exist and are not dockerignored', () => {
@@ -143,5 +155,44 @@ describe('Helm chart', () => {
     assert.deepEqual(loaded.unknownKeys, []);
     assert.deepEqual(notSupportedWarnings(loaded.config), []);
     assert.equal(loaded.config.shutdown.timeout, 30_000);
+  });
+});
+
+describe('npm package', () => {
+  it('has true metadata: license file, engines, bin, types', () => {
+    const pkg = JSON.parse(read('package.json')) as Record<string, any>;
+    assert.equal(pkg.license, 'MIT');
+    assert.match(read('LICENSE'), /^MIT License\n\nCopyright \(c\) Gyre contributors\n/);
+    assert.ok(typeof pkg.description === 'string' && pkg.description.length > 20);
+    assert.ok(Array.isArray(pkg.keywords) && pkg.keywords.includes('centrifugo'));
+    assert.equal(pkg.engines.node, '>=20');
+    assert.equal(pkg.bin.gyre, 'bin/gyre.js');
+    assert.ok(existsSync(join(repoRoot, pkg.bin.gyre)));
+    for (const field of ['repository', 'homepage', 'bugs']) {
+      // Only fields that point somewhere real: none is invented.
+      if (pkg[field] !== undefined) assert.doesNotMatch(JSON.stringify(pkg[field]), /example|TODO|placeholder|your-/i, field);
+    }
+  });
+
+  it('packs the library, CLI, UI, protos, README and LICENSE, without tests, bench or source maps', { timeout: 60_000 }, async () => {
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: repoRoot, maxBuffer: 64 * 1024 * 1024 });
+    const [report] = JSON.parse(stdout) as { files: { path: string }[] }[];
+    const files = new Set((report?.files ?? []).map((f) => f.path));
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'bin/gyre.js', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'dist/web/index.html', 'proto/api.proto']) {
+      assert.ok(files.has(f), `${f} is packed`);
+    }
+    // Every compiled library module comes with its declarations.
+    const js = [...files].filter((f) => f.startsWith('dist/src/') && f.endsWith('.js'));
+    assert.ok(js.length > 100, `${js.length} modules packed`);
+    for (const f of js) assert.ok(files.has(f.replace(/\.js$/, '.d.ts')), `${f} has declarations`);
+    const unwanted = [...files].filter((f) => f.startsWith('dist/test/') || f.startsWith('dist/bench/') || f.startsWith('src/') || f.startsWith('test/') || f.startsWith('bench/') || f.endsWith('.map') || /\.test(-helper)?\.(js|d\.ts)$/.test(f));
+    assert.deepEqual(unwanted, []);
+    // The packed library never reaches into what was left out.
+    for (const f of js) {
+      for (const m of readFileSync(join(repoRoot, f), 'utf8').matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+        const target = join(f, '..', m[1] as string);
+        assert.ok(files.has(target), `${f} imports ${target}, which is not packed`);
+      }
+    }
   });
 });

@@ -7,24 +7,14 @@
  * comes back. A missing stream or durable is logged and retried with backoff.
  */
 import { readFileSync } from 'node:fs';
-import {
-  AckPolicy,
-  ConsumerEvents,
-  DeliverPolicy,
-  connect,
-  credsAuthenticator,
-  nanos,
-  type ConnectionOptions,
-  type ConsumerConfig,
-  type ConsumerMessages,
-  type JetStreamManager,
-  type JsMsg,
-  type NatsConnection,
-  type TlsOptions,
-} from 'nats';
+import type { ConnectionOptions, ConsumerConfig, ConsumerMessages, JetStreamManager, JsMsg, NatsConnection, TlsOptions } from 'nats';
 import type { Logger } from '../core/index.js';
 import { retryDelayMs, type Consumer, type ConsumerState } from './consumer.js';
 import type { Dispatcher } from './dispatcher.js';
+
+let natsDriver: Promise<typeof import('nats')> | undefined;
+/** The nats module, loaded on first use so a Gyre without NATS never loads it. */
+const loadNats = (): Promise<typeof import('nats')> => (natsDriver ??= import('nats'));
 
 /** Connection and consumer settings, as the configuration's `nats_jetstream` block gives them. */
 export interface NatsJetStreamOptions {
@@ -178,6 +168,7 @@ export class NatsJetStreamConsumer implements Consumer {
       if (this.opts.useExistingConsumer) throw new Error(`durable consumer "${durable}" does not exist in stream "${stream}" (use_existing_consumer is set)`);
     }
     if (this.opts.useExistingConsumer && existing !== undefined) return bufferSize(existing.config.max_ack_pending);
+    const { AckPolicy, DeliverPolicy, nanos } = await loadNats();
     const subjects = this.opts.subjects;
     const filter: Partial<ConsumerConfig> = subjects.length === 1 ? { filter_subject: subjects[0] } : subjects.length > 1 ? { filter_subjects: [...subjects] } : {};
     if (existing === undefined) {
@@ -202,6 +193,7 @@ export class NatsJetStreamConsumer implements Consumer {
 
   /** Ends the session as soon as the server says the durable was deleted, so it is set up again. */
   private async watchConsumer(messages: ConsumerMessages): Promise<void> {
+    const { ConsumerEvents } = await loadNats();
     try {
       for await (const s of await messages.status()) {
         if (s.type === ConsumerEvents.ConsumerDeleted || s.type === ConsumerEvents.ConsumerNotFound || s.type === ConsumerEvents.StreamNotFound) {
@@ -229,6 +221,7 @@ export class NatsJetStreamConsumer implements Consumer {
   private async connection(): Promise<NatsConnection> {
     if (this.nc !== undefined && !this.nc.isClosed()) return this.nc;
     const o = this.opts;
+    const { connect, credsAuthenticator } = await loadNats();
     const options: ConnectionOptions = {
       servers: (o.url || 'nats://127.0.0.1:4222').split(',').map((s) => s.trim()).filter((s) => s !== ''),
       name: `gyre consumer ${o.name}`,

@@ -117,6 +117,9 @@ export class Hub<C extends HubClient = HubClient> {
   private numSubs = 0;
 
   /** `patcher` computes delta patches (§3.4); replaceable so tests can count its calls. */
+  /** Publications not sent to a subscriber because its tags filter rejected them (a running total). */
+  filterDropped = 0;
+
   constructor(
     private readonly encode: PushEncoder,
     private readonly patcher: Patcher = makePatch,
@@ -235,6 +238,7 @@ export class Hub<C extends HubClient = HubClient> {
         continue;
       }
       if (rec.filter !== undefined && !rec.filter(pub.tags)) {
+        this.filterDropped++;
         rec.client.deliverPublication(rec.sub, pub, position, undefined);
         continue;
       }

@@ -99,6 +99,12 @@ export interface ProxyEventsDroppedEvent {
   count: number;
 }
 
+/** A pong answered this connection's ping after `durationMs` (round trip, as the server sees it). */
+export interface PingPongEvent {
+  transport: string;
+  durationMs: number;
+}
+
 /** Event name → payload. */
 export interface NodeEventMap {
   command: CommandEvent;
@@ -112,4 +118,5 @@ export interface NodeEventMap {
   proxy_start: ProxyEvent;
   proxy: ProxyEvent;
   proxy_events_dropped: ProxyEventsDroppedEvent;
+  ping_pong: PingPongEvent;
 }

@@ -205,6 +205,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   /** Creates the session for a freshly accepted transport. */
   createClient(transport: Transport, request: TransportRequest): ClientSession {
     const c = new ClientSession(this, transport, request);
+    this.traffic.transportConnected(transport.name);
     if (this.closing) c.close(Disconnects.shutdown);
     return c;
   }

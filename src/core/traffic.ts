@@ -51,6 +51,10 @@ export class TrafficCounters {
   readonly brokerSent = zero();
   /** Messages this node received from the broker. */
   readonly brokerReceived = zero();
+  /** Transports accepted (client sessions created) by transport name, connected or not. */
+  readonly transportConnects = new Map<string, number>();
+  /** Connections refused because the node had `client.connection_limit` connections. */
+  connectionLimitRefusals = 0;
   private readonly series = new Map<string, TrafficCell>();
   private readonly groups = new Map<string, Partial<Record<FrameType, TrafficCell>>>();
 
@@ -78,6 +82,11 @@ export class TrafficCounters {
       this.series.set(key, c);
     }
     return c;
+  }
+
+  /** Counts one accepted transport (a new client session). */
+  transportConnected(transport: string): void {
+    this.transportConnects.set(transport, (this.transportConnects.get(transport) ?? 0) + 1);
   }
 
   /** Every series seen so far. */

@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/index.js';
-import type { CommandEvent, ConnectEvent, DisconnectEvent, ProxyEvent, ProxyEventsDroppedEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/index.js';
+import type { CommandEvent, ConnectEvent, DisconnectEvent, PingPongEvent, ProxyEvent, ProxyEventsDroppedEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/index.js';
 import type { BrokerMessageType } from '../core/index.js';
 import { ClientLabels } from './client-labels.js';
 
@@ -18,6 +18,8 @@ const NS = 'centrifugo';
 const SUMMARY = { percentiles: [0.5, 0.99, 0.999], maxAgeSeconds: 600, ageBuckets: 5 };
 const FINE_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BROADCAST_BUCKETS = [0.000001, 0.000005, 0.00001, 0.00005, ...FINE_BUCKETS];
+/** Publish → local delivery lag buckets (seconds), as Centrifugo's. */
+const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 /** client_golang's DefBuckets. */
 const DEF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BROKER_TYPES: BrokerMessageType[] = ['publication', 'join', 'leave', 'control'];
@@ -54,6 +56,7 @@ export class GyreMetrics {
     this.brokerCounters();
     this.transportCounters();
     this.consumerCounters();
+    this.deliveryMetrics();
 
     // Connections and subscriptions.
     const connLabels = ['transport', 'accept_protocol', 'client_name', 'client_version'] as const;
@@ -279,6 +282,51 @@ export class GyreMetrics {
       },
     });
     const errors = this.sampledCounter({ name: `${NS}_consumers_errors_total`, help: 'Total number of errors in consumers.', labelNames: ['consumer_name'] });
+  }
+
+  /**
+   * Connection-level and delivery series: transports accepted, connections refused by
+   * `client.connection_limit` (under both of Centrifugo's names), server-initiated closes by
+   * transport, ping-pong round trips, publish-to-delivery lag and tags-filter drops.
+   */
+  private deliveryMetrics(): void {
+    const { traffic, hub } = this.node;
+    const connects: Counter<'transport'> = this.sampledCounter({
+      name: `${NS}_transport_connect_count`,
+      help: 'Number of connections accepted over specific transport.',
+      labelNames: ['transport'],
+      collect: () => {
+        for (const [transport, n] of traffic.transportConnects) this.catchUp(connects, `connect/${transport}`, { transport }, n);
+      },
+    });
+    for (const [name, help] of [
+      [`${NS}_node_client_connection_limit`, 'Number of refused requests due to node client connection limit.'],
+      [`${NS}_client_connection_limit_reached_total`, 'Number of refused connections due to the node client connection limit.'],
+    ] as const) {
+      const c: Counter = this.sampledCounter({ name, help, collect: () => this.catchUp(c, name, {}, traffic.connectionLimitRefusals) });
+    }
+    const dropped: Counter<'channel_namespace'> = this.sampledCounter({
+      name: `${NS}_node_tags_filter_dropped_publications`,
+      help: 'Number of publications not sent to subscribers because their tags filter rejected them.',
+      labelNames: ['channel_namespace'],
+      collect: () => this.catchUp(dropped, 'tags_filter_dropped', { channel_namespace: '' }, hub.filterDropped),
+    });
+    const closes = this.sampledCounter({ name: `${NS}_transport_outgoing_close_count`, help: 'Number of server-initiated connection closes.', labelNames: ['transport', 'code'] });
+    this.on(this.node.events, 'disconnect', (e: DisconnectEvent) => {
+      if (e.code !== 3000) closes.inc({ transport: e.transport, code: String(e.code) });
+    });
+    const pingPong = new Histogram({
+      name: `${NS}_client_ping_pong_duration_seconds`,
+      help: 'Ping/Pong duration in seconds',
+      labelNames: ['transport'],
+      buckets: FINE_BUCKETS,
+      registers: [this.registry],
+    });
+    this.on(this.node.events, 'ping_pong', (e: PingPongEvent) => pingPong.observe({ transport: e.transport }, e.durationMs / 1000));
+    const lag = new Histogram({ name: `${NS}_node_pub_sub_lag_seconds`, help: 'Pub sub lag in seconds', labelNames: ['channel_namespace'], buckets: LAG_BUCKETS, registers: [this.registry] });
+    this.on(this.node.events, 'publication', (e: PublicationEvent) => {
+      if (e.pub.time > 0) lag.observe({ channel_namespace: '' }, Math.max(0, this.node.clock.now() - e.pub.time) / 1000);
+    });
   }
 
   /** Transport message counts and sizes by frame type, sampled from the traffic counters. */

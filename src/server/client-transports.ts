@@ -173,10 +173,15 @@ export class ClientTransports {
     else this.uniWs?.handleUpgrade(req, socket, head);
   }
 
-  /** True when the node can take one more connection (`client.connection_limit`, shutdown). */
+  /** True when the node can take one more connection (`client.connection_limit`, shutdown); counts limit refusals. */
   acceptsConnection(): boolean {
+    if (this.node.isClosing) return false;
     const limit = this.config.client?.connection_limit ?? 0;
-    return !this.node.isClosing && !(limit > 0 && this.node.hub.numClients >= limit);
+    if (limit > 0 && this.node.hub.numClients >= limit) {
+      this.node.traffic.connectionLimitRefusals++;
+      return false;
+    }
+    return true;
   }
 
   private mount(path: string, handler: HttpHandler, connection: boolean): void {

@@ -403,8 +403,7 @@ export class GyreServer {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
-    const limit = this.config.client?.connection_limit ?? 0;
-    if (this.node.isClosing || (limit > 0 && this.node.hub.numClients >= limit)) {
+    if (!this.transports.acceptsConnection()) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }

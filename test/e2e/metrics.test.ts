@@ -191,3 +191,84 @@ describe('Prometheus metrics', { timeout: 45_000 }, () => {
     await b.close();
   });
 });
+
+describe("Centrifugo's connection and delivery series", { timeout: 45_000 }, () => {
+  let gyre: GyreProcess;
+  let metricsUrl: string;
+  let apiUrl: string;
+  const scrape = async (): Promise<Sample[]> => parse(await (await fetch(metricsUrl)).text());
+
+  before(async () => {
+    const internalPort = await freePort();
+    gyre = await startGyre({
+      client: { insecure: true, connection_limit: 2, ping_interval: '1s', pong_timeout: '500ms' },
+      http_api: { key: API_KEY },
+      http_server: { internal_port: String(internalPort) },
+      prometheus: { enabled: true },
+      channel: { namespaces: [{ name: 'quotes', allow_tags_filter: true }] },
+    });
+    metricsUrl = `http://127.0.0.1:${internalPort}/metrics`;
+    apiUrl = `http://127.0.0.1:${internalPort}/api`;
+    await waitFor(() => fetch(metricsUrl).then((r) => r.ok, () => false), 'internal port');
+  });
+  after(async () => {
+    assert.equal(await gyre.stop(), 0);
+  });
+
+  it('counts transports, limit refusals, tags-filter drops, pub/sub lag, ping-pong round trips and server closes', async () => {
+    const ns = { channel_namespace: '' };
+    const before = await scrape();
+    assert.equal(value(before, 'centrifugo_node_client_connection_limit'), 0, 'present before any refusal');
+    assert.equal(value(before, 'centrifugo_client_connection_limit_reached_total'), 0);
+    assert.equal(value(before, 'centrifugo_node_pub_sub_lag_seconds_count', ns), undefined);
+
+    // a answers every ping, b never does.
+    const a = await RawClient.open(gyre.wsUrl);
+    const b = await RawClient.open(gyre.wsUrl);
+    let answered = 0;
+    const ponger = setInterval(() => {
+      const pings = a.json.filter((m) => Object.keys(m).length === 0).length;
+      for (; answered < pings; answered++) a.sendRaw('{}');
+    }, 20);
+    try {
+      await a.connect();
+      await b.connect();
+      // connection_limit is 2: the third upgrade is refused with 503.
+      await assert.rejects(RawClient.open(gyre.wsUrl), /503/);
+
+      const channel = 'quotes:btc';
+      await a.call({ subscribe: { channel, tf: { key: 'ticker', cmp: 'eq', val: 'BTC' } } });
+      await b.call({ subscribe: { channel } });
+      await apiResult(apiUrl, API_KEY, 'publish', { channel, data: { n: 1 }, tags: { ticker: 'ETH' } });
+      await apiResult(apiUrl, API_KEY, 'publish', { channel, data: { n: 2 }, tags: { ticker: 'BTC' } });
+      await a.push((p) => p.pub?.data?.n === 2, 'the BTC publication');
+      await b.push((p) => p.pub?.data?.n === 2, 'both publications');
+      assert.equal(a.json.filter((m) => m.push?.pub).length, 1, 'the ETH publication was filtered');
+
+      // b misses its pong and is closed with 3012; a has answered at least one ping by then.
+      const closed = await b.waitClose(10_000);
+      assert.equal(closed.code, 3012);
+      await waitFor(() => answered > 0, 'a answered a ping');
+
+      await waitFor(async () => (value(await scrape(), 'centrifugo_client_ping_pong_duration_seconds_count', { transport: 'websocket' }) ?? 0) >= 1, 'a ping-pong round trip');
+      const s = await scrape();
+      const expect: [string, Record<string, string>, number][] = [
+        ['centrifugo_transport_connect_count', { transport: 'websocket' }, 2],
+        ['centrifugo_node_client_connection_limit', {}, 1],
+        ['centrifugo_client_connection_limit_reached_total', {}, 1],
+        ['centrifugo_node_tags_filter_dropped_publications', ns, 1],
+        ['centrifugo_node_pub_sub_lag_seconds_count', ns, 2],
+        ['centrifugo_transport_outgoing_close_count', { transport: 'websocket', code: '3012' }, 1],
+      ];
+      for (const [name, labels, want] of expect) assert.equal(value(s, name, labels), want, `${name}${JSON.stringify(labels)}`);
+      // Publications are delivered in well under the largest bucket, on the same host.
+      assert.equal(value(s, 'centrifugo_node_pub_sub_lag_seconds_bucket', { ...ns, le: '10' }), 2);
+      assert.ok((value(s, 'centrifugo_node_pub_sub_lag_seconds_sum', ns) ?? -1) >= 0);
+      const rtt = value(s, 'centrifugo_client_ping_pong_duration_seconds_sum', { transport: 'websocket' }) ?? -1;
+      assert.ok(rtt > 0 && rtt < 10, `ping-pong round trips sum to ${rtt} s`);
+    } finally {
+      clearInterval(ponger);
+      await a.close();
+    }
+  });
+});

@@ -1,4 +1,3 @@
-import { connect } from 'nats';
 import type { ConnectionOptions, Msg, NatsConnection, Subscription, TlsOptions } from 'nats';
 import type { Broker, BrokerEventHandler, Clock, Controller, HistoryResult, Logger, PublishOptions, PublishResult, StreamPosition } from '../../core/index.js';
 import { systemClock } from '../../core/index.js';
@@ -115,7 +114,8 @@ export class NatsBroker implements Broker, Controller {
     };
     const tls = tlsConnectionOptions(this.opts.tls);
     if (tls) options.tls = { ca: tls.ca, cert: tls.cert, key: tls.key } as TlsOptions;
-    this.connecting = connect(options).then(
+    // The driver is loaded on first use so a Gyre without NATS never loads it.
+    this.connecting = import('nats').then(({ connect }) => connect(options)).then(
       async (nc) => {
         if (this.closed) {
           await nc.close();

@@ -5,11 +5,20 @@
  * in the background. Also the shard choice for a channel (jump consistent hash over FNV-1a 64).
  */
 import { createHash } from 'node:crypto';
-import { Cluster, Redis } from 'ioredis';
-import type { RedisOptions } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Cluster, Redis, RedisOptions } from 'ioredis';
 import type { Logger } from '../../core/index.js';
 import { BrokerError } from '../errors.js';
 import type { HostPort, ShardSpec } from './options.js';
+
+const requireDriver = createRequire(import.meta.url);
+let driver: typeof import('ioredis') | undefined;
+
+/** The ioredis module, loaded on first use so a Gyre without Redis never loads it. */
+function ioredis(): typeof import('ioredis') {
+  driver ??= requireDriver('ioredis') as typeof import('ioredis');
+  return driver;
+}
 
 /** A command client of one shard: a standalone/sentinel connection or a cluster client. */
 export type RedisClient = Redis | Cluster;
@@ -57,6 +66,7 @@ function sentinelOptions(spec: Extract<ShardSpec, { mode: 'sentinel' }>): RedisO
 
 /** The command client of a shard (not yet connected: call `connect()`). */
 export function createCommandClient(spec: ShardSpec, logger?: Logger): RedisClient {
+  const { Cluster, Redis } = ioredis();
   const base = baseOptions(spec);
   let client: RedisClient;
   if (spec.mode === 'cluster') {
@@ -85,6 +95,7 @@ export function createCommandClient(spec: ShardSpec, logger?: Logger): RedisClie
  * one after `end`. Cluster shards rotate through the known nodes (PUBLISH reaches every node).
  */
 export function createSubscriberConnection(spec: ShardSpec, attempt: number, cmd: RedisClient): Redis {
+  const { Cluster, Redis } = ioredis();
   const base: RedisOptions = { ...baseOptions(spec), retryStrategy: () => null, autoResubscribe: false, enableOfflineQueue: false, commandTimeout: spec.ioTimeoutMs };
   delete base.maxRetriesPerRequest;
   if (spec.mode === 'sentinel') return new Redis({ ...base, ...sentinelOptions(spec) });

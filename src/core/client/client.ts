@@ -105,6 +105,8 @@ export class ClientSession implements HubClient, ClientRef {
   private staleTimer: TimerHandle | undefined;
   private pingTimer: TimerHandle | undefined;
   private pongTimer: TimerHandle | undefined;
+  /** When the outstanding ping was sent (performance.now()), for the ping-pong round trip. */
+  private pingSentAt = 0;
   private expireTimer: TimerHandle | undefined;
   private presenceTimer: TimerHandle | undefined;
   private pingOutstanding = false;
@@ -438,6 +440,7 @@ export class ClientSession implements HubClient, ClientRef {
     else if (this.writer.enqueue(PING_ITEMS[this.protocol])) this.countSent('server_ping', PING_ITEMS[this.protocol].length);
     if (this.pongExpected()) {
       this.pingOutstanding = true;
+      this.pingSentAt = performance.now();
       this.pongTimer ??= this.node.wheel.timer(ClientSession.pongCheck, this);
       this.node.wheel.arm(this.pongTimer, rules.pongTimeoutMs);
     }
@@ -447,6 +450,7 @@ export class ClientSession implements HubClient, ClientRef {
 
   private handlePong(): void {
     // A pong with no ping outstanding is tolerated: the reference is stricter, clients never rely on it.
+    if (this.pingOutstanding) this.node.events.emit('ping_pong', { transport: this.transportName, durationMs: performance.now() - this.pingSentAt });
     this.pingOutstanding = false;
     this.node.wheel.cancel(this.pongTimer);
   }
