@@ -151,3 +151,32 @@ describe('consumer helpers', () => {
     assert.equal(retryDelayMs(30, () => 0.5), 5000);
   });
 });
+
+describe('Dispatcher: fuzz', () => {
+  it('answers every random message with an outcome, never throws, and only runs the accepted methods', async () => {
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const pieces = ['{', '}', '"method"', '"payload"', ':', ',', '"publish"', '"presence"', '"channel"', '"a"', '"{\\"channel\\":\\"x\\",\\"data\\":1}"', '[', ']', 'null', '1', '"', '\\', '\u0000', 'é'];
+    const methods = ['', 'publish', 'broadcast', 'presence', 'info', 'PUBLISH', '__proto__', 'constructor'];
+    for (const dataMode of [false, true]) {
+      const { node, d } = setup(dataMode);
+      for (let i = 0; i < 2000; i++) {
+        const body = rand(4) === 0 ? Buffer.from(Array.from({ length: rand(40) }, () => rand(256))) : Buffer.from(Array.from({ length: rand(12) }, () => pieces[rand(pieces.length)]).join(''));
+        const headers: Record<string, string> = {};
+        if (rand(2)) headers['centrifugo-method'] = methods[rand(methods.length)]!;
+        if (rand(2)) headers['centrifugo-channels'] = ['', 'a', 'a,b', ' , ', '\u0000'][rand(5)]!;
+        if (rand(3) === 0) headers['centrifugo-delta'] = ['true', 'x', ''][rand(3)]!;
+        if (rand(3) === 0) headers['centrifugo-version'] = ['1', '-1', '99999999999999999999', 'abc'][rand(4)]!;
+        if (rand(3) === 0) headers['centrifugo-tag-' + ['k', '', '__proto__'][rand(3)]] = 'v';
+        const out = await d.dispatch(body, headers);
+        assert.ok(out.kind === 'ok' || out.kind === 'drop' || out.kind === 'retry', JSON.stringify(out));
+        assert.notEqual(out.kind, 'retry', 'a FakeNode that never fails gives no internal errors');
+      }
+      const allowed = new Set(['publish', 'subscribe', 'unsubscribe', 'disconnect', 'historyRemove', 'refresh']);
+      assert.ok(node.calls.every((c) => allowed.has(c.method)), [...new Set(node.calls.map((c) => c.method))].join(','));
+    }
+  });
+});
