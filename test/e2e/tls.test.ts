@@ -7,6 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import net from 'node:net';
 import http2 from 'node:http2';
 import { ReadableStream } from 'node:stream/web';
 import tls from 'node:tls';
@@ -330,5 +331,46 @@ describe('h2c_external', () => {
     const h1 = await fetch(`${gyre.apiUrl}/info`, { method: 'POST', headers: { 'x-api-key': KEY }, body: '{}' });
     assert.equal(h1.status, 200);
     c.disconnect();
+  });
+  it('survives random first bytes: partial prefaces, a preface then junk, garbage, early close; then still serves both protocols', async () => {
+    const preface = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+    let seed = 11;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    const junk = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => rand(256)));
+    const sends: Buffer[] = [];
+    for (let i = 0; i < 60; i++) {
+      const kind = rand(4);
+      if (kind === 0) sends.push(preface.subarray(0, rand(preface.length)));
+      else if (kind === 1) sends.push(Buffer.concat([preface, junk(rand(64))]));
+      else if (kind === 2) sends.push(junk(1 + rand(200)));
+      else sends.push(Buffer.concat([preface.subarray(0, 1 + rand(preface.length - 1)), junk(1 + rand(16))]));
+    }
+    await Promise.all(
+      sends.map(
+        (bytes) =>
+          new Promise<void>((resolve) => {
+            const sock = net.connect(gyre.port, '127.0.0.1', () => {
+              // Sent in two pieces so the sniffer also sees a split preface.
+              const cut = rand(bytes.length + 1);
+              sock.write(bytes.subarray(0, cut));
+              setTimeout(() => {
+                if (!sock.destroyed) sock.end(bytes.subarray(cut));
+              }, 5);
+            });
+            sock.on('error', () => undefined);
+            sock.on('close', () => resolve());
+            sock.setTimeout(3000, () => sock.destroy());
+            sock.resume();
+          }),
+      ),
+    );
+    const r = await h2Post(`http://127.0.0.1:${gyre.port}`, '/api/info', {});
+    assert.equal(r.status, 200);
+    const h1 = await fetch(`${gyre.apiUrl}/info`, { method: 'POST', headers: { 'x-api-key': KEY }, body: '{}' });
+    assert.equal(h1.status, 200);
+    assert.equal(gyre.exitCode(), null, 'the process is still running');
   });
 });
