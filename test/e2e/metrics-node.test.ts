@@ -5,6 +5,7 @@
  * exact value after known traffic.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { Centrifuge } from 'centrifuge';
 import WebSocket from 'ws';
@@ -16,6 +17,27 @@ import { waitEvent, waitFor } from '../helpers/wait.js';
 
 const API_KEY = 'metrics-node-key';
 const ns = { channel_namespace: '' };
+
+/**
+ * One server API call as the first request of a keep-alive connection of its own: the shape the
+ * server's API fast path serves without node:http (unless a per-request hook needs node:http).
+ */
+function postOnNewConnection(url: string, body: unknown): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const agent = new http.Agent({ keepAlive: true });
+    const data = JSON.stringify(body);
+    const headers = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(data)), 'x-api-key': API_KEY };
+    const req = http.request(url, { method: 'POST', agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        agent.destroy();
+        resolve(res.statusCode ?? 0);
+      });
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
 
 describe('node actions, surveys, suppressed publishes, recovered publications and HTTP requests', { timeout: 60_000 }, () => {
   let gyre: GyreProcess;
@@ -103,6 +125,9 @@ describe('node actions, surveys, suppressed publishes, recovered publications an
     const cached = await raw.call({ subscribe: { channel: 'cache:z', recover: true, epoch: '', offset: 0 } });
     assert.equal(cached.error, undefined);
 
+    // A publish on a fresh keep-alive connection is counted too.
+    assert.equal(await postOnNewConnection(`${apiUrl}/publish`, { channel: 'rec:y', data: {} }), 200);
+
     // Requests no route serves, and the health endpoint.
     assert.equal((await fetch(`${internal}/nope`)).status, 404);
     assert.equal((await apiCall(apiUrl, API_KEY, 'nope', {})).status, 404);
@@ -110,7 +135,7 @@ describe('node actions, surveys, suppressed publishes, recovered publications an
     await assert.rejects(RawClient.open(`ws://127.0.0.1:${gyre.port}/nope`), /404/);
 
     const http = (path: string, method: string, status: number) => ({ path, method, status: String(status) });
-    await waitFor(async () => value(await metrics(), 'centrifugo_node_incoming_http_requests_total', http('/api/publish', 'POST', 200)) === 9, 'every publish counted');
+    await waitFor(async () => value(await metrics(), 'centrifugo_node_incoming_http_requests_total', http('/api/publish', 'POST', 200)) === 10, 'every publish counted');
     const s = await metrics();
     const actions: Record<string, number> = {
       add_client: 3,
