@@ -66,7 +66,7 @@ describe('node actions, surveys, suppressed publishes, recovered publications an
     });
     internal = `http://127.0.0.1:${internalPort}`;
     apiUrl = `${internal}/api`;
-    await waitFor(() => fetch(`${internal}/health`).then((r) => r.ok, () => false), 'internal port');
+    await waitFor(() => fetch(`${internal}/health`).then((r) => r.ok, () => false), 'internal port', 20_000);
   });
   after(async () => {
     client?.disconnect();
@@ -87,20 +87,20 @@ describe('node actions, surveys, suppressed publishes, recovered publications an
     const sub = c.newSubscription('rec:x');
     const seen: unknown[] = [];
     sub.on('publication', (ctx) => seen.push(ctx.data));
-    const subscribed = waitEvent(sub, 'subscribed');
+    const subscribed = waitEvent(sub, 'subscribed', { timeoutMs: 10_000 });
     sub.subscribe();
     c.connect();
     await subscribed;
     for (const n of [1, 2]) await publish({ channel: 'rec:x', data: { n } });
-    await waitFor(() => seen.length === 2, 'two live publications');
+    await waitFor(() => seen.length === 2, 'two live publications', 10_000);
     c.disconnect();
-    await waitFor(async () => value(await metrics(), 'centrifugo_node_action_count', { action: 'broker_unsubscribe', ...ns }) === 1, 'the node left the channel');
+    await waitFor(async () => value(await metrics(), 'centrifugo_node_action_count', { action: 'broker_unsubscribe', ...ns }) === 1, 'the node left the channel', 10_000);
     for (const n of [3, 4, 5]) await publish({ channel: 'rec:x', data: { n } });
-    const resubscribed = waitEvent<{ recovered: boolean; wasRecovering: boolean }>(sub, 'subscribed');
+    const resubscribed = waitEvent<{ recovered: boolean; wasRecovering: boolean }>(sub, 'subscribed', { timeoutMs: 10_000 });
     c.connect();
     const ctx = await resubscribed;
     assert.deepEqual([ctx.wasRecovering, ctx.recovered], [true, true]);
-    await waitFor(() => seen.length === 5, 'three recovered publications');
+    await waitFor(() => seen.length === 5, 'three recovered publications', 10_000);
 
     // Presence and history, from the client and from the server API; a cross-node survey.
     await sub.presence();
@@ -135,7 +135,7 @@ describe('node actions, surveys, suppressed publishes, recovered publications an
     await assert.rejects(RawClient.open(`ws://127.0.0.1:${gyre.port}/nope`), /404/);
 
     const http = (path: string, method: string, status: number) => ({ path, method, status: String(status) });
-    await waitFor(async () => value(await metrics(), 'centrifugo_node_incoming_http_requests_total', http('/api/publish', 'POST', 200)) === 10, 'every publish counted');
+    await waitFor(async () => value(await metrics(), 'centrifugo_node_incoming_http_requests_total', http('/api/publish', 'POST', 200)) === 10, 'every publish counted', 10_000);
     const s = await metrics();
     const actions: Record<string, number> = {
       add_client: 3,

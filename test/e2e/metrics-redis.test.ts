@@ -39,16 +39,19 @@ describe('Redis PUB/SUB errors, cross-node surveys and Redis suppressions', { ti
       });
       const internal = `http://127.0.0.1:${internalPort}`;
       nodes.push({ gyre, internal });
-      await waitFor(() => fetch(`${internal}/metrics`).then((r) => r.ok, () => false), 'internal port');
+      await waitFor(() => fetch(`${internal}/metrics`).then((r) => r.ok, () => false), 'internal port', 20_000);
     }
     for (const n of nodes) {
-      await waitFor(async () => (await apiResult(`${n.internal}/api`, API_KEY, 'info', {})).nodes.length === 2, 'both nodes known', 15_000);
+      await waitFor(async () => (await apiResult(`${n.internal}/api`, API_KEY, 'info', {})).nodes.length === 2, 'both nodes known', 20_000);
     }
   });
   after(async () => {
     for (const r of raws) await r.close();
-    for (const n of nodes) assert.equal(await n.gyre.stop(), 0);
+    const codes: unknown[] = [];
+    for (const n of nodes) codes.push(await n.gyre.stop());
+    // Redis goes whatever the nodes answered, or the file would never end.
     await redis?.stop();
+    assert.deepEqual(codes, nodes.map(() => 0));
   });
 
   const [A, B] = [0, 1];
@@ -83,12 +86,12 @@ describe('Redis PUB/SUB errors, cross-node surveys and Redis suppressions', { ti
     raws.push(c);
     await c.connect();
     c.send({ id: c.id(), subscribe: { channel: 'secret' } });
-    await waitFor(async () => value(await metrics(A), ...pubSubError('broker', 'subscribe_channel')) === 1, 'the refused SUBSCRIBE counted');
+    await waitFor(async () => value(await metrics(A), ...pubSubError('broker', 'subscribe_channel')) === 1, 'the refused SUBSCRIBE counted', 10_000);
 
     // Garbage on a channel both nodes are subscribed to: each counts it once and keeps serving.
     const onA = await subscriber(A, 'news');
     await redisCli(redis.port, 'PUBLISH', `${PREFIX}.client.news`, 'not a frame');
-    for (const i of [A, B]) await waitFor(async () => value(await metrics(i), ...pubSubError('broker', 'handle_client_message')) === 1, `node ${i} counted the bad message`);
+    for (const i of [A, B]) await waitFor(async () => value(await metrics(i), ...pubSubError('broker', 'handle_client_message')) === 1, `node ${i} counted the bad message`, 10_000);
     await api(A, 'publish', { channel: 'news', data: { ok: 1 } });
     await onA.push((p) => p.pub?.data?.ok === 1, 'a publication after the bad message');
     assert.equal(value(await metrics(A), ...pubSubError('broker', 'subscribe_channel')), 1);
@@ -102,7 +105,7 @@ describe('Redis PUB/SUB errors, cross-node surveys and Redis suppressions', { ti
       await waitFor(async () => {
         const s = await metrics(i);
         return value(s, ...pubSubError('broker', 'connection')) === 1 && value(s, ...pubSubError('map_broker', 'connection')) === 1;
-      }, `node ${i} counted both lost connections`);
+      }, `node ${i} counted both lost connections`, 10_000);
     }
     // After the reconnect A is subscribed again: a publication through B reaches a client on A.
     await waitFor(async () => {
