@@ -14,7 +14,7 @@ export * from './channel-options.js';
 export { Node, type NodeDeps, type HistoryRead } from './node.js';
 export { resolveClientRules, type ClientRules, type NodeOptions, type ResolvedClientRules, type RpcRules, type SharedPollRules } from './options.js';
 export { ChannelResolver, historyEnabled, type ChannelRules, type ResolvedChannel, type ReloadableChannelRules } from './channels.js';
-export { TrafficCounters, type BrokerMessageType, type FrameType, type TrafficCell, type TrafficDirection } from './traffic.js';
+export { TrafficCounters, type BrokerMessageType, type FrameType, type NodeAction, type PublishSuppressReason, type TrafficCell, type TrafficDirection } from './traffic.js';
 export { LogLimiter, type LimitedLevel, type LogLimiterOptions } from './log-limiter.js';
 export { connectUnidirectional, uniConnectDisconnect, type UniConnectFailure, type UniDisconnectTransform } from './client/uni-connect.js';
 export type { ClientSession, ClientState } from './client/client.js';

@@ -9,9 +9,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/index.js';
-import type { CommandEvent, ConnectEvent, DisconnectEvent, PingPongEvent, ProxyEvent, ProxyEventsDroppedEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/index.js';
+import type { CommandEvent, ConnectEvent, DisconnectEvent, PingPongEvent, ProxyEvent, ProxyEventsDroppedEvent, PublicationEvent, SubscribeEvent, SurveyEvent, UnsubscribeEvent } from '../core/index.js';
 import type { BrokerMessageType } from '../core/index.js';
 import { ClientLabels } from './client-labels.js';
+import { HttpRequestCounter } from './http-requests.js';
 
 const NS = 'centrifugo';
 /** Go client_golang's summary objectives 0.5, 0.99, 0.999 over a 10-minute window. */
@@ -22,6 +23,10 @@ const BROADCAST_BUCKETS = [0.000001, 0.000005, 0.00001, 0.00005, ...FINE_BUCKETS
 const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 /** client_golang's DefBuckets. */
 const DEF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Survey duration buckets (seconds), as Centrifugo's. */
+const SURVEY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Recovered publication count buckets, as Centrifugo's. */
+const RECOVERED_BUCKETS = [0, 1, 2, 3, 5, 10, 20, 50, 100, 250, 500, 1000, 2000, 5000, 10000];
 const BROKER_TYPES: BrokerMessageType[] = ['publication', 'join', 'leave', 'control'];
 /** Client transports are HTTP/1.1 (h1), except uni_grpc which is always HTTP/2 (h2). */
 const acceptProtocol = (transport: string): string => (transport === 'uni_grpc' ? 'h2' : 'h1');
@@ -33,7 +38,12 @@ export interface MetricsOptions {
   nativeHistograms?: boolean;
   /** Node.js process metrics (process_*, nodejs_*); default true. */
   defaultMetrics?: boolean;
+  /** centrifugo_client_recovered_publications (`prometheus.recovered_publications_histogram`). */
+  recoveredPublicationsHistogram?: boolean;
 }
+
+/** PUB/SUB failure counters of a Redis broker or map broker, by Centrifugo's `error` label value. */
+export type PubSubErrorSource = Readonly<Record<string, number>>;
 
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
 type Listener = [target: EventEmitter, event: string, fn: (...args: any[]) => void];
@@ -43,6 +53,7 @@ export class GyreMetrics {
   readonly registry = new Registry();
   private readonly listeners: Listener[] = [];
   private readonly lastSeen = new Map<string, number>();
+  private http: HttpRequestCounter | undefined;
 
   constructor(
     private readonly node: Node,
@@ -57,6 +68,7 @@ export class GyreMetrics {
     this.transportCounters();
     this.consumerCounters();
     this.deliveryMetrics();
+    this.nodeActions(summaries);
 
     // Connections and subscriptions.
     const connLabels = ['transport', 'accept_protocol', 'client_name', 'client_version'] as const;
@@ -78,6 +90,15 @@ export class GyreMetrics {
       labelNames: ['recovered', 'channel_namespace', 'has_recovered_publications'],
       registers: [r],
     });
+    const recoveredPubs = opts.recoveredPublicationsHistogram
+      ? new Histogram({
+          name: `${NS}_client_recovered_publications`,
+          help: 'Number of publications recovered during subscription recovery.',
+          labelNames: ['channel_namespace'],
+          buckets: RECOVERED_BUCKETS,
+          registers: [r],
+        })
+      : undefined;
     // Client names and versions are client-chosen: bounded, so a flood of made-up names cannot grow the registry.
     const clientLabels = new ClientLabels();
     const connLabelValues = (e: ConnectEvent | DisconnectEvent) => ({
@@ -99,6 +120,7 @@ export class GyreMetrics {
       subsInflight.inc({ client_name: clientLabels.name(e.clientName), channel_namespace: '' });
       if (e.recover) {
         recover.inc({ recovered: e.recover.recovered ? 'yes' : 'no', channel_namespace: '', has_recovered_publications: e.recover.hasPublications ? 'yes' : 'no' });
+        if (e.recover.recovered) recoveredPubs?.observe({ channel_namespace: '' }, e.recover.publications);
       }
     });
     this.on(node.events, 'unsubscribe', (e: UnsubscribeEvent) => {
@@ -193,6 +215,31 @@ export class GyreMetrics {
       histogram.observe(l, e.durationMs / 1000);
       if (e.error !== undefined) errors.inc({ ...l, error: String(e.error) });
     });
+  }
+
+  /**
+   * Counts the PUB/SUB failures of a Redis broker (`subsystem` broker) or Redis map broker
+   * (`map_broker`) as `centrifugo_<subsystem>_redis_pub_sub_errors{broker_name,error}`, sampled
+   * at scrape time. `broker_name` is "" as for Centrifugo's configured brokers.
+   */
+  observeRedisPubSub(subsystem: 'broker' | 'map_broker', errors: PubSubErrorSource): void {
+    const c: Counter<'broker_name' | 'error'> = this.sampledCounter({
+      name: `${NS}_${subsystem}_redis_pub_sub_errors`,
+      help: 'Number of times there was an error in Redis PUB/SUB connection.',
+      labelNames: ['broker_name', 'error'],
+      collect: () => {
+        for (const [error, n] of Object.entries(errors)) if (n > 0) this.catchUp(c, `${subsystem}/pubsub/${error}`, { broker_name: '', error }, n);
+      },
+    });
+  }
+
+  /**
+   * The HTTP request counter (`prometheus.instrument_http_handlers`), made on first call; the
+   * server feeds it every request and upgrade and tells it the routes to label them by.
+   */
+  httpRequests(): HttpRequestCounter {
+    this.http ??= new HttpRequestCounter(this.registry);
+    return this.http;
   }
 
   /** The exposition text, as served at the metrics endpoint. */
@@ -326,6 +373,51 @@ export class GyreMetrics {
     const lag = new Histogram({ name: `${NS}_node_pub_sub_lag_seconds`, help: 'Pub sub lag in seconds', labelNames: ['channel_namespace'], buckets: LAG_BUCKETS, registers: [this.registry] });
     this.on(this.node.events, 'publication', (e: PublicationEvent) => {
       if (e.pub.time > 0) lag.observe({ channel_namespace: '' }, Math.max(0, this.node.clock.now() - e.pub.time) / 1000);
+    });
+  }
+
+  /**
+   * Node operations by action and broker-suppressed publishes by reason (sampled from the
+   * traffic counters; a series appears with its first operation), and survey durations by op.
+   */
+  private nodeActions(summaries: boolean): void {
+    const traffic = this.node.traffic;
+    const actions: Counter<'action' | 'channel_namespace'> = this.sampledCounter({
+      name: `${NS}_node_action_count`,
+      help: 'Number of various actions called.',
+      labelNames: ['action', 'channel_namespace'],
+      collect: () => {
+        for (const [action, n] of Object.entries(traffic.actions)) if (n > 0) this.catchUp(actions, `action/${action}`, { action, channel_namespace: '' }, n);
+      },
+    });
+    const suppressed: Counter<'reason' | 'channel_namespace'> = this.sampledCounter({
+      name: `${NS}_broker_publish_suppressed_count`,
+      help: 'Number of suppressed publish operations.',
+      labelNames: ['reason', 'channel_namespace'],
+      collect: () => {
+        for (const [reason, n] of Object.entries(traffic.publishSuppressed)) if (n > 0) this.catchUp(suppressed, `suppressed/${reason}`, { reason, channel_namespace: '' }, n);
+      },
+    });
+    const r = this.registry;
+    const surveySummary = summaries
+      ? new Summary({
+          name: `${NS}_node_survey_duration_seconds`,
+          help: 'DEPRECATED — use survey_duration_seconds_histogram. Will be removed in future releases. Survey duration summary.',
+          labelNames: ['op'],
+          registers: [r],
+          ...SUMMARY,
+        })
+      : undefined;
+    const surveyHistogram = new Histogram({
+      name: `${NS}_node_survey_duration_seconds_histogram`,
+      help: 'Survey duration histogram. Use for histogram_quantile() and OpenTelemetry export.',
+      labelNames: ['op'],
+      buckets: SURVEY_BUCKETS,
+      registers: [r],
+    });
+    this.on(this.node.events, 'survey', (e: SurveyEvent) => {
+      surveySummary?.observe({ op: e.op }, e.durationMs / 1000);
+      surveyHistogram.observe({ op: e.op }, e.durationMs / 1000);
     });
   }
 

@@ -27,6 +27,7 @@ import { inflatedMessageLimit } from '../transports/ws-frames.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
 import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
+import { redisPubSubErrors } from '../brokers/index.js';
 import { FastApiPath } from './fast-api.js';
 import type { GrpcServers, GrpcServersConfig } from './grpc-servers.js';
 import { OriginCheck } from './origin.js';
@@ -202,6 +203,15 @@ export class GyreServer {
       });
     }
     this.ops.mount(this.externalRoutes, this.internalRoutes);
+    const apiPaths = this.apiEndpoint ? [this.apiEndpoint.endpoint.legacyPath, ...executor.methods.map((m) => `${this.apiEndpoint!.endpoint.prefix}/${m}`)] : [];
+    this.ops.httpRoutes({
+      exact: [...(this.ws ? [this.wsPath] : []), ...this.transports.paths.exact, ...apiPaths, ...(config.health?.enabled ? [config.health.handler_prefix || '/health'] : [])],
+      subtrees: this.transports.paths.subtrees,
+    });
+    const pubSubErrors = redisPubSubErrors(engine.broker);
+    if (pubSubErrors) this.ops.metrics?.observeRedisPubSub('broker', pubSubErrors);
+    const mapPubSubErrors = this.node.mapBroker && redisPubSubErrors(this.node.mapBroker);
+    if (mapPubSubErrors) this.ops.metrics?.observeRedisPubSub('map_broker', mapPubSubErrors);
   }
 
   /**
@@ -395,18 +405,22 @@ export class GyreServer {
     const path = pathOf(req);
     const uni = this.transports.ownsUpgrade(path);
     if (!uni && (!this.ws || path !== this.wsPath)) {
+      this.ops.observeUpgrade(req, 404);
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
     if (!this.origin.allowed(req.headers.origin)) {
+      this.ops.observeUpgrade(req, 403);
       this.logger.info({ origin: req.headers.origin }, 'websocket origin rejected');
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
     if (!this.transports.acceptsConnection()) {
+      this.ops.observeUpgrade(req, 503);
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
+    this.ops.observeUpgrade(req, 101);
     if (uni) this.transports.handleUpgrade(req, socket, head);
     else this.ws?.handleUpgrade(req, socket, head);
   }

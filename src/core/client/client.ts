@@ -523,7 +523,10 @@ export class ClientSession implements HubClient, ClientRef {
         this.node.logger.warn({ client: this.id, err }, 'transport close failed');
       }
     }
-    if (wasConnected) this.node.hub.removeClient(this);
+    if (wasConnected) {
+      this.node.traffic.actions.remove_client++;
+      this.node.hub.removeClient(this);
+    }
     for (const sub of [...this.subs.values()]) void removeSubscription(this, sub, true, Unsubscribes.disconnect);
     this.node.clientClosed(this, d, wasConnected);
   }

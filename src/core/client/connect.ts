@@ -90,6 +90,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   if (rules.includeServerTime) result.time = node.clock.now();
 
   c.state = 'connected';
+  node.traffic.actions.add_client++;
   node.hub.addClient(c);
 
   const made: StreamSubscription[] = [];
@@ -115,6 +116,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
       }
     } catch (err) {
       for (const sub of made) await removeSubscription(c, sub, false, Unsubscribes.disconnect);
+      node.traffic.actions.remove_client++;
       node.hub.removeClient(c);
       c.state = 'connecting';
       throw err;

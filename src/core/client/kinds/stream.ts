@@ -9,6 +9,7 @@
 import { Disconnect, Disconnects, Errors, ProtocolError, Unsubscribes } from '../../../protocol/codes.js';
 import type { Publication, Reply, SubscribeRequest, SubscribeResult } from '../../../protocol/types.js';
 import type { BrokerPublication, StreamPosition } from '../../ports.js';
+import type { NodeAction } from '../../traffic.js';
 import type { ClientSession } from '../client.js';
 import type { StreamSubscription } from '../subscription.js';
 import { authorizeSubscribe, checkNewSubscription, withPending, type SubscribePlan } from '../subscribe-plan.js';
@@ -87,6 +88,7 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
     await node.acquireChannel(channel);
     if (gone()) throw Disconnects.connectionClosed;
     if (sub.emitPresence) {
+      node.traffic.actions.add_presence++;
       await node.presenceManager.addPresence(channel, c.id, sub.info);
       presenceAdded = true;
       if (gone()) throw Disconnects.connectionClosed;
@@ -106,7 +108,7 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
       channel,
       client: c.id,
       clientName: c.clientName,
-      recover: plan.recover && plan.recoverable ? { recovered: !!result.recovered, hasPublications: (result.publications?.length ?? 0) > 0 } : undefined,
+      recover: plan.recover && plan.recoverable ? recoverOutcome(!!result.recovered, result.publications?.length ?? 0) : undefined,
     });
     return { result, sub };
   } catch (err) {
@@ -114,14 +116,20 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
       c.subs.delete(channel);
       node.hub.removeSub(c, channel);
       node.releaseChannel(channel);
-      if (presenceAdded) await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
-    } else if (presenceAdded) {
+    }
+    if (presenceAdded) {
+      node.traffic.actions.remove_presence++;
       await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
     }
     if (err instanceof ProtocolError || err instanceof Disconnect) throw err;
     node.faults.log('error', { client: c.id, channel, err }, 'subscribe failed');
     throw Disconnects.serverError;
   }
+}
+
+/** What a subscribe event reports about a recovery attempt. */
+function recoverOutcome(recovered: boolean, publications: number): { recovered: boolean; hasPublications: boolean; publications: number } {
+  return { recovered, hasPublications: publications > 0, publications };
 }
 
 /** How far back cache recovery looks for the newest publication a tags filter passes. */
@@ -141,6 +149,7 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
     if (cacheMode) {
       // With a tags filter the newest publication that passes is the one to deliver (§4.3): read further back.
       const limit = sub.tagsFilter ? CACHE_FILTER_SCAN : 1;
+      countRead(node.traffic.actions, 'history_recover_cache');
       const res = await node.broker.history(plan.channel, { filter: { limit, reverse: true }, metaTtlMs });
       top = res.position;
       const same = plan.offset > 0 && plan.offset === top.offset && plan.epoch === top.epoch;
@@ -151,6 +160,7 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
       }
     } else {
       const limit = node.rules.recoveryMaxPublicationLimit;
+      countRead(node.traffic.actions, 'history_recover');
       const res = await node.broker.history(plan.channel, {
         filter: { since: { offset: plan.offset, epoch: plan.epoch }, limit },
         metaTtlMs,
@@ -166,6 +176,7 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
       else if (plan.flag & 2) throw Errors.unrecoverablePosition;
     }
   } else {
+    countRead(node.traffic.actions, 'history_stream_top');
     const res = await node.broker.history(plan.channel, { filter: { limit: 0 }, metaTtlMs });
     top = res.position;
   }
@@ -213,6 +224,12 @@ async function position(c: ClientSession, plan: SubscribePlan, sub: StreamSubscr
   // or its own last one when nothing was missed): live publications may go as patches at once.
   // A filter hides publications from the client only without delta, so its base is the stream's.
   if (sub.delta) node.hub.setDeltaBase(c, plan.channel, recovered);
+}
+
+/** A positioning read: counted as a history read and by its purpose. */
+function countRead(actions: Record<NodeAction, number>, purpose: NodeAction): void {
+  actions.history++;
+  actions[purpose]++;
 }
 
 /** Converts a stored publication into its wire form for a subscribe or history result. */
