@@ -2,3 +2,10 @@
 export { GyreMetrics, type MetricsOptions } from './prometheus.js';
 export { createApiTracer, type ApiTracer, type ApiTracerOptions } from './tracing.js';
 export { GraphiteExporter, type GraphiteOptions } from './graphite.js';
+export {
+  CLUSTER_METRICS_CONTENT_TYPE,
+  aggregateWorkerMetrics,
+  isMetricFamilyJson,
+  type MetricFamilyJson,
+  type WorkerMetrics,
+} from './cluster-metrics.js';
