@@ -149,12 +149,15 @@ export async function runServer(out: Output, opts: RunServerOptions): Promise<nu
 /**
  * A worker process of `gyre --workers`: the server under the node name `<name>-w<index>`,
  * reporting to its supervisor over IPC. It shuts down like a single process on SIGTERM/SIGINT
- * (forwarded by the supervisor) and also when the supervisor goes away.
+ * (forwarded by the supervisor).
  */
 async function runWorker(opts: RunServerOptions, loadedConfig: GyreConfig, logger: pino.Logger, slot: WorkerSlotInfo): Promise<number> {
   const view: ConfigView = (c) => ({ ...c, node: { ...c.node, name: workerNodeName(c.node.name || hostname(), slot.index) } });
   const config = view(loadedConfig);
   const channel = new WorkerChannel(slot);
+  // A worker whose supervisor is gone is ended by node:cluster (exit 0 on the IPC disconnect);
+  // until then a message to it fails with EPIPE, which must not throw as an unhandled 'error'.
+  cluster.worker?.on('error', (err: Error) => logger.debug({ error: err.message }, 'supervisor channel error'));
   let server: ReloadableServer;
   try {
     const mod = await import('../server/index.js');
@@ -175,9 +178,9 @@ async function runWorker(opts: RunServerOptions, loadedConfig: GyreConfig, logge
     logger,
     pidFile: '',
     view,
-    supervised: true,
     afterClose: () => {
       channel.close();
+      // node:cluster ends a worker whose channel closes with exit code 0: nothing lingers.
       if (process.connected) process.disconnect();
     },
   });
@@ -198,8 +201,6 @@ interface ServeOptions {
   pidFile: string;
   /** Applied to a reloaded configuration before the server sees it. */
   view: ConfigView;
-  /** A worker: shut down when the supervisor's IPC channel goes away. */
-  supervised?: boolean;
   /** Runs after a graceful close (a worker lets go of its IPC channel). */
   afterClose?: () => void;
 }
@@ -209,9 +210,7 @@ function serveUntilSignal(server: ReloadableServer, s: ServeOptions): Promise<nu
   const { logger, pidFile, config } = s;
   return new Promise<number>((resolveExit) => {
     let shuttingDown = false;
-    const onSupervisorGone = (): void => shutdown('supervisor gone');
     const shutdown = (signal: string): void => {
-      process.off('disconnect', onSupervisorGone);
       if (shuttingDown) {
         logger.info({ signal }, 'shutdown already in progress');
         return;
@@ -255,6 +254,5 @@ function serveUntilSignal(server: ReloadableServer, s: ServeOptions): Promise<nu
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
     process.on('SIGHUP', onHup);
-    if (s.supervised) process.once('disconnect', onSupervisorGone);
   });
 }
