@@ -3,3 +3,10 @@ export { GyreMetrics, type MetricsOptions, type PubSubErrorSource } from './prom
 export type { HttpRequestCounter, HttpRoutes } from './http-requests.js';
 export { createApiTracer, type ApiTracer, type ApiTracerOptions } from './tracing.js';
 export { GraphiteExporter, type GraphiteOptions } from './graphite.js';
+export {
+  CLUSTER_METRICS_CONTENT_TYPE,
+  aggregateWorkerMetrics,
+  isMetricFamilyJson,
+  type MetricFamilyJson,
+  type WorkerMetrics,
+} from './cluster-metrics.js';

@@ -13,6 +13,7 @@ import type { CommandEvent, ConnectEvent, DisconnectEvent, PingPongEvent, ProxyE
 import type { BrokerMessageType } from '../core/index.js';
 import { ClientLabels } from './client-labels.js';
 import { HttpRequestCounter } from './http-requests.js';
+import type { MetricFamilyJson } from './cluster-metrics.js';
 
 const NS = 'centrifugo';
 /** Go client_golang's summary objectives 0.5, 0.99, 0.999 over a 10-minute window. */
@@ -242,18 +243,26 @@ export class GyreMetrics {
     return this.http;
   }
 
+  /** The registry as plain data (`getMetricsAsJSON()`), as a worker process hands it to its supervisor. */
+  async json(): Promise<MetricFamilyJson[]> {
+    return (await this.registry.getMetricsAsJSON()) as unknown as MetricFamilyJson[];
+  }
+
   /** The exposition text, as served at the metrics endpoint. */
   text(): Promise<string> {
     return this.registry.metrics();
   }
 
-  /** A route answering GET/HEAD at `path` with the exposition text. */
-  route(path: string): Route {
+  /**
+   * A route answering GET/HEAD at `path` with the exposition text: this registry's, or what
+   * `exposition` gives (the merged metrics of every worker process); a rejection answers 500.
+   */
+  route(path: string, exposition: () => Promise<string> = () => this.text()): Route {
     return (req, res) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if ((q < 0 ? url : url.slice(0, q)) !== path) return false;
-      this.text().then(
+      exposition().then(
         (body) => {
           res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body) });
           res.end(req.method === 'HEAD' ? undefined : body);
@@ -287,13 +296,15 @@ export class GyreMetrics {
     sampled('num_users', 'Number of unique users connected.', () => hub.numUsers);
     sampled('num_subscriptions', 'Number of subscriptions.', () => hub.numSubscriptions);
     sampled('num_channels', 'Number of channels with one or more subscribers.', () => hub.numChannels);
+    // Every worker of `gyre --workers` sees the same nodes and build: merged, they take the maximum.
     const nodes: Gauge = new Gauge({
       name: `${NS}_node_num_nodes`,
       help: 'Number of nodes in the cluster.',
       registers: [r],
+      aggregator: 'max',
       collect: async () => nodes.set((await this.node.info()).nodes.length),
     });
-    new Gauge({ name: `${NS}_node_build`, help: 'Node build info.', labelNames: ['version'], registers: [r] }).set({ version }, 1);
+    new Gauge({ name: `${NS}_node_build`, help: 'Node build info.', labelNames: ['version'], registers: [r], aggregator: 'max' }).set({ version }, 1);
   }
 
   /** Node ↔ broker message counters, sampled from the node's traffic counters. */

@@ -82,9 +82,13 @@ export class OpsRoutes {
     if (this.debug) this.logEvents(executor, level === 'trace');
   }
 
-  /** Adds the metrics and admin routes: metrics on the internal port, admin there unless `admin.external`. */
-  mount(external: Route[], internal: Route[]): void {
-    if (this.metrics && this.config.prometheus?.enabled) internal.push(this.metrics.route(this.metricsPath));
+  /**
+   * Adds the metrics and admin routes: metrics on the internal port, admin there unless
+   * `admin.external`. `exposition` replaces this process's metrics text (a worker serves the
+   * merged metrics of all workers).
+   */
+  mount(external: Route[], internal: Route[], exposition?: () => Promise<string>): void {
+    if (this.metrics && this.config.prometheus?.enabled) internal.push(this.metrics.route(this.metricsPath, exposition));
     if (this.admin) {
       (this.config.admin?.external ? external : internal).push(this.admin.route);
       this.httpRequests?.addRoutes({ exact: [], subtrees: [`${(this.config.admin?.handler_prefix ?? '').replace(/\/+$/, '')}/`] });

@@ -33,6 +33,7 @@ import type { GrpcServers, GrpcServersConfig } from './grpc-servers.js';
 import { OriginCheck } from './origin.js';
 import { planReload, type ReloadOutcome } from './reload.js';
 import { gyreVersion } from './version.js';
+import { healthRoute, type WorkerLink } from './worker-link.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
 export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcServersConfig {
@@ -72,6 +73,8 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
 export interface ServerOptions {
   logger?: Logger;
   handlers?: NodeHandlers;
+  /** Set in a worker process of `gyre --workers`: /health and /metrics then report every worker. */
+  workerLink?: WorkerLink;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -194,15 +197,9 @@ export class GyreServer {
       const route = apiHandlerOf(endpoint);
       (api.external ? this.externalRoutes : this.internalRoutes).push(this.ops.traceApi(route, prefix));
     }
-    if (config.health?.enabled) {
-      const prefix = config.health.handler_prefix || '/health';
-      this.internalRoutes.push((req, res) => {
-        if (pathOf(req) !== prefix) return false;
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        return true;
-      });
-    }
-    this.ops.mount(this.externalRoutes, this.internalRoutes);
+    if (config.health?.enabled) this.internalRoutes.push(healthRoute(config.health.handler_prefix || '/health', opts.workerLink));
+    const link = opts.workerLink;
+    this.ops.mount(this.externalRoutes, this.internalRoutes, link ? () => link.clusterMetrics() : undefined);
     const apiPaths = this.apiEndpoint ? [this.apiEndpoint.endpoint.legacyPath, ...executor.methods.map((m) => `${this.apiEndpoint!.endpoint.prefix}/${m}`)] : [];
     this.ops.httpRoutes({
       exact: [...(this.ws ? [this.wsPath] : []), ...this.transports.paths.exact, ...apiPaths, ...(config.health?.enabled ? [config.health.handler_prefix || '/health'] : [])],
