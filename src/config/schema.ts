@@ -334,7 +334,7 @@ export const CONFIG_SCHEMA: Fields = {
     ...endpoint('Expose Prometheus metrics.', '/metrics'),
     instrument_http_handlers: bool('Count HTTP requests per path, method and status.'),
     recovered_publications_histogram: bool('Histogram of recovered publication counts.'),
-    native_histograms: bool('Use native (sparse) histograms.'),
+    native_histograms: bool('Serve histograms as native (sparse, exponential) histograms, without classic buckets, to scrapes asking for protobuf; drops the deprecated summaries.'),
   }),
   health: obj('Health endpoint.', endpoint('Serve the health endpoint.', '/health')),
   swagger: obj('Swagger UI of the HTTP API.', endpoint('Serve Swagger UI.', '/swagger')),

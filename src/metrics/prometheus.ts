@@ -14,6 +14,8 @@ import type { BrokerMessageType } from '../core/index.js';
 import { ClientLabels } from './client-labels.js';
 import { HttpRequestCounter } from './http-requests.js';
 import type { MetricFamilyJson } from './cluster-metrics.js';
+import { PROTOBUF_CONTENT_TYPE, acceptsProtobuf, encodeRegistry } from './exposition.js';
+import { NativeHistogramVec } from './native-histogram-vec.js';
 
 const NS = 'centrifugo';
 /** Go client_golang's summary objectives 0.5, 0.99, 0.999 over a 10-minute window. */
@@ -29,13 +31,18 @@ const SURVEY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
 /** Recovered publication count buckets, as Centrifugo's. */
 const RECOVERED_BUCKETS = [0, 1, 2, 3, 5, 10, 20, 50, 100, 250, 500, 1000, 2000, 5000, 10000];
 const BROKER_TYPES: BrokerMessageType[] = ['publication', 'join', 'leave', 'control'];
+/** Centrifugo's native histogram settings: bucket factor 1.1 (schema 3), at most 200 buckets, resets at most hourly. */
+const NATIVE = { bucketFactor: 1.1, maxBuckets: 200, minResetMs: 3_600_000 };
 /** Client transports are HTTP/1.1 (h1), except uni_grpc which is always HTTP/2 (h2). */
 const acceptProtocol = (transport: string): string => (transport === 'uni_grpc' ? 'h2' : 'h1');
 
 export interface MetricsOptions {
   /** Version for centrifugo_node_build. */
   version: string;
-  /** Drop the deprecated summaries (histograms keep classic buckets: prom-client has no native ones). */
+  /**
+   * Histograms become native (sparse, exponential) histograms without classic buckets, the
+   * deprecated summaries go, and a scrape asking for the protobuf format gets it.
+   */
   nativeHistograms?: boolean;
   /** Node.js process metrics (process_*, nodejs_*); default true. */
   defaultMetrics?: boolean;
@@ -47,6 +54,14 @@ export interface MetricsOptions {
 export type PubSubErrorSource = Readonly<Record<string, number>>;
 
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
+type Observer<T extends string> = { observe(labels: Partial<Record<T, string>>, value: number): void };
+interface HistogramConfig<T extends string> {
+  name: string;
+  help: string;
+  labelNames: readonly T[];
+  /** Classic buckets (when native histograms are off). */
+  buckets: number[];
+}
 type Listener = [target: EventEmitter, event: string, fn: (...args: any[]) => void];
 
 /** One node's Prometheus registry, fed by its events. close() detaches the listeners. */
@@ -55,13 +70,15 @@ export class GyreMetrics {
   private readonly listeners: Listener[] = [];
   private readonly lastSeen = new Map<string, number>();
   private http: HttpRequestCounter | undefined;
+  private readonly native: boolean;
 
   constructor(
     private readonly node: Node,
     opts: MetricsOptions,
   ) {
     const r = this.registry;
-    const summaries = !opts.nativeHistograms;
+    this.native = !!opts.nativeHistograms;
+    const summaries = !this.native;
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r });
 
     this.nodeGauges(opts.version);
@@ -134,12 +151,11 @@ export class GyreMetrics {
     const cmdSummary = summaries
       ? new Summary({ name: `${NS}_client_command_duration_seconds`, help: 'Client command duration summary.', labelNames: cmdLabels, registers: [r], ...SUMMARY })
       : undefined;
-    const cmdHistogram = new Histogram({
+    const cmdHistogram = this.histogram({
       name: `${NS}_client_command_duration_seconds_histogram`,
       help: 'Client command duration histogram.',
       labelNames: cmdLabels,
       buckets: FINE_BUCKETS,
-      registers: [r],
     });
     const replyErrors = new Counter({
       name: `${NS}_client_num_reply_errors`,
@@ -159,12 +175,11 @@ export class GyreMetrics {
     const proxySummary = summaries
       ? new Summary({ name: `${NS}_proxy_duration_seconds`, help: 'Duration of proxy calls.', labelNames: proxyLabels, registers: [r], ...SUMMARY })
       : undefined;
-    const proxyHistogram = new Histogram({
+    const proxyHistogram = this.histogram({
       name: `${NS}_proxy_duration_seconds_histogram`,
       help: 'Histogram of duration of proxy calls.',
       labelNames: proxyLabels,
       buckets: DEF_BUCKETS,
-      registers: [r],
     });
     const proxyErrors = new Counter({ name: `${NS}_proxy_errors`, help: 'Number of failed proxy calls.', labelNames: proxyLabels, registers: [r] });
     const proxyInflight = new Gauge({ name: `${NS}_proxy_inflight_requests`, help: 'Proxy calls in flight.', labelNames: proxyLabels, registers: [r] });
@@ -186,12 +201,11 @@ export class GyreMetrics {
       if (e.failed) proxyErrors.inc(labels);
     });
 
-    const broadcast = new Histogram({
+    const broadcast = this.histogram({
       name: `${NS}_node_broadcast_duration_seconds`,
       help: 'Broadcast duration in seconds',
       labelNames: ['type', 'channel_namespace'],
       buckets: BROADCAST_BUCKETS,
-      registers: [r],
     });
     this.on(node.events, 'publication', (e: PublicationEvent) => broadcast.observe({ type: 'publication', channel_namespace: '' }, e.broadcastMs / 1000));
   }
@@ -201,18 +215,19 @@ export class GyreMetrics {
     const r = this.registry;
     const labels = ['protocol', 'method'] as const;
     const name = `${NS}_api_command_duration_seconds`;
-    const summary =
-      (r.getSingleMetric(name) as Summary<'protocol' | 'method'> | undefined) ??
-      new Summary({ name, help: 'Duration of API per command.', labelNames: labels, registers: [r], ...SUMMARY });
+    const summary = this.native
+      ? undefined
+      : ((r.getSingleMetric(name) as Summary<'protocol' | 'method'> | undefined) ??
+        new Summary({ name, help: 'Duration of API per command.', labelNames: labels, registers: [r], ...SUMMARY }));
     const histogram =
-      (r.getSingleMetric(`${name}_histogram`) as Histogram<'protocol' | 'method'> | undefined) ??
-      new Histogram({ name: `${name}_histogram`, help: 'Histogram of duration of API per command.', labelNames: labels, buckets: DEF_BUCKETS, registers: [r] });
+      (r.getSingleMetric(`${name}_histogram`) as Observer<'protocol' | 'method'> | undefined) ??
+      this.histogram({ name: `${name}_histogram`, help: 'Histogram of duration of API per command.', labelNames: labels, buckets: DEF_BUCKETS });
     const errors =
       (r.getSingleMetric(`${NS}_api_command_errors_total`) as Counter<'protocol' | 'method' | 'error'> | undefined) ??
       new Counter({ name: `${NS}_api_command_errors_total`, help: 'Total errors in API commands.', labelNames: ['protocol', 'method', 'error'], registers: [r] });
     this.on(executor.events, 'call', (e: ApiCallEvent) => {
       const l = { protocol: e.protocol, method: e.method };
-      summary.observe(l, e.durationMs / 1000);
+      summary?.observe(l, e.durationMs / 1000);
       histogram.observe(l, e.durationMs / 1000);
       if (e.error !== undefined) errors.inc({ ...l, error: String(e.error) });
     });
@@ -253,18 +268,27 @@ export class GyreMetrics {
     return this.registry.metrics();
   }
 
+  /** The protobuf exposition: every family as a length-delimited io.prometheus.client.MetricFamily. */
+  protobuf(): Promise<Buffer> {
+    return encodeRegistry(this.registry);
+  }
+
   /**
    * A route answering GET/HEAD at `path` with the exposition text: this registry's, or what
    * `exposition` gives (the merged metrics of every worker process); a rejection answers 500.
+   * With native histograms on and an Accept header preferring it, a single process answers in
+   * the protobuf format (merged worker metrics are text only).
    */
-  route(path: string, exposition: () => Promise<string> = () => this.text()): Route {
+  route(path: string, exposition?: () => Promise<string>): Route {
     return (req, res) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if ((q < 0 ? url : url.slice(0, q)) !== path) return false;
-      exposition().then(
+      const proto = !exposition && this.native && acceptsProtobuf(req.headers.accept);
+      (proto ? this.protobuf() : exposition ? exposition() : this.text()).then(
         (body) => {
-          res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body) });
+          const type = proto ? PROTOBUF_CONTENT_TYPE : this.registry.contentType;
+          res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
           res.end(req.method === 'HEAD' ? undefined : body);
         },
         (err: unknown) => {
@@ -373,15 +397,14 @@ export class GyreMetrics {
     this.on(this.node.events, 'disconnect', (e: DisconnectEvent) => {
       if (e.code !== 3000) closes.inc({ transport: e.transport, code: String(e.code) });
     });
-    const pingPong = new Histogram({
+    const pingPong = this.histogram({
       name: `${NS}_client_ping_pong_duration_seconds`,
       help: 'Ping/Pong duration in seconds',
       labelNames: ['transport'],
       buckets: FINE_BUCKETS,
-      registers: [this.registry],
     });
     this.on(this.node.events, 'ping_pong', (e: PingPongEvent) => pingPong.observe({ transport: e.transport }, e.durationMs / 1000));
-    const lag = new Histogram({ name: `${NS}_node_pub_sub_lag_seconds`, help: 'Pub sub lag in seconds', labelNames: ['channel_namespace'], buckets: LAG_BUCKETS, registers: [this.registry] });
+    const lag = this.histogram({ name: `${NS}_node_pub_sub_lag_seconds`, help: 'Pub sub lag in seconds', labelNames: ['channel_namespace'], buckets: LAG_BUCKETS });
     this.on(this.node.events, 'publication', (e: PublicationEvent) => {
       if (e.pub.time > 0) lag.observe({ channel_namespace: '' }, Math.max(0, this.node.clock.now() - e.pub.time) / 1000);
     });
@@ -450,6 +473,14 @@ export class GyreMetrics {
         this.catchUp(cell.direction === 'sent' ? sentSize : receivedSize, `${key}/b`, labels, cell.bytes);
       }
     };
+  }
+
+  /** A classic histogram, or a native one (no classic buckets) when native histograms are on. */
+  private histogram<T extends string>(cfg: HistogramConfig<T>): Observer<T> {
+    const registers = [this.registry];
+    if (!this.native) return new Histogram({ ...cfg, registers });
+    const clock = this.node.clock;
+    return new NativeHistogramVec({ name: cfg.name, help: cfg.help, labelNames: cfg.labelNames, registers, ...NATIVE, now: () => clock.now() });
   }
 
   private sampledCounter<T extends string>(cfg: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {
