@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryTransport } from './memory-transport.test-helper.js';
-import { ConnectionWriter, holdFlush } from './writer.js';
+import { ConnectionWriter } from './writer.js';
+import { holdFlush } from './flush-gate.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 

@@ -1,21 +1,14 @@
 /**
  * Per-connection writer. Items enqueued during one event-loop turn leave in one
  * transport write at the end of the turn (setImmediate), which is what makes fan-out
- * cheap. The queue plus the transport's own buffer is bounded: past the bound the
+ * cheap; a broker may hold that flush briefly for its own publications (flush-gate.ts). The queue plus the transport's own buffer is bounded: past the bound the
  * owner is told (and disconnects the client with 3008 "slow").
  */
 import type { Transport } from './transport.js';
+import { flushMayStart, onFlushResume } from './flush-gate.js';
 
 const dirty: ConnectionWriter[] = [];
 let flushScheduled = false;
-/** Open flush holds (holdFlush). */
-let holds = 0;
-/** A due flush is waiting for the holds to close (it waits once, see flushAll). */
-let deferred = false;
-let holdTimer: NodeJS.Timeout | undefined;
-
-/** The longest a due flush waits for open holds. */
-export const MAX_FLUSH_HOLD_MS = 1;
 
 /** The queue of a writer with nothing queued: shared, so an idle connection holds no array. */
 const NO_ITEMS: Uint8Array[] = [];
@@ -25,25 +18,11 @@ export type OverflowHandler = (() => void) | { writerOverflow(): void };
 
 function flushAll(): void {
   flushScheduled = false;
-  if (holds > 0 && !deferred) {
-    // Wait for the held publications (or any I/O that queues more, or the bound), once.
-    deferred = true;
-    holdTimer = setTimeout(flushHeld, MAX_FLUSH_HOLD_MS);
-    return;
-  }
-  if (deferred) {
-    deferred = false;
-    clearTimeout(holdTimer);
-    holdTimer = undefined;
-  }
+  // Held for publications about to arrive from a broker (flush-gate.ts): resumed later.
+  if (!flushMayStart()) return;
   // Writers enqueued during this loop are appended to `dirty` and flushed in the same pass.
   for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
   dirty.length = 0;
-}
-
-function flushHeld(): void {
-  holdTimer = undefined;
-  if (deferred && !flushScheduled) flushAll();
 }
 
 function scheduleFlush(): void {
@@ -53,23 +32,7 @@ function scheduleFlush(): void {
   }
 }
 
-/**
- * Holds the next flush of every writer for a publication this process is about to receive
- * back from a broker (a PUB/SUB echo): a flush that falls due while holds are open waits
- * once, until the last hold closes, more items are queued, or MAX_FLUSH_HOLD_MS pass. So
- * publications whose round trips overlap leave in one write per connection instead of
- * alternating between event-loop turns. Returns the release function (idempotent).
- */
-export function holdFlush(): () => void {
-  holds++;
-  let open = true;
-  return () => {
-    if (!open) return;
-    open = false;
-    holds--;
-    if (holds === 0 && deferred) scheduleFlush();
-  };
-}
+onFlushResume(scheduleFlush);
 
 export class ConnectionWriter {
   private items: Uint8Array[] = NO_ITEMS;
