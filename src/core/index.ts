@@ -20,3 +20,4 @@ export { connectUnidirectional, uniConnectDisconnect, type UniConnectFailure, ty
 export type { ClientSession, ClientState } from './client/client.js';
 export { ChannelStateTracker, channelStateEvent, type ChannelStateEvent, type ChannelStateHandler, type ChannelStateStore, type ChannelStateTrackerOptions } from './channel-state.js';
 export * from './shared-poll/index.js';
+export { holdFlush } from './flush-gate.js';

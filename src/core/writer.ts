@@ -1,10 +1,11 @@
 /**
  * Per-connection writer. Items enqueued during one event-loop turn leave in one
  * transport write at the end of the turn (setImmediate), which is what makes fan-out
- * cheap. The queue plus the transport's own buffer is bounded: past the bound the
+ * cheap; a broker may hold that flush briefly for its own publications (flush-gate.ts). The queue plus the transport's own buffer is bounded: past the bound the
  * owner is told (and disconnects the client with 3008 "slow").
  */
 import type { Transport } from './transport.js';
+import { flushMayStart, onFlushResume } from './flush-gate.js';
 
 const dirty: ConnectionWriter[] = [];
 let flushScheduled = false;
@@ -17,10 +18,21 @@ export type OverflowHandler = (() => void) | { writerOverflow(): void };
 
 function flushAll(): void {
   flushScheduled = false;
+  // Held for publications about to arrive from a broker (flush-gate.ts): resumed later.
+  if (!flushMayStart()) return;
   // Writers enqueued during this loop are appended to `dirty` and flushed in the same pass.
   for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
   dirty.length = 0;
 }
+
+function scheduleFlush(): void {
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushAll);
+  }
+}
+
+onFlushResume(scheduleFlush);
 
 export class ConnectionWriter {
   private items: Uint8Array[] = NO_ITEMS;
@@ -49,10 +61,7 @@ export class ConnectionWriter {
     if (!this.pending) {
       this.pending = true;
       dirty.push(this);
-      if (!flushScheduled) {
-        flushScheduled = true;
-        setImmediate(flushAll);
-      }
+      scheduleFlush();
     }
     return true;
   }

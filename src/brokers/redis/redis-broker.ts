@@ -11,7 +11,7 @@ import type {
   PublishOptions,
   PublishResult,
 } from '../../core/index.js';
-import { systemClock } from '../../core/index.js';
+import { holdFlush, systemClock } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { decodeBody, decodeFrame, encodeBody, joinLeaveFrame, liveFrame } from '../envelope.js';
 import { newStreamEpoch } from '../epoch.js';
@@ -110,6 +110,9 @@ export class RedisBroker implements Broker, Controller {
     const pubsub = shard.keys.pubsub(channel);
     const historySize = opts.historySize ?? 0;
     const historyTtlMs = opts.historyTtlMs ?? 0;
+    // This node receives its own publication back over PUB/SUB about when the reply arrives:
+    // writes due meanwhile wait for it, so overlapping publishes share one write per connection.
+    const release = shard.sub.wants(pubsub) ? holdFlush() : undefined;
     try {
       if (historySize <= 0 || historyTtlMs <= 0) {
         const frame = liveFrame(body, delta);
@@ -136,6 +139,8 @@ export class RedisBroker implements Broker, Controller {
       return publishResult(await PUBLISH_HISTORY.run(shard.cmd, keys, args));
     } catch (err) {
       throw backendError('redis publish failed', err);
+    } finally {
+      release?.();
     }
   }
 

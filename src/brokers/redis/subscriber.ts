@@ -81,6 +81,11 @@ export class RedisSubscriber {
     return this.enqueue(true, name, fresh);
   }
 
+  /** Whether messages of this PUB/SUB channel are wanted (subscribed or being subscribed). */
+  wants(name: string): boolean {
+    return this.wanted.has(name);
+  }
+
   /** Unsubscribes; deliveries for the channel stop at once. Never rejects. */
   unsubscribe(name: string): Promise<void> {
     if (!this.wanted.delete(name)) return Promise.resolve();
