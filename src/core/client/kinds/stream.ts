@@ -71,6 +71,8 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
     expireAt: plan.expireAt,
     clientSideRefresh: plan.clientSideRefresh,
     info: c.clientInfo(plan.chanInfo),
+    // In the literal, so setting it later finds a slot in the record (no out-of-object property array).
+    announced: false,
   };
   // Set only when present, so the common record keeps one shape (both unset until the features land).
   if (plan.delta) sub.delta = true;
