@@ -308,7 +308,9 @@ export class ClientSession implements HubClient, ClientRef {
       return;
     }
     let key: RequestKey | undefined;
-    for (const k of requestOrder) {
+    // An index loop: no iterator object per command.
+    for (let i = 0; i < requestOrder.length; i++) {
+      const k = requestOrder[i]!;
       if (cmd[k] !== undefined) {
         key = k;
         break;
