@@ -12,7 +12,7 @@ import type { BrokerPublication, StreamPosition } from '../../ports.js';
 import type { NodeAction } from '../../traffic.js';
 import type { ClientSession } from '../client.js';
 import type { StreamSubscription } from '../subscription.js';
-import { authorizeSubscribe, checkNewSubscription, withPending, type SubscribePlan } from '../subscribe-plan.js';
+import { authorizeSubscribe, checkNewSubscription, reservePending, type SubscribePlan } from '../subscribe-plan.js';
 import { startStreamDelivery, streamBindingFor, subscribeStreamed } from '../stream-proxy.js';
 import type { KindOps } from './kind-ops.js';
 import { deltaBatch } from '../../delta.js';
@@ -20,7 +20,9 @@ import { deltaBatch } from '../../delta.js';
 /** The subscribe command for a stream subscription: checks, reservation, permission, install; live after the reply. */
 export async function subscribeStreamFlow(c: ClientSession, channel: string, req: SubscribeRequest): Promise<Reply> {
   checkNewSubscription(c, channel, req);
-  return withPending(c, channel, async () => {
+  // The reservation inline rather than through withPending: one asynchronous frame less per subscribe.
+  const release = reservePending(c, channel);
+  try {
     const binding = streamBindingFor(c, channel);
     if (binding) {
       const { result, sub } = await subscribeStreamed(c, channel, req, binding);
@@ -31,7 +33,9 @@ export async function subscribeStreamFlow(c: ClientSession, channel: string, req
     const { result, sub } = await installStream(c, plan);
     c.onAfterReply(() => goLive(c, sub));
     return { subscribe: result };
-  });
+  } finally {
+    release();
+  }
 }
 
 /**
@@ -72,6 +76,8 @@ export async function installStream(c: ClientSession, plan: SubscribePlan): Prom
     expireAt: plan.expireAt,
     clientSideRefresh: plan.clientSideRefresh,
     info: c.clientInfo(plan.chanInfo),
+    // In the literal, so setting it later finds a slot in the record (no out-of-object property array).
+    announced: false,
   };
   // Set only when present, so the common record keeps one shape (both unset until the features land).
   if (plan.delta) sub.delta = true;
