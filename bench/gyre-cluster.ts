@@ -4,7 +4,8 @@
 // on one worker never reach the subscribers of another.
 //
 // Usage: node dist/bench/gyre-cluster.js --workers N -- <gyre arguments>
-// The primary exits when a worker dies or on SIGTERM/SIGINT (stopping the workers),
+// The primary prints "gyre-cluster: N workers listening" (stderr) once every worker
+// listens. It exits when a worker dies or on SIGTERM/SIGINT (stopping the workers),
 // and when stdin closes if --watch-stdin is given.
 
 import cluster from 'node:cluster';
@@ -45,6 +46,11 @@ if (cluster.isPrimary) {
     process.stdin.resume();
   }
   for (let i = 0; i < workers; i++) cluster.fork();
+  const listening = new Set<number>();
+  cluster.on('listening', (w) => {
+    listening.add(w.id);
+    if (listening.size === workers) process.stderr.write(`gyre-cluster: ${workers} workers listening\n`);
+  });
   cluster.on('exit', (w, code) => {
     if (!stopping) {
       process.stderr.write(`worker ${w.process.pid} exited with ${code}\n`);

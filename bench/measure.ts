@@ -6,6 +6,7 @@ import { processCpuUs, totalCpuUs, totalRssKb, totalSystemCpuUs } from './proc.j
 import type { MetricKey, Scenario, ServerKind } from './scenarios.js';
 import { sleep, startServer, tail, TOKEN_SECRET, type ServerHandle } from './targets.js';
 import { writeTokenFile } from './tokens.js';
+import { runScale } from './scale.js';
 import path from 'node:path';
 
 export interface RunContext {
@@ -366,5 +367,7 @@ export function runScenarioOnce(sc: Scenario, kind: ServerKind, run: number, ctx
       return runStorm(sc, kind, run, ctx);
     case 'api':
       return runApi(sc, kind, run, ctx);
+    case 'scale':
+      return runScale(sc, kind, run, ctx);
   }
 }

@@ -201,13 +201,31 @@ function gyreNodeArgs(): string[] {
   return (process.env.BENCH_GYRE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }
 
-/** Number of Gyre workers for gyre-workers (BENCH_WORKERS, default: one per CPU). */
-export function workerCount(cpus: number): number {
+/** Number of Gyre workers for gyre-workers (BENCH_WORKERS; else the scenario's count; else one per CPU). */
+export function workerCount(cpus: number, scenarioWorkers?: number): number {
   const n = Number(process.env.BENCH_WORKERS ?? '');
-  return Number.isFinite(n) && n >= 1 ? Math.floor(n) : Math.max(2, cpus);
+  if (Number.isFinite(n) && n >= 1) return Math.floor(n);
+  return scenarioWorkers !== undefined && scenarioWorkers >= 1 ? scenarioWorkers : Math.max(2, cpus);
 }
 
-export async function startServer(kind: ServerKind, dir: string, cpus: number): Promise<ServerHandle> {
+/**
+ * The command line (after `node [flags]`) of a multi-process Gyre: one port shared by
+ * `workers` Gyre processes on the Redis engine. The only place that names the launcher;
+ * the primary must print WORKERS_LISTENING once every worker listens.
+ */
+function clusterArgs(configFile: string, workers: number): string[] {
+  return [path.join(here, 'gyre-cluster.js'), '--workers', String(workers), '--watch-stdin', '--', '--config', configFile];
+}
+
+/** What the multi-process launcher prints (stdout or stderr) once all its workers listen. */
+const WORKERS_LISTENING = /workers listening/;
+
+export interface StartOptions {
+  /** gyre-workers: the scenario's worker count (BENCH_WORKERS overrides it). */
+  workers?: number;
+}
+
+export async function startServer(kind: ServerKind, dir: string, cpus: number, opts: StartOptions = {}): Promise<ServerHandle> {
   const procs: Proc[] = [];
   const ports: number[] = [];
   let clientProtocol: ServerHandle['clientProtocol'] = 'centrifugo';
@@ -281,14 +299,19 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
         const port = await freePort();
         const file = path.join(dir, `gyre-${port}.json`);
         writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix), null, 2));
-        const wrapper = path.join(here, 'gyre-cluster.js');
-        await launch([...gyreNodeArgs(), wrapper, '--workers', String(workerCount(cpus)), '--watch-stdin', '--', '--config', file], port);
+        const want = workerCount(cpus, opts.workers);
+        await launch([...gyreNodeArgs(), ...clusterArgs(file, want)], port);
         const primary = procs[0]!.child.pid ?? -1;
-        // Workers are forked after the primary starts: wait until all of them exist and had time to listen.
-        const want = workerCount(cpus);
-        for (let i = 0; i < 100 && descendants(primary).length < want; i++) await sleep(100);
-        await sleep(1000);
+        // The port accepts as soon as the first worker listens; connections made before the
+        // others listen would all go to the first ones.
+        const deadline = Date.now() + 20_000 + want * 5000;
+        while (!WORKERS_LISTENING.test(procs[0]!.output())) {
+          if (Date.now() > deadline) throw new Error(`gyre-workers did not accept connections: ${want} workers not listening: ${tail(procs[0]!.output())}`);
+          await sleep(100);
+        }
+        await sleep(500);
         const all = [primary, ...descendants(primary)];
+        if (all.length < want + 1) throw new Error(`gyre-workers exited during startup: ${all.length - 1} of ${want} workers`);
         pidsOf = () => all;
         break;
       }
