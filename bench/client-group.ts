@@ -1,14 +1,22 @@
 // Several load-client processes acting as one (bench/loadclient.c, subscribe mode).
 //
 // One process may hold only so many descriptors (20,000 here), and one source address
-// towards one server address and port only ~28,000 ephemeral ports; so a load of 100,000
-// connections is spread over K processes, process k binding its sockets to 127.0.0.<k+2>
-// (all of 127.0.0.0/8 is loopback on Linux) and numbering its connections from the sum
-// of the earlier processes' counts. Counters are summed; latency and connect-time
+// towards one server address and port only ~28,000 ephemeral ports, of which connect()
+// finds a free one quickly only while less than about half are taken (see loadclient.c);
+// so a load of 100,000 connections is spread over K processes, each binding its sockets
+// in turn to its own loopback addresses 127.0.0.2, 127.0.0.3, … (all of 127.0.0.0/8 is
+// loopback on Linux; at most PER_ADDRESS connections each) and numbering its connections
+// from the sum of the earlier processes' counts. Counters are summed; latency and connect-time
 // percentiles come from the merged histograms of every process (HIST), never from
 // per-process percentiles.
 
 import { LoadClient, type ClientStats, type SubscriberOptions } from './clients.js';
+import { ephemeralPorts } from './proc.js';
+
+/** Connections per source address: well under half the ephemeral port range. */
+export function perAddress(): number {
+  return Math.max(1000, Math.min(10_000, Math.floor(ephemeralPorts() / 2) - 2000));
+}
 
 /** A histogram merged from [value, count, ...] arrays. */
 export class Histogram {
@@ -95,18 +103,21 @@ export class LoadClientGroup {
   readonly clients: LoadClient[] = [];
   /** Connections per process. */
   readonly sizes: number[] = [];
-  readonly sourceIps: string[] = [];
+  /** Source addresses per process. */
+  readonly sourceIps: string[][] = [];
 
   /** `o.connections` in all, over `processes` processes bound to 127.0.0.<firstHost>, <firstHost+1>, … */
   constructor(bin: string, o: SubscriberOptions, processes: number, firstHost = 2) {
     const k = Math.max(1, Math.min(processes, o.connections));
     let base = 0;
+    let host = firstHost;
     for (let i = 0; i < k; i++) {
       const n = Math.floor(o.connections / k) + (i < o.connections % k ? 1 : 0);
-      const sourceIp = `127.0.0.${firstHost + i}`;
-      this.clients.push(new LoadClient(bin, { ...o, connections: n, indexBase: base, sourceIp }));
+      const ips = Array.from({ length: Math.ceil(n / perAddress()) }, () => `127.0.0.${host++}`);
+      if (host > 255) throw new Error(`too many source addresses (${host - firstHost})`);
+      this.clients.push(new LoadClient(bin, { ...o, connections: n, indexBase: base, sourceIp: ips.join(',') }));
       this.sizes.push(n);
-      this.sourceIps.push(sourceIp);
+      this.sourceIps.push(ips);
       base += n;
     }
   }

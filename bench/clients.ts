@@ -157,7 +157,7 @@ export interface SubscriberOptions {
   delta?: boolean;
   /** Global index of this process's first connection (several processes share one index space). */
   indexBase?: number;
-  /** Local address every connection is bound to (e.g. 127.0.0.2): its own ephemeral port range. */
+  /** Local addresses the connections are bound to in turn (e.g. "127.0.0.2,127.0.0.3"): each has its own ephemeral ports. */
   sourceIp?: string;
 }
 

@@ -10,6 +10,7 @@
 
 import cluster from 'node:cluster';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -60,6 +61,16 @@ if (cluster.isPrimary) {
   process.on('SIGTERM', () => stop(0));
   process.on('SIGINT', () => stop(0));
 } else {
+  // BENCH_LAG_REPORT=1: each worker reports event-loop delays above 1 s (every 5 s), to tell
+  // a starved worker from a slow client.
+  if (process.env.BENCH_LAG_REPORT) {
+    const delay = monitorEventLoopDelay({ resolution: 20 });
+    delay.enable();
+    setInterval(() => {
+      if (delay.max > 1e9) process.stderr.write(`worker ${process.pid}: event loop delay max ${(delay.max / 1e6).toFixed(0)} ms, mean ${(delay.mean / 1e6).toFixed(0)} ms\n`);
+      delay.reset();
+    }, 5000).unref();
+  }
   const { main } = (await import(mainModule)) as { main: (args: string[]) => Promise<number | void> };
   const code = await main(gyreArgs);
   if (typeof code === 'number') process.exitCode = code;

@@ -44,7 +44,7 @@ export const METRICS: Record<MetricKey, MetricDef> = {
   requestP99: { label: 'publish latency p99 (ms)', digits: 3 },
   cpuPerRequest: { label: 'server CPU per request (µs)', digits: 1 },
   sysCpuPerRequest: { label: '… of which kernel (µs)', digits: 1 },
-  connected: { label: 'subscribed connections', digits: 0 },
+  connected: { label: 'subscribed connections (still open)', digits: 0 },
   kernelPerConn: { label: 'kernel memory per connection, both ends (KB)', digits: 2 },
   broadcastLastMs: { label: 'one publication: publish → last delivery (ms)', digits: 0 },
   broadcastP50: { label: 'one publication: delivery p50 (ms)', digits: 0 },

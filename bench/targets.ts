@@ -136,8 +136,8 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv = process.env): Pro
   return { child, output: () => out.trim() };
 }
 
-async function waitListening(kind: string, proc: Proc, port: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
+async function waitListening(kind: string, proc: Proc, port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const c = proc.child;
     if (c.exitCode !== null || c.signalCode !== null) {
@@ -146,7 +146,7 @@ async function waitListening(kind: string, proc: Proc, port: number): Promise<vo
     if (await canConnect(port)) return;
     if (Date.now() > deadline) {
       await terminate(c);
-      throw new Error(`${kind} did not accept connections on port ${port} within 20 s: ${tail(proc.output())}`);
+      throw new Error(`${kind} did not accept connections on port ${port} within ${timeoutMs / 1000} s: ${tail(proc.output())}`);
     }
     await sleep(100);
   }
@@ -235,11 +235,11 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number, o
   let auth: ServerHandle['auth'] = 'none';
   let backend: Proc | undefined;
 
-  const launch = async (args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<void> => {
+  const launch = async (args: string[], port: number, env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<void> => {
     const proc = startProcess(args, env);
     procs.push(proc);
     ports.push(port);
-    await waitListening(kind, proc, port);
+    await waitListening(kind, proc, port, timeoutMs);
   };
 
   try {
@@ -300,11 +300,13 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number, o
         const file = path.join(dir, `gyre-${port}.json`);
         writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix), null, 2));
         const want = workerCount(cpus, opts.workers);
-        await launch([...gyreNodeArgs(), ...clusterArgs(file, want)], port);
+        // Every worker loads Gyre at once: on a busy machine that takes a while.
+        await launch([...gyreNodeArgs(), ...clusterArgs(file, want)], port, undefined, 20_000 + want * 5000);
         const primary = procs[0]!.child.pid ?? -1;
         // The port accepts as soon as the first worker listens; connections made before the
         // others listen would all go to the first ones.
         const deadline = Date.now() + 20_000 + want * 5000;
+        // (the same allowance again once the first worker listens)
         while (!WORKERS_LISTENING.test(procs[0]!.output())) {
           if (Date.now() > deadline) throw new Error(`gyre-workers did not accept connections: ${want} workers not listening: ${tail(procs[0]!.output())}`);
           await sleep(100);
