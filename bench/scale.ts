@@ -95,6 +95,7 @@ export async function runScale(sc: Scenario, kind: ServerKind, run: number, ctx:
     // 1. connect
     const setupTimeoutS = Math.max(120, Math.ceil(n / 200));
     const cpuC0 = totalCpuUs(pids);
+    const primaryC0 = processCpuUs(pids[0]!);
     const tcp0 = tcpCounters();
     const t0 = nowUs();
     group = new LoadClientGroup(ctx.clientBin, {
@@ -115,6 +116,7 @@ export async function runScale(sc: Scenario, kind: ServerKind, run: number, ctx:
     const ready = await group.ready(setupTimeoutS * 1000 + 30_000).finally(() => clearInterval(fdWatch));
     const setupUs = nowUs() - t0;
     const cpuConnect = totalCpuUs(pids) - cpuC0;
+    const primaryConnect = processCpuUs(pids[0]!) - primaryC0;
     if (ready === undefined) throw new Error(`load clients did not become ready: ${tail(group.stderr)}`);
     // Subscribed and still open: the server may close a subscribed connection before the last
     // one is ready (e.g. 3012 no pong when the client answered a ping too late).
@@ -125,6 +127,7 @@ export async function runScale(sc: Scenario, kind: ServerKind, run: number, ctx:
     if (ready.merged.closed > 0) notes.push(`${ready.merged.closed} subscribed connections closed by the server while connecting (close code ${ready.merged.close_code})`);
     const connHist = (await group.histograms()).conn;
     const tcp1 = tcpCounters();
+    notes.push(`connect: server CPU ${f(cpuConnect / Math.max(1, connected), 0)} µs per connection, of which the primary (accepts and hands sockets to workers) ${f(primaryConnect / Math.max(1, connected), 0)} µs`);
     notes.push(`source addresses per client process: ${group.sourceIps.map((a) => a.join('+')).join(', ')}`);
     notes.push(`connect: per client process ${ready.perProcess.map((s) => `${f(s.setup_us / 1e6, 1)} s (p99 ${s.conn_p99_ms} ms)`).join(', ')}; TCP counters (machine-wide) ${Object.keys(tcp1).map((k) => `${k} +${tcp1[k]! - (tcp0[k] ?? 0)}`).join(', ')}`);
     console.log(`    ${connected}/${n} subscribed and open (${ready.merged.failed} failed, ${ready.merged.closed} closed) in ${f(setupUs / 1e6, 1)} s; load average ${loadAverage()}`);
@@ -164,11 +167,14 @@ export async function runScale(sc: Scenario, kind: ServerKind, run: number, ctx:
     if (pr === undefined || pr.connections === 0) throw new Error(`publisher could not connect: ${pr?.error ?? tail(pub.stderr)}`);
     let seq = 0;
     const singles: Broadcast[] = [];
+    const singleCpu: number[] = [];
     for (let i = 0; i < (sc.singlePublications ?? 0); i++) {
       await group.reset();
+      const c0 = totalCpuUs(pids);
       const ps = await pub.publish(1, seq++, 60_000);
       if (ps === undefined || ps.errors > 0) throw new Error(`single publication ${i + 1}: publish failed: ${ps?.error ?? 'no report'}`);
       const w = await group.waitDelivery(alive, 5000, 120_000, 200);
+      singleCpu.push((totalCpuUs(pids) - c0) / Math.max(1, w.stats?.received ?? 0));
       const b = broadcastOf(await group.histograms(), w.stats?.received ?? 0);
       singles.push(b);
       alive -= w.stats?.closed ?? 0;
@@ -177,6 +183,8 @@ export async function runScale(sc: Scenario, kind: ServerKind, run: number, ctx:
     }
     if (singles.length > 0) {
       notes.push(`single publications (publish → first/p50/p99/last delivery, ms): ${singles.map((b) => `${f(b.firstMs, 1)}/${f(b.p50Ms, 0)}/${f(b.p99Ms, 0)}/${f(b.lastMs, 0)}`).join('; ')}`);
+      // From the publish request until the poll that saw the last delivery (≤ 200 ms later; idle pings included).
+      notes.push(`single publications: server CPU per delivery ${singleCpu.map((c) => f(c, 1)).join(', ')} µs`);
     }
 
     // 5. flood

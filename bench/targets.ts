@@ -209,16 +209,15 @@ export function workerCount(cpus: number, scenarioWorkers?: number): number {
 }
 
 /**
- * The command line (after `node [flags]`) of a multi-process Gyre: one port shared by
- * `workers` Gyre processes on the Redis engine. The only place that names the launcher;
- * the primary must print WORKERS_LISTENING once every worker listens.
+ * The multi-process Gyre of gyre-workers (one port shared by N Gyre processes on the Redis
+ * engine), the only place that names its launcher: the command line after `node [flags]`,
+ * and what the launcher prints (stdout or stderr) once every worker listens. Its workers
+ * must be children of the launched process (their CPU and RSS count as the server's).
  */
-function clusterArgs(configFile: string, workers: number): string[] {
-  return [path.join(here, 'gyre-cluster.js'), '--workers', String(workers), '--watch-stdin', '--', '--config', configFile];
-}
-
-/** What the multi-process launcher prints (stdout or stderr) once all its workers listen. */
-const WORKERS_LISTENING = /workers listening/;
+const CLUSTER = {
+  args: (configFile: string, workers: number): string[] => [path.join(here, 'gyre-cluster.js'), '--workers', String(workers), '--watch-stdin', '--', '--config', configFile],
+  listening: /workers listening/,
+};
 
 export interface StartOptions {
   /** gyre-workers: the scenario's worker count (BENCH_WORKERS overrides it). */
@@ -301,13 +300,13 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number, o
         writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix), null, 2));
         const want = workerCount(cpus, opts.workers);
         // Every worker loads Gyre at once: on a busy machine that takes a while.
-        await launch([...gyreNodeArgs(), ...clusterArgs(file, want)], port, undefined, 20_000 + want * 5000);
+        await launch([...gyreNodeArgs(), ...CLUSTER.args(file, want)], port, undefined, 20_000 + want * 5000);
         const primary = procs[0]!.child.pid ?? -1;
         // The port accepts as soon as the first worker listens; connections made before the
         // others listen would all go to the first ones.
         const deadline = Date.now() + 20_000 + want * 5000;
         // (the same allowance again once the first worker listens)
-        while (!WORKERS_LISTENING.test(procs[0]!.output())) {
+        while (!CLUSTER.listening.test(procs[0]!.output())) {
           if (Date.now() > deadline) throw new Error(`gyre-workers did not accept connections: ${want} workers not listening: ${tail(procs[0]!.output())}`);
           await sleep(100);
         }
