@@ -5,7 +5,7 @@
 // whose CPU time and RSS count as "the server".
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,17 +57,34 @@ export async function terminate(cp: ChildProcess): Promise<void> {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function tryListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.on('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const got = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port free on 127.0.0.1 now, below the ephemeral range when there is room: a port the
+ * kernel picks from that range can be taken as the source port of any outgoing connection
+ * on the machine before the server binds it (seen with busy neighbours and a multi-worker
+ * Gyre that needs seconds to start listening).
+ */
+export async function freePort(): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  for (let i = 0; low > 12_000 && i < 50; i++) {
+    const port = await tryListen(10_000 + Math.floor(Math.random() * (low - 10_000)));
+    if (port !== undefined) return port;
+  }
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error('no free port');
+  return port;
 }
 
 function canConnect(port: number): Promise<boolean> {
