@@ -370,7 +370,7 @@ const SCENARIOS: Scenario[] = [
     ...fanout({ name: 'scale-100k', description: '', servers: [] }),
     name: 'scale-100k',
     description:
-      '100,000 subscribed connections on one channel held by 7 Gyre workers (node:cluster, Redis engine) from 6 load-client processes on 127.0.0.2-7: RSS and kernel memory per connection, idle CPU over two 50 s windows with pings, 5 single publications to all, then a flood',
+      '100,000 subscribed connections on one channel held by 7 Gyre workers (node:cluster, Redis engine) from 6 load-client processes (two loopback source addresses each, 127.0.0.2-13): RSS and kernel memory per connection, idle CPU over two 50 s windows with pings, 5 single publications to all, then a flood',
     kind: 'scale',
     servers: ['gyre-workers'],
     connections: 100_000,
