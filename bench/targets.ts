@@ -228,12 +228,13 @@ export function workerCount(cpus: number, scenarioWorkers?: number): number {
 /**
  * The multi-process Gyre of gyre-workers (one port shared by N Gyre processes on the Redis
  * engine), the only place that names its launcher: the command line after `node [flags]`,
- * and what the launcher prints (stdout or stderr) once every worker listens. Its workers
- * must be children of the launched process (their CPU and RSS count as the server's).
+ * and how to tell that every worker listens (from the launcher's output so far, or by
+ * asking the port). Its workers must be children of the launched process (their CPU and
+ * RSS count as the server's).
  */
 const CLUSTER = {
   args: (configFile: string, workers: number): string[] => [path.join(here, 'gyre-cluster.js'), '--workers', String(workers), '--watch-stdin', '--', '--config', configFile],
-  listening: /workers listening/,
+  allListening: async (output: string, _port: number): Promise<boolean> => /workers listening/.test(output),
 };
 
 export interface StartOptions {
@@ -323,7 +324,7 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number, o
         // others listen would all go to the first ones.
         const deadline = Date.now() + 20_000 + want * 5000;
         // (the same allowance again once the first worker listens)
-        while (!CLUSTER.listening.test(procs[0]!.output())) {
+        while (!(await CLUSTER.allListening(procs[0]!.output(), port))) {
           if (Date.now() > deadline) throw new Error(`gyre-workers did not accept connections: ${want} workers not listening: ${tail(procs[0]!.output())}`);
           await sleep(100);
         }
