@@ -70,7 +70,8 @@ environment: BENCH_GYRE_NODE_ARGS adds Node flags to Gyre processes (e.g. "--cpu
   --cpu-prof-dir=/tmp/prof"); BENCH_WORKERS sets the worker count of gyre-workers;
   BENCH_GYRE_BASE=/path/to/other/checkout (built) is the Gyre run as gyre-base;
   BENCH_PROXY_TIMEOUT sets the proxy timeout of gyre-proxy* (default 10s);
-  BENCH_BACKEND_NODE_ARGS adds Node flags to the proxy backend.
+  BENCH_BACKEND_NODE_ARGS adds Node flags to the proxy backend; BENCH_LAG_REPORT=1 makes
+  each gyre-workers worker print event-loop delays above 1 s.
 scenarios (* = default set):
 ${names}`;
 }
