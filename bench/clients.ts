@@ -155,6 +155,21 @@ export interface SubscriberOptions {
   cookie?: boolean;
   /** JSON: subscribe with delta "fossil" (patched publications are counted without latency). */
   delta?: boolean;
+  /** Global index of this process's first connection (several processes share one index space). */
+  indexBase?: number;
+  /** Local addresses the connections are bound to in turn (e.g. "127.0.0.2,127.0.0.3"): each has its own ephemeral ports. */
+  sourceIp?: string;
+}
+
+/** Histograms of one process (HIST): flat [value, count, ...] arrays. */
+export interface ClientHistograms {
+  /** Delivery latency in µs, 3 significant digits. */
+  lat: number[];
+  /** Connect(+subscribe) time in ms (bucket upper bounds). */
+  conn: number[];
+  count: number;
+  sum: number;
+  max: number;
 }
 
 /** The receiving side: N subscribed connections counting deliveries. */
@@ -173,7 +188,15 @@ export class LoadClient extends ClientProcess {
       ...(o.tokensFile !== undefined ? ['--tokens', o.tokensFile] : []),
       ...(o.cookie === true ? ['--cookie'] : []),
       ...(o.delta === true ? ['--delta'] : []),
+      ...(o.indexBase !== undefined ? ['--index-base', String(o.indexBase)] : []),
+      ...(o.sourceIp !== undefined ? ['--source-ip', o.sourceIp] : []),
     ]);
+  }
+
+  async hist(): Promise<ClientHistograms | undefined> {
+    this.drop('HIST');
+    this.send('HIST');
+    return (await this.next(['HIST'], 10_000))?.data as ClientHistograms | undefined;
   }
 
   async ready(timeoutMs: number): Promise<ClientStats | undefined> {

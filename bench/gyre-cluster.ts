@@ -4,11 +4,13 @@
 // on one worker never reach the subscribers of another.
 //
 // Usage: node dist/bench/gyre-cluster.js --workers N -- <gyre arguments>
-// The primary exits when a worker dies or on SIGTERM/SIGINT (stopping the workers),
+// The primary prints "gyre-cluster: N workers listening" (stderr) once every worker
+// listens. It exits when a worker dies or on SIGTERM/SIGINT (stopping the workers),
 // and when stdin closes if --watch-stdin is given.
 
 import cluster from 'node:cluster';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -45,6 +47,11 @@ if (cluster.isPrimary) {
     process.stdin.resume();
   }
   for (let i = 0; i < workers; i++) cluster.fork();
+  const listening = new Set<number>();
+  cluster.on('listening', (w) => {
+    listening.add(w.id);
+    if (listening.size === workers) process.stderr.write(`gyre-cluster: ${workers} workers listening\n`);
+  });
   cluster.on('exit', (w, code) => {
     if (!stopping) {
       process.stderr.write(`worker ${w.process.pid} exited with ${code}\n`);
@@ -54,6 +61,16 @@ if (cluster.isPrimary) {
   process.on('SIGTERM', () => stop(0));
   process.on('SIGINT', () => stop(0));
 } else {
+  // BENCH_LAG_REPORT=1: each worker reports event-loop delays above 1 s (every 5 s), to tell
+  // a starved worker from a slow client.
+  if (process.env.BENCH_LAG_REPORT) {
+    const delay = monitorEventLoopDelay({ resolution: 20 });
+    delay.enable();
+    setInterval(() => {
+      if (delay.max > 1e9) process.stderr.write(`worker ${process.pid}: event loop delay max ${(delay.max / 1e6).toFixed(0)} ms, mean ${(delay.mean / 1e6).toFixed(0)} ms\n`);
+      delay.reset();
+    }, 5000).unref();
+  }
   const { main } = (await import(mainModule)) as { main: (args: string[]) => Promise<number | void> };
   const code = await main(gyreArgs);
   if (typeof code === 'number') process.exitCode = code;

@@ -23,12 +23,25 @@
  * "Cookie: sid=u<i>" to connection i's upgrade request (for a connect proxy backend);
  * --no-subscribe sends connect alone and counts a connection ready at its connect reply.
  *
+ * Several processes (subscribe mode): --index-base B numbers this process's connections
+ * B, B+1, ... (the index picks the port, the channel and the cookie; token lines stay
+ * local); --source-ip A[,B...] binds the sockets to these local addresses in turn before
+ * connecting, each address having its own ephemeral ports towards the server's address and
+ * port. Keep each address well under half the port range: past that, connect() searches
+ * long for a free port (measured on Linux 6.18 from one address: ~10 µs per connect up to
+ * 12,000 connections, 2.5-5 ms past 14,000 of 28,232), and a single-threaded client spending
+ * that in connect() answers pings too late.
+ *
  * Control protocol (line based, stdin/stdout):
  *   subscribe mode:
  *     stdout "READY {json}"  once every connection is subscribed or failed
  *     stdin  "EXPECT <n>"    print "DONE {json}" once n publications arrived
  *     stdin  "RESET"         zero the delivery counters and histograms, reply "RESET_OK"
  *     stdin  "REPORT"        print "STATS {json}" now
+ *     stdin  "HIST"          print "HIST {json}": the delivery latency and connect-time
+ *                            histograms (flat [value,count,...] arrays, latency in µs kept to
+ *                            3 significant digits, connect time in ms), for merging the
+ *                            histograms of several processes
  *   publish mode:
  *     stdout "PUBREADY {json}" once the keep-alive connections are open
  *     stdin  "GO <n> <first_seq>"  send n requests, then print "PUBDONE {json}"
@@ -140,6 +153,13 @@ static char **g_ctokens = NULL;
 static char **g_stokens = NULL;
 /* --cookie: the upgrade request of connection i carries "Cookie: sid=u<i>" */
 static int g_cookie = 0;
+/* --index-base: global index of this process's first connection */
+static uint32_t g_index_base = 0;
+/* --source-ip: local addresses the connections are bound to in turn (port chosen at connect) */
+#define MAX_SOURCES 16
+static const char *g_source_ip = NULL;
+static struct sockaddr_in g_sources[MAX_SOURCES];
+static int g_nsources = 0;
 
 /* publish mode */
 static int g_publish = 0;
@@ -300,8 +320,8 @@ static void send_subscribe(worker_t *w, conn_t *c) {
   int chlen = channel_name(c->gidx, ch, sizeof(ch));
   if (g_protocol == P_JSON) {
     char buf[4096];
-    const char *ctok = g_ctokens ? g_ctokens[c->gidx] : NULL;
-    const char *stok = g_stokens ? g_stokens[c->gidx] : NULL;
+    const char *ctok = g_ctokens ? g_ctokens[c->gidx - g_index_base] : NULL;
+    const char *stok = g_stokens ? g_stokens[c->gidx - g_index_base] : NULL;
     int n;
     if (ctok)
       n = snprintf(buf, sizeof(buf), "{\"connect\":{\"token\":\"%s\"},\"id\":1}", ctok);
@@ -788,6 +808,21 @@ static void start_connect(worker_t *w, int idx) {
   }
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (g_source_ip) {
+#ifdef IP_BIND_ADDRESS_NO_PORT
+    /* the port is picked by connect() for the full 4-tuple, not reserved by bind() */
+    setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+    const struct sockaddr_in *src = &g_sources[(c->gidx - g_index_base) % (uint32_t)g_nsources];
+    if (bind(c->fd, (const struct sockaddr *)src, sizeof(*src)) < 0) {
+      if (!w->first_error[0]) snprintf(w->first_error, sizeof(w->first_error), "bind %s: %s", inet_ntoa(src->sin_addr), strerror(errno));
+      close(c->fd);
+      w->pending--;
+      bump(&w->failed);
+      c->state = ST_DEAD;
+      return;
+    }
+  }
   const struct sockaddr_in *addr = &g_addrs[c->gidx % (uint32_t)g_nports];
   if (connect(c->fd, (const struct sockaddr *)addr, sizeof(*addr)) < 0 && errno != EINPROGRESS) {
     if (!w->first_error[0]) snprintf(w->first_error, sizeof(w->first_error), "connect: %s", strerror(errno));
@@ -914,6 +949,68 @@ static void print_stats(const char *tag) {
   fflush(stdout);
 }
 
+/* Rounds a latency (µs) down to 3 significant digits: exact below 1 ms. */
+static uint64_t sig3(uint64_t v) {
+  uint64_t p = 1;
+  while (v / p >= 1000) p *= 10;
+  return v / p * p;
+}
+
+/* Appends "value,count" pairs of a run-length merged histogram; returns the new length. */
+static size_t hist_pair(char *out, size_t len, size_t cap, int *first, uint64_t v, uint64_t n) {
+  if (!n || len >= cap) return len;
+  int k = snprintf(out + len, cap - len, "%s%llu,%llu", *first ? "" : ",", (unsigned long long)v, (unsigned long long)n);
+  *first = 0;
+  return k > 0 ? len + (size_t)k : len;
+}
+
+static void print_hist(void) {
+  /* at most ~2,800 latency keys (3 significant digits over 0..100 s) and CONN_HIST ms buckets */
+  size_t cap = 64 * 1024 + (size_t)CONN_HIST * 24;
+  char *out = malloc(cap);
+  if (!out) return;
+  uint64_t received = SUM(received); /* acquire before reading histograms */
+  (void)received;
+  uint64_t over = 0, count = 0, sum = 0, max = 0;
+  size_t len = (size_t)snprintf(out, cap, "HIST {\"lat\":[");
+  int first = 1;
+  uint64_t key = UINT64_MAX, acc = 0;
+  for (uint32_t i = 0; i < LAT_FINE + LAT_COARSE; i++) {
+    uint64_t n = 0;
+    for (int t = 0; t < g_threads; t++) n += i < LAT_FINE ? g_workers[t].lat.fine[i] : g_workers[t].lat.coarse[i - LAT_FINE];
+    if (!n) continue;
+    uint64_t v = sig3(i < LAT_FINE ? i : LAT_FINE + (uint64_t)(i - LAT_FINE) * 1000 + 500);
+    if (v != key) {
+      len = hist_pair(out, len, cap, &first, key, acc);
+      key = v;
+      acc = 0;
+    }
+    acc += n;
+  }
+  len = hist_pair(out, len, cap, &first, key, acc);
+  for (int t = 0; t < g_threads; t++) {
+    over += g_workers[t].lat.over;
+    count += g_workers[t].lat.count;
+    sum += g_workers[t].lat.sum;
+    if (g_workers[t].lat.max > max) max = g_workers[t].lat.max;
+  }
+  /* beyond the last bucket: counted at the maximum */
+  len = hist_pair(out, len, cap, &first, max, over);
+  len += (size_t)snprintf(out + len, cap - len, "],\"conn\":[");
+  first = 1;
+  for (uint32_t i = 0; i < CONN_HIST; i++) {
+    uint64_t n = 0;
+    for (int t = 0; t < g_threads; t++) n += g_workers[t].conn_hist[i];
+    len = hist_pair(out, len, cap, &first, i + 1, n);
+  }
+  if (len < cap)
+    snprintf(out + len, cap - len, "],\"count\":%llu,\"sum\":%llu,\"max\":%llu}", (unsigned long long)count,
+             (unsigned long long)sum, (unsigned long long)max);
+  puts(out);
+  fflush(stdout);
+  free(out);
+}
+
 /* ------------------------------------------------------------------------- */
 /* publish mode: HTTP/1.1 keep-alive POSTs, one request in flight per connection */
 
@@ -921,6 +1018,7 @@ typedef struct {
   int fd;
   int busy;
   int64_t sent_us;
+  int64_t last_us; /* connected, or last response completed */
   size_t rlen;
   uint8_t rbuf[8192];
 } pconn_t;
@@ -943,6 +1041,29 @@ static int pub_connect(pconn_t *pc) {
   fcntl(pc->fd, F_SETFL, fcntl(pc->fd, F_GETFL) | O_NONBLOCK);
   pc->busy = 0;
   pc->rlen = 0;
+  pc->last_us = mono_us();
+  return 0;
+}
+
+/* A server closes keep-alive connections idle for its keep-alive time (Gyre: 5 s); like an
+ * HTTP client, open a fresh one instead of reusing a connection idle for longer than this. */
+#define PUB_REUSE_IDLE_US 3000000
+
+/* Closes connection i (if open) and opens it again; -1 if the connect fails. */
+static int pub_reopen(publisher_t *P, int i) {
+  pconn_t *pc = &P->conns[i];
+  if (pc->fd >= 0) {
+    epoll_ctl(P->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+    close(pc->fd);
+    pc->fd = -1;
+  }
+  if (pub_connect(pc) < 0) {
+    if (pc->fd >= 0) close(pc->fd);
+    pc->fd = -1;
+    return -1;
+  }
+  struct epoll_event ev = {.events = EPOLLIN, .data.u32 = (uint32_t)i};
+  epoll_ctl(P->epfd, EPOLL_CTL_ADD, pc->fd, &ev);
   return 0;
 }
 
@@ -1028,6 +1149,7 @@ static int pub_parse(publisher_t *P, pconn_t *pc, int64_t now) {
     hist_add(&P->lat, now - pc->sent_us);
     P->done++;
     pc->busy = 0;
+    pc->last_us = now;
     completed++;
     size_t used = hl + (size_t)clen;
     memmove(pc->rbuf, pc->rbuf + used, pc->rlen - used);
@@ -1041,6 +1163,11 @@ static void pub_run(publisher_t *P, int64_t count, int64_t first_seq) {
   P->done = P->errors = P->sent = 0;
   P->first_error[0] = 0;
   int64_t next = 0;
+  for (int i = 0; i < P->n; i++) {
+    if (P->conns[i].fd < 0 || mono_us() - P->conns[i].last_us >= PUB_REUSE_IDLE_US) {
+      if (pub_reopen(P, i) < 0) pub_error(P, "reconnect failed", NULL, 0);
+    }
+  }
   int64_t t0 = mono_us();
   struct epoll_event evs[64];
   while (P->done < (uint64_t)count) {
@@ -1077,6 +1204,11 @@ static void pub_run(publisher_t *P, int64_t count, int64_t first_seq) {
         if (r > 0) {
           pc->rlen += (size_t)r;
           continue;
+        }
+        if ((r == 0 || (errno != EAGAIN && errno != EINTR)) && !pc->busy && pc->rlen == 0) {
+          /* an idle keep-alive connection closed by the server: not an error, reopen it */
+          if (pub_reopen(P, evs[k].data.u32) < 0) pub_error(P, "reconnect failed", NULL, 0);
+          break;
         }
         if (r == 0 || (errno != EAGAIN && errno != EINTR)) {
           pub_error(P, "connection closed by server", NULL, 0);
@@ -1171,6 +1303,7 @@ static void usage(void) {
           "                  [--protocol json|protobuf|socketio] [--channel NAME] [--channels K]\n"
           "                  [--conns N] [--threads T] [--maxpending P] [--setup-timeout S]\n"
           "                  [--no-subscribe] [--cookie] [--delta] [--tokens FILE]\n"
+          "                  [--index-base B] [--source-ip A[,A...]]\n"
           "                  publish mode: [--api-key K] [--payload BYTES] [--rate R]\n");
   exit(2);
 }
@@ -1231,6 +1364,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--payload")) g_payload = atoi(v);
     else if (!strcmp(a, "--rate")) g_rate = atoi(v);
     else if (!strcmp(a, "--tokens")) tokens_file = v;
+    else if (!strcmp(a, "--index-base")) g_index_base = (uint32_t)strtoul(v, NULL, 10);
+    else if (!strcmp(a, "--source-ip")) g_source_ip = v;
     else if (!strcmp(a, "--mode")) {
       if (!strcmp(v, "publish")) g_publish = 1;
       else if (strcmp(v, "subscribe")) usage();
@@ -1288,11 +1423,26 @@ int main(int argc, char **argv) {
         path, g_host, g_ports[i], g_protocol == P_PROTOBUF ? "Sec-WebSocket-Protocol: centrifuge-protobuf\r\n" : "");
   }
 
+  for (const char *p = g_source_ip; p && *p && g_nsources < MAX_SOURCES;) {
+    const char *comma = strchr(p, ',');
+    size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    char ip[64];
+    snprintf(ip, sizeof(ip), "%.*s", (int)len, p);
+    struct sockaddr_in *sa = &g_sources[g_nsources++];
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    if (inet_pton(AF_INET, ip, &sa->sin_addr) != 1) {
+      fprintf(stderr, "bad source address %s\n", ip);
+      return 2;
+    }
+    p = comma ? comma + 1 : NULL;
+  }
+
   if (g_publish) return publish_main();
 
   g_workers = calloc((size_t)g_threads, sizeof(worker_t));
   int per = g_nconns / g_threads, extra = g_nconns % g_threads;
-  uint32_t base = 0;
+  uint32_t base = g_index_base;
   for (int t = 0; t < g_threads; t++) {
     worker_t *w = &g_workers[t];
     w->id = t;
@@ -1352,6 +1502,8 @@ int main(int argc, char **argv) {
           fflush(stdout);
         } else if (!strcmp(line, "REPORT")) {
           print_stats("STATS");
+        } else if (!strcmp(line, "HIST")) {
+          print_hist();
         } else if (!strcmp(line, "QUIT")) {
           goto out;
         }

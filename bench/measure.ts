@@ -6,6 +6,7 @@ import { processCpuSplitUs, processCpuUs, totalCpuUs, totalRssKb, totalSystemCpu
 import type { MetricKey, Scenario, ServerKind } from './scenarios.js';
 import { sleep, startServer, tail, TOKEN_SECRET, type ServerHandle } from './targets.js';
 import { writeTokenFile } from './tokens.js';
+import { runScale } from './scale.js';
 import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
 
@@ -374,6 +375,8 @@ export function runScenarioOnce(sc: Scenario, kind: ServerKind, run: number, ctx
       return runStorm(sc, kind, run, ctx);
     case 'api':
       return runApi(sc, kind, run, ctx);
+    case 'scale':
+      return runScale(sc, kind, run, ctx);
   }
 }
 

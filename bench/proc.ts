@@ -136,3 +136,78 @@ export function totalRssKb(pids: readonly number[]): number {
   }
   return sum;
 }
+
+/** Open descriptors of a process (NaN if it is gone). */
+export function fdCount(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A /proc/sys value as text ('' if unreadable), e.g. sysctlValue('net/core/somaxconn'). */
+export function sysctlValue(name: string): string {
+  try {
+    return readFileSync(`/proc/sys/${name}`, 'utf8').trim().replace(/\s+/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+/** Slab caches that grow with every TCP connection (socket, inode, file, dentry, epoll item). */
+export const SOCKET_SLABS = ['TCP', 'sock_inode_cache', 'filp', 'dentry', 'eventpoll_epi', 'eventpoll_pwq'];
+
+/** Machine-wide kernel memory figures that grow with TCP connections. */
+export interface KernelMemory {
+  /** /proc/meminfo Slab (reclaimable + unreclaimable), KiB. */
+  slabKb: number;
+  /** /proc/meminfo SUnreclaim, KiB. */
+  slabUnreclaimKb: number;
+  /** /proc/net/sockstat "TCP: mem": pages charged to TCP socket buffers. */
+  tcpMemPages: number;
+  /** /proc/net/sockstat "TCP: inuse": TCP sockets in use. */
+  tcpInuse: number;
+  /** /proc/slabinfo: active objects × object size per cache of SOCKET_SLABS, bytes (empty if unreadable). */
+  slabBytes: Record<string, number>;
+}
+
+export function kernelMemory(): KernelMemory {
+  const meminfo = readFileSync('/proc/meminfo', 'utf8');
+  const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(meminfo)?.[1] ?? NaN);
+  const sockstat = readFileSync('/proc/net/sockstat', 'utf8');
+  const tcp = /^TCP: inuse (\d+) .*mem (\d+)/m.exec(sockstat);
+  const slabBytes: Record<string, number> = {};
+  try {
+    for (const line of readFileSync('/proc/slabinfo', 'utf8').split('\n')) {
+      const f = line.split(/\s+/);
+      if (SOCKET_SLABS.includes(f[0]!)) slabBytes[f[0]!] = Number(f[1]) * Number(f[3]);
+    }
+  } catch { /* not readable without root */ }
+  return {
+    slabKb: kb('Slab'),
+    slabUnreclaimKb: kb('SUnreclaim'),
+    tcpMemPages: Number(tcp?.[2] ?? NaN),
+    tcpInuse: Number(tcp?.[1] ?? NaN),
+    slabBytes,
+  };
+}
+
+/** Machine-wide TCP counters that show a connection burst overflowing queues (/proc/net/netstat, snmp). */
+export function tcpCounters(): Record<string, number> {
+  const out: Record<string, number> = {};
+  const read = (file: string, prefix: string, keys: string[]): void => {
+    try {
+      const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith(`${prefix}:`));
+      const names = lines[0]?.split(/\s+/).slice(1) ?? [];
+      const values = lines[1]?.split(/\s+/).slice(1) ?? [];
+      for (const k of keys) {
+        const i = names.indexOf(k);
+        if (i >= 0) out[k] = Number(values[i]);
+      }
+    } catch { /* not available */ }
+  };
+  read('/proc/net/netstat', 'TcpExt', ['ListenOverflows', 'ListenDrops', 'SyncookiesSent', 'TCPReqQFullDrop', 'TCPTimeouts']);
+  read('/proc/net/snmp', 'Tcp', ['RetransSegs', 'AttemptFails']);
+  return out;
+}

@@ -44,6 +44,12 @@ export const METRICS: Record<MetricKey, MetricDef> = {
   requestP99: { label: 'publish latency p99 (ms)', digits: 3 },
   cpuPerRequest: { label: 'server CPU per request (µs)', digits: 1 },
   sysCpuPerRequest: { label: '… of which kernel (µs)', digits: 1 },
+  connected: { label: 'subscribed connections (still open)', digits: 0 },
+  kernelPerConn: { label: 'kernel memory per connection, both ends (KB)', digits: 2 },
+  broadcastLastMs: { label: 'one publication: publish → last delivery (ms)', digits: 0 },
+  broadcastP50: { label: 'one publication: delivery p50 (ms)', digits: 0 },
+  broadcastP99: { label: 'one publication: delivery p99 (ms)', digits: 0 },
+  cpuPerDeliveryRedis: { label: 'server + redis-server CPU per delivery (µs)', digits: 3 },
 };
 
 export function median(values: number[]): number {

@@ -60,7 +60,7 @@ function usage(): string {
   --rate N                publications per second (switches to fixed-rate mode)
   --inflight N            concurrent publish requests
   --payload BYTES         approximate publication data size
-  --idle-seconds N        idle window of idle scenarios
+  --idle-seconds N        idle window of idle scenarios (scale: each of its two windows)
   --client-threads N      load client threads (default 1)
   --max-pending N         concurrent connection attempts during setup
   --json PATH             also write every run and the medians as JSON
@@ -70,7 +70,8 @@ environment: BENCH_GYRE_NODE_ARGS adds Node flags to Gyre processes (e.g. "--cpu
   --cpu-prof-dir=/tmp/prof"); BENCH_WORKERS sets the worker count of gyre-workers;
   BENCH_GYRE_BASE=/path/to/other/checkout (built) is the Gyre run as gyre-base;
   BENCH_PROXY_TIMEOUT sets the proxy timeout of gyre-proxy* (default 10s);
-  BENCH_BACKEND_NODE_ARGS adds Node flags to the proxy backend.
+  BENCH_BACKEND_NODE_ARGS adds Node flags to the proxy backend; BENCH_LAG_REPORT=1 makes
+  each gyre-workers worker print event-loop delays above 1 s.
 scenarios (* = default set):
 ${names}`;
 }
@@ -122,11 +123,17 @@ function parseOptions(argv: string[]): Options | undefined {
     sc.payloadBytes = num('payload') ?? sc.payloadBytes;
     sc.maxPending = Math.max(1, num('max-pending') ?? sc.maxPending);
     const idle = num('idle-seconds');
-    if (idle !== undefined) { sc.idleSeconds = idle; sc.idleSecondsBy = undefined; }
+    if (idle !== undefined) {
+      sc.idleSeconds = idle;
+      sc.idleSecondsBy = undefined;
+      if (sc.kind === 'scale') sc.steadySeconds = idle;
+    }
     const rate = num('rate');
     if (rate !== undefined && rate > 0) { sc.mode = 'rate'; sc.rate = rate; }
     if (sc.messages < 1) throw new Error('--messages must be at least 1');
-    if (sc.connections > cap) {
+    // The scale kind spreads its connections over several server and client processes
+    // and checks the per-process limits itself.
+    if (sc.kind !== 'scale' && sc.connections > cap) {
       console.log(`note: ${sc.name}: capping connections at ${cap} (open-file limit ${soft}/${hard}, ${ephemeralPorts()} ephemeral ports)`);
       sc.connections = cap;
     }
@@ -156,7 +163,9 @@ function describe(sc: Scenario): string {
         ? `${sc.idleSeconds} s idle`
         : sc.kind === 'storm'
           ? `${sc.maxPending} connection attempts in flight`
-          : `${sc.messages} publish requests (+${sc.warmupMessages} warm-up), ${sc.inflight} keep-alive connections`;
+          : sc.kind === 'scale'
+            ? `${sc.maxPending} connection attempts in flight; ${sc.idleSeconds} + ${sc.steadySeconds ?? 0} s idle; ${sc.singlePublications ?? 0} single publications; flood of ${sc.messages} (+${sc.warmupMessages} warm-up), ${sc.inflight} in flight, ${sc.protocol}`
+            : `${sc.messages} publish requests (+${sc.warmupMessages} warm-up), ${sc.inflight} keep-alive connections`;
   return `${sc.name}: ${sc.description}\n  ${sc.connections} connection(s); ${load}`;
 }
 

@@ -46,7 +46,9 @@ export type ScenarioKind =
   /** Every connection opened and subscribed at once. */
   | 'storm'
   /** HTTP API publish throughput with one subscriber. */
-  | 'api';
+  | 'api'
+  /** Many connections over several worker and load-client processes: memory, idle CPU, one broadcast, a flood. */
+  | 'scale';
 
 export type PublishMode =
   /** `messages` publications back to back, `inflight` HTTP requests outstanding. */
@@ -87,7 +89,13 @@ export type MetricKey =
   | 'requestsPerSec'
   | 'requestP50'
   | 'requestP99'
-  | 'cpuPerRequest';
+  | 'cpuPerRequest'
+  | 'connected'
+  | 'kernelPerConn'
+  | 'broadcastLastMs'
+  | 'broadcastP50'
+  | 'broadcastP99'
+  | 'cpuPerDeliveryRedis';
 
 /** A goal for one figure: absolute, or as a ratio to a baseline server of the scenario. */
 export interface Target {
@@ -141,6 +149,12 @@ export interface Scenario {
   steadySecondsBy?: Partial<Record<ServerKind, number>>;
   /** Runs per server by default (medians are taken over runs). */
   runs: number;
+  /** scale: Gyre worker processes of gyre-workers (BENCH_WORKERS overrides). */
+  workers?: number;
+  /** scale: load-client processes, each on its own loopback source address (127.0.0.2, …). */
+  clientProcesses?: number;
+  /** scale: single publications sent one at a time (each waits for all its deliveries). */
+  singlePublications?: number;
   /** Figures shown in the table, in order. */
   metrics: MetricKey[];
   targets: Target[];
@@ -351,6 +365,36 @@ const SCENARIOS: Scenario[] = [
     metrics: ['deliveriesPerSec', 'p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'redisCpuPct', 'clientCpuPct', 'delivered'],
     targets: [],
   }),
+  // --- issue "Scale": 100,000 connections across processes (not in the default set: minutes)
+  {
+    ...fanout({ name: 'scale-100k', description: '', servers: [] }),
+    name: 'scale-100k',
+    description:
+      '100,000 subscribed connections on one channel held by 7 Gyre workers (node:cluster, Redis engine) from 6 load-client processes (two loopback source addresses each, 127.0.0.2-13): RSS and kernel memory per connection, idle CPU over two 50 s windows with pings, 5 single publications to all, then a flood',
+    kind: 'scale',
+    servers: ['gyre-workers'],
+    connections: 100_000,
+    // ≤ 20,000 descriptors per process: 100,000 / 7 ≈ 14,300 per worker, / 6 ≈ 16,700 per client process.
+    workers: 7,
+    clientProcesses: 6,
+    // Connection attempts in flight in all (split over the client processes); below the listen backlog.
+    maxPending: 1200,
+    idleSeconds: 50,
+    steadySeconds: 50,
+    singlePublications: 5,
+    messages: 100,
+    warmupMessages: 10,
+    inflight: 16,
+    runs: 1,
+    metrics: [
+      'connected', 'connectFailed', 'connectsPerSec', 'connectP50', 'connectP99',
+      'rssPerConn', 'kernelPerConn', 'rssPerConnIdle',
+      'idleCpuPerConnSec', 'idleSysCpuPerConnSec', 'steadyCpuPerConnSec', 'steadySysCpuPerConnSec', 'pingsPerConn',
+      'broadcastLastMs', 'broadcastP50', 'broadcastP99',
+      'deliveriesPerSec', 'cpuPerDelivery', 'cpuPerDeliveryRedis', 'p50', 'p99', 'serverCpuPct', 'redisCpuPct', 'clientCpuPct', 'delivered',
+    ],
+    targets: [{ metric: 'connectFailed', op: '<=', value: 0, label: 'all subscribe' }],
+  },
   // --- earlier single-scenario benchmarks, kept for continuity
   fanout({
     name: 'fanout-json',

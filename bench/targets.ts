@@ -5,7 +5,7 @@
 // whose CPU time and RSS count as "the server".
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,17 +57,34 @@ export async function terminate(cp: ChildProcess): Promise<void> {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+function tryListen(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
+    srv.on('error', () => resolve(undefined));
+    srv.listen(port, '127.0.0.1', () => {
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
+      const got = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(got));
     });
   });
+}
+
+/**
+ * A port free on 127.0.0.1 now, below the ephemeral range when there is room: a port the
+ * kernel picks from that range can be taken as the source port of any outgoing connection
+ * on the machine before the server binds it (seen with busy neighbours and a multi-worker
+ * Gyre that needs seconds to start listening).
+ */
+export async function freePort(): Promise<number> {
+  const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  for (let i = 0; low > 12_000 && i < 50; i++) {
+    const port = await tryListen(10_000 + Math.floor(Math.random() * (low - 10_000)));
+    if (port !== undefined) return port;
+  }
+  const port = await tryListen(0);
+  if (port === undefined) throw new Error('no free port');
+  return port;
 }
 
 function canConnect(port: number): Promise<boolean> {
@@ -136,8 +153,8 @@ function startProcess(args: string[], env: NodeJS.ProcessEnv = process.env): Pro
   return { child, output: () => out.trim() };
 }
 
-async function waitListening(kind: string, proc: Proc, port: number): Promise<void> {
-  const deadline = Date.now() + 20_000;
+async function waitListening(kind: string, proc: Proc, port: number, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
     const c = proc.child;
     if (c.exitCode !== null || c.signalCode !== null) {
@@ -146,7 +163,7 @@ async function waitListening(kind: string, proc: Proc, port: number): Promise<vo
     if (await canConnect(port)) return;
     if (Date.now() > deadline) {
       await terminate(c);
-      throw new Error(`${kind} did not accept connections on port ${port} within 20 s: ${tail(proc.output())}`);
+      throw new Error(`${kind} did not accept connections on port ${port} within ${timeoutMs / 1000} s: ${tail(proc.output())}`);
     }
     await sleep(100);
   }
@@ -201,13 +218,31 @@ function gyreNodeArgs(): string[] {
   return (process.env.BENCH_GYRE_NODE_ARGS ?? '').split(' ').filter(Boolean);
 }
 
-/** Number of Gyre workers for gyre-workers (BENCH_WORKERS, default: one per CPU). */
-export function workerCount(cpus: number): number {
+/** Number of Gyre workers for gyre-workers (BENCH_WORKERS; else the scenario's count; else one per CPU). */
+export function workerCount(cpus: number, scenarioWorkers?: number): number {
   const n = Number(process.env.BENCH_WORKERS ?? '');
-  return Number.isFinite(n) && n >= 1 ? Math.floor(n) : Math.max(2, cpus);
+  if (Number.isFinite(n) && n >= 1) return Math.floor(n);
+  return scenarioWorkers !== undefined && scenarioWorkers >= 1 ? scenarioWorkers : Math.max(2, cpus);
 }
 
-export async function startServer(kind: ServerKind, dir: string, cpus: number): Promise<ServerHandle> {
+/**
+ * The multi-process Gyre of gyre-workers (one port shared by N Gyre processes on the Redis
+ * engine), the only place that names its launcher: the command line after `node [flags]`,
+ * and how to tell that every worker listens (from the launcher's output so far, or by
+ * asking the port). Its workers must be children of the launched process (their CPU and
+ * RSS count as the server's).
+ */
+const CLUSTER = {
+  args: (configFile: string, workers: number): string[] => [path.join(here, 'gyre-cluster.js'), '--workers', String(workers), '--watch-stdin', '--', '--config', configFile],
+  allListening: async (output: string, _port: number): Promise<boolean> => /workers listening/.test(output),
+};
+
+export interface StartOptions {
+  /** gyre-workers: the scenario's worker count (BENCH_WORKERS overrides it). */
+  workers?: number;
+}
+
+export async function startServer(kind: ServerKind, dir: string, cpus: number, opts: StartOptions = {}): Promise<ServerHandle> {
   const procs: Proc[] = [];
   const ports: number[] = [];
   let clientProtocol: ServerHandle['clientProtocol'] = 'centrifugo';
@@ -217,11 +252,11 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
   let auth: ServerHandle['auth'] = 'none';
   let backend: Proc | undefined;
 
-  const launch = async (args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<void> => {
+  const launch = async (args: string[], port: number, env?: NodeJS.ProcessEnv, timeoutMs?: number): Promise<void> => {
     const proc = startProcess(args, env);
     procs.push(proc);
     ports.push(port);
-    await waitListening(kind, proc, port);
+    await waitListening(kind, proc, port, timeoutMs);
   };
 
   try {
@@ -281,14 +316,21 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number): 
         const port = await freePort();
         const file = path.join(dir, `gyre-${port}.json`);
         writeFileSync(file, JSON.stringify(gyreConfig(kind, port, redisPrefix), null, 2));
-        const wrapper = path.join(here, 'gyre-cluster.js');
-        await launch([...gyreNodeArgs(), wrapper, '--workers', String(workerCount(cpus)), '--watch-stdin', '--', '--config', file], port);
+        const want = workerCount(cpus, opts.workers);
+        // Every worker loads Gyre at once: on a busy machine that takes a while.
+        await launch([...gyreNodeArgs(), ...CLUSTER.args(file, want)], port, undefined, 20_000 + want * 5000);
         const primary = procs[0]!.child.pid ?? -1;
-        // Workers are forked after the primary starts: wait until all of them exist and had time to listen.
-        const want = workerCount(cpus);
-        for (let i = 0; i < 100 && descendants(primary).length < want; i++) await sleep(100);
-        await sleep(1000);
+        // The port accepts as soon as the first worker listens; connections made before the
+        // others listen would all go to the first ones.
+        const deadline = Date.now() + 20_000 + want * 5000;
+        // (the same allowance again once the first worker listens)
+        while (!(await CLUSTER.allListening(procs[0]!.output(), port))) {
+          if (Date.now() > deadline) throw new Error(`gyre-workers did not accept connections: ${want} workers not listening: ${tail(procs[0]!.output())}`);
+          await sleep(100);
+        }
+        await sleep(500);
         const all = [primary, ...descendants(primary)];
+        if (all.length < want + 1) throw new Error(`gyre-workers exited during startup: ${all.length - 1} of ${want} workers`);
         pidsOf = () => all;
         break;
       }
