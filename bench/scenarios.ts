@@ -358,12 +358,13 @@ const SCENARIOS: Scenario[] = [
   fanout({
     name: 'fanout-workers',
     description: '10,000 connections, flood; Gyre with one worker per core (node:cluster, Redis engine) vs one process (memory, and Redis)',
-    servers: ['gyre-workers', 'gyre', 'gyre-redis', 'gyre-redis-2node'],
+    servers: ['gyre-workers', 'gyre', 'gyre-redis'],
+    runs: 2,
     connections: 10_000,
     messages: 300,
     warmupMessages: 40,
     metrics: ['deliveriesPerSec', 'p50', 'p99', 'cpuPerDelivery', 'serverCpuPct', 'redisCpuPct', 'clientCpuPct', 'delivered'],
-    targets: [],
+    targets: [{ metric: 'cpuPerDelivery', vs: 'gyre', op: '<=', value: 1.15, label: '≤ 1.15× one process' }],
   }),
   // --- issue "Scale": 100,000 connections across processes (not in the default set: minutes)
   {
@@ -442,6 +443,7 @@ export const DEFAULT_SET = [
   'api-publish',
   'api-publish-100',
   'fanout-redis-2node',
+  'fanout-workers',
 ];
 
 export function listScenarios(): readonly Scenario[] {

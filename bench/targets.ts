@@ -207,6 +207,7 @@ function gyreConfig(kind: ServerKind, port: number, redisPrefix: string, backend
           }
         : { namespaces: [{ name: 'px', allow_subscribe_for_client: true }] };
   }
+  if (kind === 'gyre-workers') config.health = { enabled: true };
   if (kind === 'gyre-redis' || kind === 'gyre-redis-2node' || kind === 'gyre-workers') {
     config.engine = { type: 'redis', redis: { address: [REDIS_ADDRESS], prefix: redisPrefix } };
   }
@@ -233,8 +234,17 @@ export function workerCount(cpus: number, scenarioWorkers?: number): number {
  * RSS count as the server's).
  */
 const CLUSTER = {
-  args: (configFile: string, workers: number): string[] => [path.join(here, 'gyre-cluster.js'), '--workers', String(workers), '--watch-stdin', '--', '--config', configFile],
-  allListening: async (output: string, _port: number): Promise<boolean> => /workers listening/.test(output),
+  args: (configFile: string, workers: number): string[] => [gyreBin, '--config', configFile, '--workers', String(workers)],
+  /** The supervisor's /health answers 200 once every worker is up (503 before). */
+  allListening: async (_output: string, port: number): Promise<boolean> => {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(2000) });
+      const body = (await res.json()) as { workers?: { up: number; total: number } };
+      return res.status === 200 && body.workers !== undefined && body.workers.up === body.workers.total;
+    } catch {
+      return false;
+    }
+  },
 };
 
 export interface StartOptions {
