@@ -59,6 +59,7 @@ export type PublishMode =
 /** Figure keys; see METRICS in report.ts for labels and meaning. */
 export type MetricKey =
   | 'cpuPerDelivery'
+  | 'sysCpuPerDelivery'
   | 'deliveriesPerSec'
   | 'p50'
   | 'p99'
@@ -148,7 +149,7 @@ export interface Scenario {
   targets: Target[];
 }
 
-const FANOUT_METRICS: MetricKey[] = ['cpuPerDelivery', 'deliveriesPerSec', 'p50', 'p99', 'rssPerConn', 'serverCpuPct', 'clientCpuPct', 'delivered'];
+const FANOUT_METRICS: MetricKey[] = ['cpuPerDelivery', 'sysCpuPerDelivery', 'deliveriesPerSec', 'p50', 'p99', 'rssPerConn', 'serverCpuPct', 'clientCpuPct', 'delivered'];
 
 function fanout(s: Partial<Scenario> & Pick<Scenario, 'name' | 'description' | 'servers'>): Scenario {
   return {
