@@ -136,6 +136,17 @@ interface ChannelEntry {
   liveFramings: number[];
 }
 
+/** One publication being broadcast, and how it reaches delta subscribers. */
+interface Broadcast {
+  reply: Reply;
+  pub: BrokerPublication;
+  position: StreamPosition;
+  /** The stream's previous publication, when published with delta. */
+  prev: BrokerPublication | undefined;
+  /** A map change: delta bases are per key. */
+  keyed: boolean;
+}
+
 /**
  * Publications of one channel that followed each other, not yet handed to its live subscribers:
  * the encoded items and their byte sum per framing present among them.
@@ -162,6 +173,8 @@ export class Hub<C extends HubClient = HubClient> implements DeferredDelivery {
    * live ones', so their queuing need not hand out the run (which holds this publication too).
    */
   private holding = false;
+  /** A writer asked for the run while it was held: it goes back on the deferred list after. */
+  private heldOff = false;
 
   /** `patcher` computes delta patches (§3.4); replaceable so tests can count its calls. */
   /** Publications not sent to a subscriber because its tags filter rejected them (a running total). */
@@ -280,7 +293,8 @@ export class Hub<C extends HubClient = HubClient> implements DeferredDelivery {
    * would have been with the publications delivered one by one.
    */
   deliverDeferred(): void {
-    if (!this.holding) this.deliverRun();
+    if (this.holding) this.heldOff = true;
+    else this.deliverRun();
   }
 
   /** Hands the deferred run to every live subscriber of its channel. */
@@ -376,18 +390,21 @@ export class Hub<C extends HubClient = HubClient> implements DeferredDelivery {
         skipLive = true;
       }
     }
+    const b: Broadcast = { reply, pub, position, prev, keyed };
     if (!skipLive) {
-      this.deliverEach(entry, reply, pub, position, prev, keyed, false, others);
+      this.deliverEach(entry, b, false, others);
       return;
     }
     const wasHolding = this.holding;
     this.holding = true;
     try {
-      this.deliverEach(entry, reply, pub, position, prev, keyed, true, others);
+      this.deliverEach(entry, b, true, others);
     } finally {
       this.holding = wasHolding;
-      // A writer may have taken this hub off the deferred list meanwhile.
-      if (this.run !== undefined) deferDelivery(this);
+      if (!wasHolding && this.heldOff) {
+        this.heldOff = false;
+        if (this.run !== undefined) deferDelivery(this);
+      }
     }
   }
 
@@ -395,16 +412,8 @@ export class Hub<C extends HubClient = HubClient> implements DeferredDelivery {
    * Delivers one publication subscriber by subscriber (all, or those not live), encoding it once
    * per variant; `cache` holds variants encoded already.
    */
-  private deliverEach(
-    entry: ChannelEntry,
-    reply: Reply,
-    pub: BrokerPublication,
-    position: StreamPosition,
-    prev: BrokerPublication | undefined,
-    keyed: boolean,
-    skipLive: boolean,
-    cache: VariantCache | undefined,
-  ): void {
+  private deliverEach(entry: ChannelEntry, b: Broadcast, skipLive: boolean, cache: VariantCache | undefined): void {
+    const { reply, pub, position, prev, keyed } = b;
     let others = cache;
     // Front cache: the variant encoded last. A channel whose subscribers share one variant never
     // leaves it; the full cache is allocated only when a second variant shows up.
