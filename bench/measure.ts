@@ -2,11 +2,12 @@
 // storm, api). Each run starts the server fresh, measures, and stops everything.
 
 import { LoadClient, Publisher, type ClientStats } from './clients.js';
-import { processCpuUs, totalCpuUs, totalRssKb, totalSystemCpuUs } from './proc.js';
+import { processCpuSplitUs, processCpuUs, totalCpuUs, totalRssKb, totalSystemCpuUs } from './proc.js';
 import type { MetricKey, Scenario, ServerKind } from './scenarios.js';
 import { sleep, startServer, tail, TOKEN_SECRET, type ServerHandle } from './targets.js';
 import { writeTokenFile } from './tokens.js';
 import path from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface RunContext {
   clientBin: string;
@@ -145,6 +146,8 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         const pids = server.pids();
         const serverCpu0 = totalCpuUs(pids);
         const serverSys0 = totalSystemCpuUs(pids);
+        const split0 = ctx.verbose ? pids.map(cpuSplitOrZero) : [];
+        const switches0 = ctx.verbose ? pids.map(contextSwitches) : [];
         const clientCpu0 = processCpuUs(client.pid);
         const pubCpu0 = processCpuUs(pub.pid);
         const redisCpu0 = ctx.redisPid !== undefined && server.redis ? processCpuUs(ctx.redisPid) : 0;
@@ -155,6 +158,8 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         const t1 = nowUs();
         const serverCpu = totalCpuUs(pids) - serverCpu0;
         const serverSys = totalSystemCpuUs(pids) - serverSys0;
+        const split1 = ctx.verbose ? pids.map(cpuSplitOrZero) : [];
+        const switches1 = ctx.verbose ? pids.map(contextSwitches) : [];
         const clientCpu = processCpuUs(client.pid) - clientCpu0;
         const pubCpu = processCpuUs(pub.pid) - pubCpu0;
         const redisCpu = ctx.redisPid !== undefined && server.redis ? processCpuUs(ctx.redisPid) - redisCpu0 : NaN;
@@ -165,6 +170,9 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         if (!complete) notes.push(`incomplete: ${stats.received}/${expected} delivered`);
         if (stats.closed > 0) notes.push(`${stats.closed} connections closed during the window (close code ${stats.close_code}${stats.error ? `, ${stats.error}` : ''})`);
         if (ctx.verbose) {
+          const per = (us: number): string => fmt(us / Math.max(1, stats.received), 3);
+          const procs = pids.map((pid, i) => `${pid} ${per(split1[i]!.user - split0[i]!.user)}+${per(split1[i]!.system - split0[i]!.system)} (${openFds(pid)} fds, ${fmtCount(switches1[i]!.voluntary - switches0[i]!.voluntary)}+${fmtCount(switches1[i]!.involuntary - switches0[i]!.involuntary)} context switches)`);
+          notes.push(`server CPU per delivery by process, user+system µs (open descriptors, voluntary+involuntary context switches of the main thread): ${procs.join(', ')}` + (server.redis && ctx.redisPid !== undefined ? `; redis-server ${per(redisCpu)} µs, summed with the server ${per(serverCpu + redisCpu)} µs` : ''));
           notes.push(`deliveries per WebSocket message ${fmt(stats.received / Math.max(1, stats.messages))}, pings ${stats.pings}, out-of-order ${stats.order_errors} (expected when inflight > 1), other ${stats.other_msgs}, p99.9 ${fmt(stats.p999_us / 1000)} ms, max ${fmt(stats.max_us / 1000)} ms, RSS ${rssBefore}→${rssAfter} KB, publish p99 ${fmt((ps?.p99_us ?? NaN) / 1000)} ms`);
         }
         const deliveries = stats.received;
@@ -369,5 +377,34 @@ export function runScenarioOnce(sc: Scenario, kind: ServerKind, run: number, ctx
       return runStorm(sc, kind, run, ctx);
     case 'api':
       return runApi(sc, kind, run, ctx);
+  }
+}
+
+function cpuSplitOrZero(pid: number): { user: number; system: number } {
+  try {
+    return processCpuSplitUs(pid);
+  } catch {
+    return { user: 0, system: 0 };
+  }
+}
+
+/** Open descriptors of a process (about its connection count), or NaN when unreadable. */
+function openFds(pid: number): number {
+  try {
+    return readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Context switches of a process's main thread so far (zeros when unreadable). */
+function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const v = /^voluntary_ctxt_switches:\s+(\d+)/m.exec(status);
+    const n = /^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(status);
+    return { voluntary: Number(v?.[1] ?? 0), involuntary: Number(n?.[1] ?? 0) };
+  } catch {
+    return { voluntary: 0, involuntary: 0 };
   }
 }

@@ -99,11 +99,12 @@ export function descendants(pid: number): number[] {
 }
 
 /** The pid of a running process whose command name is exactly `comm` (e.g. redis-server), if any. */
-export function findProcess(comm: string): number | undefined {
+export function findProcess(comm: string, argContains?: string): number | undefined {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
-      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === comm) return Number(name);
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() !== comm) continue;
+      if (argContains === undefined || readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(argContains)) return Number(name);
     } catch { /* exited meanwhile */ }
   }
   return undefined;

@@ -177,7 +177,8 @@ async function main(): Promise<number> {
     cpus: os.cpus().length,
     clientThreads: opts.clientThreads,
     verbose: opts.verbose,
-    redisPid: findProcess('redis-server'),
+    // The Redis the bench servers use (other redis-servers may run on spare ports).
+    redisPid: findProcess('redis-server', ':6379'),
   };
   console.log(`Gyre benchmark: ${opts.scenarios.map((s) => s.name).join(', ')}; ${ctx.cpus} CPUs; load average ${loadAverage()}; node ${process.version}`);
 

@@ -9,6 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { BrokerError, createBroker, createPresenceManager } from '../src/brokers/index.js';
 import { shardIndex } from '../src/brokers/redis/index.js';
+import { ConnectionWriter } from '../src/core/writer.js';
+import { MemoryTransport } from '../src/core/memory-transport.test-helper.js';
 import type { RedisBrokerOptions, RedisPresenceOptions } from '../src/brokers/index.js';
 import { runBrokerContract } from './contracts/broker-contract.js';
 import { runPresenceContract } from './contracts/presence-contract.js';
@@ -124,6 +126,38 @@ describe('redis specifics', () => {
     const after = (await direct.call('pubsub', 'numsub', `${prefix}.client.${channels[0]}`)) as (string | number)[];
     assert.equal(Number(after[1]), 0);
     await b.close();
+  });
+});
+
+describe('redis publish and local writes', () => {
+  const turn = () => new Promise((r) => setImmediate(r));
+
+  it('a publish this node receives back holds due writes until its reply; other publishes do not', async () => {
+    const b = createBroker('redis', LOCAL);
+    const rec = new Recorder();
+    await b.run(rec);
+    const sink = new MemoryTransport();
+    const w = new ConnectionWriter(sink, 0, () => assert.fail('no overflow expected'));
+    try {
+      const mine = uniqueChannel('held');
+      await b.subscribe(mine);
+      w.enqueue(bytes('before'));
+      const published = b.publish(mine, bytes('p1'), {});
+      await turn();
+      assert.deepEqual(sink.writes, [], 'the write waits for the publish');
+      await published;
+      await rec.waitFor(() => rec.pubs(mine).length === 1, 2000, 'the publication back');
+      for (let i = 0; i < 100 && sink.writes.length === 0; i++) await sleep(10);
+      assert.deepEqual(sink.writes, [['before']]);
+      w.enqueue(bytes('again'));
+      const other = b.publish(uniqueChannel('elsewhere'), bytes('p2'), {});
+      await turn();
+      assert.deepEqual(sink.writes, [['before'], ['again']], 'no hold for a channel this node does not receive');
+      await other;
+    } finally {
+      w.close(true);
+      await b.close();
+    }
   });
 });
 

@@ -11,7 +11,7 @@ import type { NatsBrokerOptions } from './nats/index.js';
 import { PostgresBroker, PostgresController, PostgresMapBroker } from './postgres/index.js';
 import type { PostgresBrokerOptions, PostgresControllerOptions, PostgresMapBrokerOptions } from './postgres/index.js';
 import { RedisBroker, RedisChannelState, RedisMapBroker, RedisPresenceManager } from './redis/index.js';
-import type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions } from './redis/index.js';
+import type { PubSubErrorCounts, RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions } from './redis/index.js';
 
 export { BrokerError } from './errors.js';
 export type { BrokerErrorCode } from './errors.js';
@@ -19,7 +19,7 @@ export type { MemoryBrokerOptions, MemoryMapBrokerOptions } from './memory/index
 export type { NatsBrokerOptions } from './nats/index.js';
 export type { PostgresBrokerOptions, PostgresControllerOptions, PostgresMapBrokerOptions } from './postgres/index.js';
 export { createRedisClientFactory } from './redis/index.js';
-export type { RedisClient, RedisClientFactory, RedisClientRequest } from './redis/index.js';
+export type { PubSubErrorCounts, RedisClient, RedisClientFactory, RedisClientRequest } from './redis/index.js';
 /** pg connection settings of a DSN plus a TLS block, for consumers that open their own PostgreSQL connections. */
 export { clientConfig as pgClientConfig } from './postgres/pool.js';
 export type { RedisBrokerOptions, RedisConnectionOptions, RedisMapBrokerOptions, RedisPresenceOptions, RedisTlsOptions } from './redis/index.js';
@@ -62,6 +62,14 @@ export function createBroker(type: string, opts: AnyBrokerOptions = {}): Broker 
 /** The broker as a node-to-node Controller when it is one (Redis, NATS); undefined for memory. */
 export function brokerController(broker: Broker): Controller | undefined {
   return broker instanceof RedisBroker || broker instanceof NatsBroker ? broker : undefined;
+}
+
+/**
+ * The PUB/SUB failure counters of a Redis broker or Redis map broker (read, never reset);
+ * undefined for other types, which have no PUB/SUB connection of their own.
+ */
+export function redisPubSubErrors(broker: Broker | MapBroker): Readonly<PubSubErrorCounts> | undefined {
+  return broker instanceof RedisBroker || broker instanceof RedisMapBroker ? broker.pubSubErrors : undefined;
 }
 
 /** Dedicated controller types this build can create (`controller.type`). */

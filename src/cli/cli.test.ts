@@ -240,7 +240,7 @@ describe('gyre root command and meta', () => {
     const cwd = dir();
     const root = gyre(cwd, '--help');
     assert.equal(root.code, 0);
-    for (const flag of ['--http_server.port', '--engine.type', '--client.insecure', '--uni_grpc.port', '--pid_file', '-a, --http_server.address']) {
+    for (const flag of ['--http_server.port', '--engine.type', '--client.insecure', '--uni_grpc.port', '--pid_file', '--workers', '-a, --http_server.address']) {
       assert.ok(root.stdout.includes(flag), flag);
     }
     for (const cmd of ['genconfig', 'checkconfig', 'defaultconfig', 'defaultenv', 'gentoken', 'gensubtoken', 'checktoken', 'checksubtoken', 'version']) {

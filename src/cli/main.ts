@@ -8,6 +8,7 @@ import { versionLine } from './version.js';
 /** Root flags (server.md §1.4): [flags, key kind, description]. Keys are the dotted config paths. */
 const ROOT_FLAGS: readonly (readonly [string, 'string' | 'bool' | 'int', string])[] = [
   ['--pid_file <path>', 'string', 'optional path to create PID file'],
+  ['--workers <count>', 'string', 'worker processes sharing the ports: a number, or auto (0) for one per core (default: 1)'],
   ['-a, --http_server.address <address>', 'string', 'interface address to listen on'],
   ['-p, --http_server.port <port>', 'string', 'port to bind HTTP server to (default: 8000)'],
   ['--http_server.internal_address <address>', 'string', 'custom interface address to listen on for internal endpoints'],

@@ -27,3 +27,4 @@ export type { FieldKind, FieldSpec, Fields } from './schema-dsl.js';
 export { CONFIG_SCHEMA, fieldAt } from './schema.js';
 export type * from './types.js';
 export { validateConfig } from './validate.js';
+export { MAX_WORKERS, mayRunSeveralWorkers, workerCount } from './workers.js';

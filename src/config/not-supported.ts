@@ -86,8 +86,6 @@ export function notSupportedWarnings(config: GyreConfig): string[] {
     if (c.enabled && !SERVED_CONSUMERS.has(c.type)) out.push(`consumers[${i}]`);
   });
   if (config.webtransport.enabled) out.push('webtransport');
-  if (config.prometheus.instrument_http_handlers) out.push('prometheus.instrument_http_handlers');
-  if (config.prometheus.recovered_publications_histogram) out.push('prometheus.recovered_publications_histogram');
   if (config.opentelemetry.google_cloud_adc_auth) out.push('opentelemetry.google_cloud_adc_auth');
   return out.map((path) => `${path}: not supported yet`);
 }

@@ -15,6 +15,7 @@ import {
 } from './schema-blocks.js';
 import { CONSUMER } from './schema-consumers.js';
 import { arr, bool, dur, int, obj, str, strs, type Fields, type FieldSpec } from './schema-dsl.js';
+import { workersCheck } from './workers.js';
 
 function endpoint(doc: string, prefix: string): Fields {
   return { enabled: bool(doc), handler_prefix: str('Path of the endpoint.', prefix) };
@@ -333,7 +334,7 @@ export const CONFIG_SCHEMA: Fields = {
     ...endpoint('Expose Prometheus metrics.', '/metrics'),
     instrument_http_handlers: bool('Count HTTP requests per path, method and status.'),
     recovered_publications_histogram: bool('Histogram of recovered publication counts.'),
-    native_histograms: bool('Use native (sparse) histograms.'),
+    native_histograms: bool('Serve histograms as native (sparse, exponential) histograms, without classic buckets, to scrapes asking for protobuf; drops the deprecated summaries.'),
   }),
   health: obj('Health endpoint.', endpoint('Serve the health endpoint.', '/health')),
   swagger: obj('Swagger UI of the HTTP API.', endpoint('Serve Swagger UI.', '/swagger')),
@@ -364,6 +365,11 @@ export const CONFIG_SCHEMA: Fields = {
     timeout: dur('Hard exit (status 1) if graceful shutdown takes longer.', '30s'),
   }),
   pid_file: str('Write the PID to this file on start, remove it on shutdown.'),
+  workers: str(
+    'Gyre: worker processes sharing the listening ports ("1" = one process, "0" or "auto" = one per core); more than one needs a broker that spans processes.',
+    '1',
+    { check: workersCheck },
+  ),
   enable_unreleased_features: bool('Gate for experimental features (redisnats broker).'),
 };
 

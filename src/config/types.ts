@@ -611,5 +611,7 @@ export interface GyreConfig {
   readonly node: NodeConfig;
   readonly shutdown: ShutdownConfig;
   readonly pid_file: string;
+  /** Gyre: "1" (one process), a number of worker processes, or "auto"/"0" (one per core). */
+  readonly workers: string;
   readonly enable_unreleased_features: boolean;
 }

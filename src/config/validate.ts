@@ -13,6 +13,7 @@ import type {
   TokenConfig,
 } from './types.js';
 import { isPlainObject, joinPath, type Tree } from './values.js';
+import { workersProblems } from './workers.js';
 
 const DEFAULT_PROXY = 'default';
 const MAX_REASON = 123; // WebSocket close reason limit.
@@ -460,6 +461,7 @@ function validateAll(config: GyreConfig): void {
   });
 
   validateConsumers(config);
+  for (const [path, message] of workersProblems(config)) report(path, message);
   validateConnectCodeTransforms(config.uni_sse.connect_code_to_http_response, 'uni_sse.connect_code_to_http_response');
   validateConnectCodeTransforms(config.uni_http_stream.connect_code_to_http_response, 'uni_http_stream.connect_code_to_http_response');
 }

@@ -37,12 +37,15 @@ export interface DisconnectEvent {
   version: string;
 }
 
-/** A subscription became live; `recover` is set when the subscriber asked for recovery. */
+/**
+ * A subscription became live; `recover` is set when the subscriber asked for recovery, with
+ * the number of publications the subscribe result carried.
+ */
 export interface SubscribeEvent {
   channel: string;
   client: string;
   clientName: string;
-  recover?: { recovered: boolean; hasPublications: boolean };
+  recover?: { recovered: boolean; hasPublications: boolean; publications: number };
 }
 
 /**
@@ -108,6 +111,12 @@ export interface PingPongEvent {
   durationMs: number;
 }
 
+/** A survey of the other nodes (`op`, such as `channels`) finished after `durationMs`, answered or timed out. */
+export interface SurveyEvent {
+  op: string;
+  durationMs: number;
+}
+
 /** Event name → payload. */
 export interface NodeEventMap {
   command: CommandEvent;
@@ -122,4 +131,5 @@ export interface NodeEventMap {
   proxy: ProxyEvent;
   proxy_events_dropped: ProxyEventsDroppedEvent;
   ping_pong: PingPongEvent;
+  survey: SurveyEvent;
 }

@@ -217,13 +217,22 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   // ---- channel interest, serialized per channel ----
 
   acquireChannel(channel: string): Promise<void> {
+    const actions = this.traffic.actions;
+    actions.add_subscription++;
     const n = (this.channelRefs.get(channel) ?? 0) + 1;
     this.channelRefs.set(channel, n);
-    if (n === 1) return this.channelOp(channel, () => this.broker.subscribe(channel));
+    if (n === 1) {
+      return this.channelOp(channel, () => {
+        actions.broker_subscribe++;
+        return this.broker.subscribe(channel);
+      });
+    }
     return this.channelOps.get(channel) ?? Promise.resolve();
   }
 
   releaseChannel(channel: string): void {
+    const actions = this.traffic.actions;
+    actions.remove_subscription++;
     const n = (this.channelRefs.get(channel) ?? 0) - 1;
     if (n > 0) {
       this.channelRefs.set(channel, n);
@@ -231,22 +240,33 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     }
     this.channelRefs.delete(channel);
     void this.channelOp(channel, async () => {
-      if (!this.channelRefs.has(channel)) await this.broker.unsubscribe(channel);
+      if (this.channelRefs.has(channel)) return;
+      actions.broker_unsubscribe++;
+      await this.broker.unsubscribe(channel);
     }).catch((err: unknown) => this.logger.warn({ channel, err }, 'broker unsubscribe failed'));
   }
 
   acquireMapChannel(channel: string): Promise<void> {
     const broker = this.mapBroker;
     if (!broker) return Promise.reject(Errors.notAvailable);
+    const actions = this.traffic.actions;
+    actions.add_subscription++;
     const n = (this.mapChannelRefs.get(channel) ?? 0) + 1;
     this.mapChannelRefs.set(channel, n);
     const op = MAP_OP_PREFIX + channel;
-    if (n === 1) return this.channelOp(op, () => broker.subscribe(channel));
+    if (n === 1) {
+      return this.channelOp(op, () => {
+        actions.map_broker_subscribe++;
+        return broker.subscribe(channel);
+      });
+    }
     return this.channelOps.get(op) ?? Promise.resolve();
   }
 
   releaseMapChannel(channel: string): void {
     const broker = this.mapBroker;
+    const actions = this.traffic.actions;
+    actions.remove_subscription++;
     const n = (this.mapChannelRefs.get(channel) ?? 0) - 1;
     if (n > 0) {
       this.mapChannelRefs.set(channel, n);
@@ -255,7 +275,9 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     this.mapChannelRefs.delete(channel);
     if (!broker) return;
     void this.channelOp(MAP_OP_PREFIX + channel, async () => {
-      if (!this.mapChannelRefs.has(channel)) await broker.unsubscribe(channel);
+      if (this.mapChannelRefs.has(channel)) return;
+      actions.map_broker_unsubscribe++;
+      await broker.unsubscribe(channel);
     }).catch((err: unknown) => this.logger.warn({ channel, err }, 'map broker unsubscribe failed'));
   }
 
@@ -337,6 +359,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     if (options.delta_publish) opts.delta = true;
     this.traffic.brokerSent.publication++;
     const res = await this.broker.publish(channel, data, opts);
+    if (res.suppressed) this.traffic.publishSuppressed[res.suppressReason ?? 'idempotency']++;
     return res.position;
   }
 
@@ -345,6 +368,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
     let limit = r.limit;
     if (r.maxLimit > 0 && (limit < 0 || limit > r.maxLimit)) limit = r.maxLimit;
     if (r.reverse && r.since && r.since.offset === 0) throw Errors.badRequest;
+    this.traffic.actions.history++;
     const res = await this.broker.history(channel, {
       filter: { limit, since: r.since, reverse: r.reverse },
       metaTtlMs: this.resolver.historyMetaTtlMs(options),
@@ -383,12 +407,14 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   async presence(channel: string): Promise<Record<string, ClientInfo>> {
     const o = this.mustResolve(channel);
     if (!o.presence) throw Errors.notAvailable;
+    this.traffic.actions.presence++;
     return this.presenceManager.presence(channel);
   }
 
   async presenceStats(channel: string): Promise<{ num_clients: number; num_users: number }> {
     const o = this.mustResolve(channel);
     if (!o.presence) throw Errors.notAvailable;
+    this.traffic.actions.presence_stats++;
     const s = await this.presenceManager.presenceStats(channel);
     return { num_clients: s.numClients, num_users: s.numUsers };
   }
@@ -409,6 +435,7 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   async historyRemove(channel: string): Promise<void> {
     const o = this.mustResolve(channel);
     if (!historyEnabled(o)) throw Errors.notAvailable;
+    this.traffic.actions.history_remove++;
     await this.broker.removeHistory(channel);
   }
 
@@ -487,12 +514,26 @@ export class Node implements NodeContext, BrokerEventHandler, NodeApi, ClusterMe
   async channels(): Promise<Record<string, { num_clients: number }>> {
     const out: Record<string, { num_clients: number }> = {};
     for (const [ch, n] of this.hub.channelCounts()) out[ch] = { num_clients: n };
-    for (const answer of (await this.cluster?.survey('channels', {})) ?? []) {
+    for (const answer of await this.survey('channels')) {
       for (const [ch, n] of Object.entries((answer ?? {}) as Record<string, number>)) {
         out[ch] = { num_clients: (out[ch]?.num_clients ?? 0) + n };
       }
     }
     return out;
+  }
+
+  /**
+   * Asks every other live node (none without a controller) and resolves with their answers;
+   * counted as the `survey` action and timed from the call to the last answer (`survey` event).
+   */
+  private async survey(op: string): Promise<unknown[]> {
+    this.traffic.actions.survey++;
+    const started = performance.now();
+    try {
+      return (await this.cluster?.survey(op, {})) ?? [];
+    } finally {
+      this.events.emit('survey', { op, durationMs: performance.now() - started });
+    }
   }
 
   async info(): Promise<{ nodes: NodeInfo[] }> {

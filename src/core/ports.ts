@@ -45,6 +45,8 @@ export interface PublishResult {
   position: StreamPosition;
   /** True when the publication was dropped by version suppression or was an idempotent repeat. */
   suppressed: boolean;
+  /** Why, when suppressed: `idempotency` (a repeated key) or `version` (not above the last). */
+  suppressReason?: 'idempotency' | 'version';
 }
 
 /**

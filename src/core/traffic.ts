@@ -46,6 +46,55 @@ export type BrokerMessageType = 'publication' | 'join' | 'leave' | 'control';
 
 const zero = (): Record<BrokerMessageType, number> => ({ publication: 0, join: 0, leave: 0, control: 0 });
 
+/**
+ * Node operations counted per call, named as Centrifugo's `action` label names them: client
+ * registration, subscription bookkeeping with the (map) broker, presence and history reads and
+ * writes by purpose (a recovery read counts as `history` and `history_recover`), and surveys.
+ */
+export type NodeAction =
+  | 'add_client'
+  | 'remove_client'
+  | 'add_subscription'
+  | 'remove_subscription'
+  | 'broker_subscribe'
+  | 'broker_unsubscribe'
+  | 'map_broker_subscribe'
+  | 'map_broker_unsubscribe'
+  | 'add_presence'
+  | 'remove_presence'
+  | 'presence'
+  | 'presence_stats'
+  | 'history'
+  | 'history_recover'
+  | 'history_recover_cache'
+  | 'history_stream_top'
+  | 'history_remove'
+  | 'survey';
+
+const NODE_ACTIONS: readonly NodeAction[] = [
+  'add_client',
+  'remove_client',
+  'add_subscription',
+  'remove_subscription',
+  'broker_subscribe',
+  'broker_unsubscribe',
+  'map_broker_subscribe',
+  'map_broker_unsubscribe',
+  'add_presence',
+  'remove_presence',
+  'presence',
+  'presence_stats',
+  'history',
+  'history_recover',
+  'history_recover_cache',
+  'history_stream_top',
+  'history_remove',
+  'survey',
+];
+
+/** Why the broker dropped a publish: a repeated idempotency key, or a version not above the last. */
+export type PublishSuppressReason = 'idempotency' | 'version';
+
 export class TrafficCounters {
   /** Messages this node handed to the broker. */
   readonly brokerSent = zero();
@@ -55,6 +104,10 @@ export class TrafficCounters {
   readonly transportConnects = new Map<string, number>();
   /** Connections refused because the node had `client.connection_limit` connections. */
   connectionLimitRefusals = 0;
+  /** Node operations by action (one per call, never per delivery). */
+  readonly actions = Object.fromEntries(NODE_ACTIONS.map((a) => [a, 0])) as Record<NodeAction, number>;
+  /** Publishes the broker suppressed, by reason. */
+  readonly publishSuppressed: Record<PublishSuppressReason, number> = { idempotency: 0, version: 0 };
   private readonly series = new Map<string, TrafficCell>();
   private readonly groups = new Map<string, Partial<Record<FrameType, TrafficCell>>>();
 

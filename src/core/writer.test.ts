@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryTransport } from './memory-transport.test-helper.js';
 import { ConnectionWriter, deferDelivery, type DeferredDelivery } from './writer.js';
+import { holdFlush } from './flush-gate.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -120,4 +121,63 @@ test('a delivery deferred while writers flush reaches the writers flushed after 
   w2.enqueue(Buffer.from('early'));
   await turn();
   assert.deepEqual(second.writes, [['early', 'late']]);
+});
+
+test('a flush due while a hold is open waits for its release, then carries what came meanwhile', async () => {
+  const sink = new MemoryTransport();
+  const w = new ConnectionWriter(sink, 1024, () => assert.fail('no overflow expected'));
+  const release = holdFlush();
+  w.enqueue(Buffer.from('a'));
+  await turn(); // the flush fell due in this turn and waits
+  assert.deepEqual(sink.writes, []);
+  w.enqueue(Buffer.from('b'));
+  release();
+  await turn();
+  assert.deepEqual(sink.writes, [['a', 'b']]);
+});
+
+test('a held flush waits only once: a writer queuing afresh while it waits flushes everything', async () => {
+  const a = new MemoryTransport();
+  const b = new MemoryTransport();
+  const wa = new ConnectionWriter(a, 1024, () => assert.fail('no overflow expected'));
+  const wb = new ConnectionWriter(b, 1024, () => assert.fail('no overflow expected'));
+  const release = holdFlush();
+  try {
+    wa.enqueue(Buffer.from('1'));
+    await turn();
+    assert.deepEqual(a.writes, []);
+    wb.enqueue(Buffer.from('2'));
+    await turn();
+    assert.deepEqual([a.writes, b.writes], [[['1']], [['2']]]);
+  } finally {
+    release();
+  }
+});
+
+test('a hold never released delays a flush only briefly', async () => {
+  const sink = new MemoryTransport();
+  const w = new ConnectionWriter(sink, 1024, () => assert.fail('no overflow expected'));
+  const release = holdFlush();
+  try {
+    w.enqueue(Buffer.from('x'));
+    for (let i = 0; i < 500 && sink.writes.length === 0; i++) await new Promise((r) => setTimeout(r, 2));
+    assert.deepEqual(sink.writes, [['x']]);
+  } finally {
+    release();
+  }
+});
+
+test('releasing a hold twice closes it once', async () => {
+  const sink = new MemoryTransport();
+  const w = new ConnectionWriter(sink, 1024, () => assert.fail('no overflow expected'));
+  const first = holdFlush();
+  first();
+  first();
+  const second = holdFlush();
+  w.enqueue(Buffer.from('y'));
+  await turn();
+  assert.deepEqual(sink.writes, [], 'the second hold is still open');
+  second();
+  await turn();
+  assert.deepEqual(sink.writes, [['y']]);
 });

@@ -1,15 +1,17 @@
 /**
  * Per-connection writer. Items enqueued during one event-loop turn leave in one
  * transport write at the end of the turn (setImmediate), which is what makes fan-out
- * cheap. The queue plus the transport's own buffer is bounded: past the bound the
- * owner is told (and disconnects the client with 3008 "slow").
+ * cheap; a broker may hold that flush briefly for its own publications (flush-gate.ts).
+ * The queue plus the transport's own buffer is bounded: past the bound the owner is told
+ * (and disconnects the client with 3008 "slow").
  *
  * Deliveries may be deferred (the hub's publication runs, hub.ts): a deferred delivery
  * reaches its writers before any writer queues, flushes or closes anything, and at the latest
- * at the end of the turn, so every queue holds what it would have held had it been delivered
- * at once, in the same order.
+ * when the end-of-turn flush starts, so every queue holds what it would have held had it been
+ * delivered at once, in the same order.
  */
 import type { Transport } from './transport.js';
+import { flushMayStart, onFlushResume } from './flush-gate.js';
 
 const dirty: ConnectionWriter[] = [];
 let flushScheduled = false;
@@ -54,11 +56,15 @@ function scheduleFlush(): void {
 
 function flushAll(): void {
   flushScheduled = false;
+  // Held for publications about to arrive from a broker (flush-gate.ts): resumed later.
+  if (!flushMayStart()) return;
   if (deferred.length !== 0) settleDeferred();
   // Writers enqueued during this loop are appended to `dirty` and flushed in the same pass.
   for (let i = 0; i < dirty.length; i++) dirty[i]!.flush();
   dirty.length = 0;
 }
+
+onFlushResume(scheduleFlush);
 
 export class ConnectionWriter {
   /**

@@ -9,9 +9,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics, type CounterConfiguration } from 'prom-client';
 import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/index.js';
-import type { CommandEvent, ConnectEvent, DisconnectEvent, PingPongEvent, ProxyEvent, ProxyEventsDroppedEvent, PublicationEvent, SubscribeEvent, UnsubscribeEvent } from '../core/index.js';
+import type { CommandEvent, ConnectEvent, DisconnectEvent, PingPongEvent, ProxyEvent, ProxyEventsDroppedEvent, PublicationEvent, SubscribeEvent, SurveyEvent, UnsubscribeEvent } from '../core/index.js';
 import type { BrokerMessageType } from '../core/index.js';
 import { ClientLabels } from './client-labels.js';
+import { HttpRequestCounter } from './http-requests.js';
+import type { MetricFamilyJson } from './cluster-metrics.js';
+import { PROTOBUF_CONTENT_TYPE, acceptsProtobuf, encodeRegistry } from './exposition.js';
+import { NativeHistogramVec } from './native-histogram-vec.js';
 
 const NS = 'centrifugo';
 /** Go client_golang's summary objectives 0.5, 0.99, 0.999 over a 10-minute window. */
@@ -22,20 +26,42 @@ const BROADCAST_BUCKETS = [0.000001, 0.000005, 0.00001, 0.00005, ...FINE_BUCKETS
 const LAG_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 /** client_golang's DefBuckets. */
 const DEF_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Survey duration buckets (seconds), as Centrifugo's. */
+const SURVEY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Recovered publication count buckets, as Centrifugo's. */
+const RECOVERED_BUCKETS = [0, 1, 2, 3, 5, 10, 20, 50, 100, 250, 500, 1000, 2000, 5000, 10000];
 const BROKER_TYPES: BrokerMessageType[] = ['publication', 'join', 'leave', 'control'];
+/** Centrifugo's native histogram settings: bucket factor 1.1 (schema 3), at most 200 buckets, resets at most hourly. */
+const NATIVE = { bucketFactor: 1.1, maxBuckets: 200, minResetMs: 3_600_000 };
 /** Client transports are HTTP/1.1 (h1), except uni_grpc which is always HTTP/2 (h2). */
 const acceptProtocol = (transport: string): string => (transport === 'uni_grpc' ? 'h2' : 'h1');
 
 export interface MetricsOptions {
   /** Version for centrifugo_node_build. */
   version: string;
-  /** Drop the deprecated summaries (histograms keep classic buckets: prom-client has no native ones). */
+  /**
+   * Histograms become native (sparse, exponential) histograms without classic buckets, the
+   * deprecated summaries go, and a scrape asking for the protobuf format gets it.
+   */
   nativeHistograms?: boolean;
   /** Node.js process metrics (process_*, nodejs_*); default true. */
   defaultMetrics?: boolean;
+  /** centrifugo_client_recovered_publications (`prometheus.recovered_publications_histogram`). */
+  recoveredPublicationsHistogram?: boolean;
 }
 
+/** PUB/SUB failure counters of a Redis broker or map broker, by Centrifugo's `error` label value. */
+export type PubSubErrorSource = Readonly<Record<string, number>>;
+
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
+type Observer<T extends string> = { observe(labels: Partial<Record<T, string>>, value: number): void };
+interface HistogramConfig<T extends string> {
+  name: string;
+  help: string;
+  labelNames: readonly T[];
+  /** Classic buckets (when native histograms are off). */
+  buckets: number[];
+}
 type Listener = [target: EventEmitter, event: string, fn: (...args: any[]) => void];
 
 /** One node's Prometheus registry, fed by its events. close() detaches the listeners. */
@@ -43,13 +69,16 @@ export class GyreMetrics {
   readonly registry = new Registry();
   private readonly listeners: Listener[] = [];
   private readonly lastSeen = new Map<string, number>();
+  private http: HttpRequestCounter | undefined;
+  private readonly native: boolean;
 
   constructor(
     private readonly node: Node,
     opts: MetricsOptions,
   ) {
     const r = this.registry;
-    const summaries = !opts.nativeHistograms;
+    this.native = !!opts.nativeHistograms;
+    const summaries = !this.native;
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r });
 
     this.nodeGauges(opts.version);
@@ -57,6 +86,7 @@ export class GyreMetrics {
     this.transportCounters();
     this.consumerCounters();
     this.deliveryMetrics();
+    this.nodeActions(summaries);
 
     // Connections and subscriptions.
     const connLabels = ['transport', 'accept_protocol', 'client_name', 'client_version'] as const;
@@ -78,6 +108,15 @@ export class GyreMetrics {
       labelNames: ['recovered', 'channel_namespace', 'has_recovered_publications'],
       registers: [r],
     });
+    const recoveredPubs = opts.recoveredPublicationsHistogram
+      ? new Histogram({
+          name: `${NS}_client_recovered_publications`,
+          help: 'Number of publications recovered during subscription recovery.',
+          labelNames: ['channel_namespace'],
+          buckets: RECOVERED_BUCKETS,
+          registers: [r],
+        })
+      : undefined;
     // Client names and versions are client-chosen: bounded, so a flood of made-up names cannot grow the registry.
     const clientLabels = new ClientLabels();
     const connLabelValues = (e: ConnectEvent | DisconnectEvent) => ({
@@ -99,6 +138,7 @@ export class GyreMetrics {
       subsInflight.inc({ client_name: clientLabels.name(e.clientName), channel_namespace: '' });
       if (e.recover) {
         recover.inc({ recovered: e.recover.recovered ? 'yes' : 'no', channel_namespace: '', has_recovered_publications: e.recover.hasPublications ? 'yes' : 'no' });
+        if (e.recover.recovered) recoveredPubs?.observe({ channel_namespace: '' }, e.recover.publications);
       }
     });
     this.on(node.events, 'unsubscribe', (e: UnsubscribeEvent) => {
@@ -111,12 +151,11 @@ export class GyreMetrics {
     const cmdSummary = summaries
       ? new Summary({ name: `${NS}_client_command_duration_seconds`, help: 'Client command duration summary.', labelNames: cmdLabels, registers: [r], ...SUMMARY })
       : undefined;
-    const cmdHistogram = new Histogram({
+    const cmdHistogram = this.histogram({
       name: `${NS}_client_command_duration_seconds_histogram`,
       help: 'Client command duration histogram.',
       labelNames: cmdLabels,
       buckets: FINE_BUCKETS,
-      registers: [r],
     });
     const replyErrors = new Counter({
       name: `${NS}_client_num_reply_errors`,
@@ -136,12 +175,11 @@ export class GyreMetrics {
     const proxySummary = summaries
       ? new Summary({ name: `${NS}_proxy_duration_seconds`, help: 'Duration of proxy calls.', labelNames: proxyLabels, registers: [r], ...SUMMARY })
       : undefined;
-    const proxyHistogram = new Histogram({
+    const proxyHistogram = this.histogram({
       name: `${NS}_proxy_duration_seconds_histogram`,
       help: 'Histogram of duration of proxy calls.',
       labelNames: proxyLabels,
       buckets: DEF_BUCKETS,
-      registers: [r],
     });
     const proxyErrors = new Counter({ name: `${NS}_proxy_errors`, help: 'Number of failed proxy calls.', labelNames: proxyLabels, registers: [r] });
     const proxyInflight = new Gauge({ name: `${NS}_proxy_inflight_requests`, help: 'Proxy calls in flight.', labelNames: proxyLabels, registers: [r] });
@@ -163,12 +201,11 @@ export class GyreMetrics {
       if (e.failed) proxyErrors.inc(labels);
     });
 
-    const broadcast = new Histogram({
+    const broadcast = this.histogram({
       name: `${NS}_node_broadcast_duration_seconds`,
       help: 'Broadcast duration in seconds',
       labelNames: ['type', 'channel_namespace'],
       buckets: BROADCAST_BUCKETS,
-      registers: [r],
     });
     this.on(node.events, 'publication', (e: PublicationEvent) => broadcast.observe({ type: 'publication', channel_namespace: '' }, e.broadcastMs / 1000));
   }
@@ -178,21 +215,52 @@ export class GyreMetrics {
     const r = this.registry;
     const labels = ['protocol', 'method'] as const;
     const name = `${NS}_api_command_duration_seconds`;
-    const summary =
-      (r.getSingleMetric(name) as Summary<'protocol' | 'method'> | undefined) ??
-      new Summary({ name, help: 'Duration of API per command.', labelNames: labels, registers: [r], ...SUMMARY });
+    const summary = this.native
+      ? undefined
+      : ((r.getSingleMetric(name) as Summary<'protocol' | 'method'> | undefined) ??
+        new Summary({ name, help: 'Duration of API per command.', labelNames: labels, registers: [r], ...SUMMARY }));
     const histogram =
-      (r.getSingleMetric(`${name}_histogram`) as Histogram<'protocol' | 'method'> | undefined) ??
-      new Histogram({ name: `${name}_histogram`, help: 'Histogram of duration of API per command.', labelNames: labels, buckets: DEF_BUCKETS, registers: [r] });
+      (r.getSingleMetric(`${name}_histogram`) as Observer<'protocol' | 'method'> | undefined) ??
+      this.histogram({ name: `${name}_histogram`, help: 'Histogram of duration of API per command.', labelNames: labels, buckets: DEF_BUCKETS });
     const errors =
       (r.getSingleMetric(`${NS}_api_command_errors_total`) as Counter<'protocol' | 'method' | 'error'> | undefined) ??
       new Counter({ name: `${NS}_api_command_errors_total`, help: 'Total errors in API commands.', labelNames: ['protocol', 'method', 'error'], registers: [r] });
     this.on(executor.events, 'call', (e: ApiCallEvent) => {
       const l = { protocol: e.protocol, method: e.method };
-      summary.observe(l, e.durationMs / 1000);
+      summary?.observe(l, e.durationMs / 1000);
       histogram.observe(l, e.durationMs / 1000);
       if (e.error !== undefined) errors.inc({ ...l, error: String(e.error) });
     });
+  }
+
+  /**
+   * Counts the PUB/SUB failures of a Redis broker (`subsystem` broker) or Redis map broker
+   * (`map_broker`) as `centrifugo_<subsystem>_redis_pub_sub_errors{broker_name,error}`, sampled
+   * at scrape time. `broker_name` is "" as for Centrifugo's configured brokers.
+   */
+  observeRedisPubSub(subsystem: 'broker' | 'map_broker', errors: PubSubErrorSource): void {
+    const c: Counter<'broker_name' | 'error'> = this.sampledCounter({
+      name: `${NS}_${subsystem}_redis_pub_sub_errors`,
+      help: 'Number of times there was an error in Redis PUB/SUB connection.',
+      labelNames: ['broker_name', 'error'],
+      collect: () => {
+        for (const [error, n] of Object.entries(errors)) if (n > 0) this.catchUp(c, `${subsystem}/pubsub/${error}`, { broker_name: '', error }, n);
+      },
+    });
+  }
+
+  /**
+   * The HTTP request counter (`prometheus.instrument_http_handlers`), made on first call; the
+   * server feeds it every request and upgrade and tells it the routes to label them by.
+   */
+  httpRequests(): HttpRequestCounter {
+    this.http ??= new HttpRequestCounter(this.registry);
+    return this.http;
+  }
+
+  /** The registry as plain data (`getMetricsAsJSON()`), as a worker process hands it to its supervisor. */
+  async json(): Promise<MetricFamilyJson[]> {
+    return (await this.registry.getMetricsAsJSON()) as unknown as MetricFamilyJson[];
   }
 
   /** The exposition text, as served at the metrics endpoint. */
@@ -200,15 +268,27 @@ export class GyreMetrics {
     return this.registry.metrics();
   }
 
-  /** A route answering GET/HEAD at `path` with the exposition text. */
-  route(path: string): Route {
+  /** The protobuf exposition: every family as a length-delimited io.prometheus.client.MetricFamily. */
+  protobuf(): Promise<Buffer> {
+    return encodeRegistry(this.registry);
+  }
+
+  /**
+   * A route answering GET/HEAD at `path` with the exposition text: this registry's, or what
+   * `exposition` gives (the merged metrics of every worker process); a rejection answers 500.
+   * With native histograms on and an Accept header preferring it, a single process answers in
+   * the protobuf format (merged worker metrics are text only).
+   */
+  route(path: string, exposition?: () => Promise<string>): Route {
     return (req, res) => {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       if ((q < 0 ? url : url.slice(0, q)) !== path) return false;
-      this.text().then(
+      const proto = !exposition && this.native && acceptsProtobuf(req.headers.accept);
+      (proto ? this.protobuf() : exposition ? exposition() : this.text()).then(
         (body) => {
-          res.writeHead(200, { 'content-type': this.registry.contentType, 'content-length': Buffer.byteLength(body) });
+          const type = proto ? PROTOBUF_CONTENT_TYPE : this.registry.contentType;
+          res.writeHead(200, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
           res.end(req.method === 'HEAD' ? undefined : body);
         },
         (err: unknown) => {
@@ -240,13 +320,15 @@ export class GyreMetrics {
     sampled('num_users', 'Number of unique users connected.', () => hub.numUsers);
     sampled('num_subscriptions', 'Number of subscriptions.', () => hub.numSubscriptions);
     sampled('num_channels', 'Number of channels with one or more subscribers.', () => hub.numChannels);
+    // Every worker of `gyre --workers` sees the same nodes and build: merged, they take the maximum.
     const nodes: Gauge = new Gauge({
       name: `${NS}_node_num_nodes`,
       help: 'Number of nodes in the cluster.',
       registers: [r],
+      aggregator: 'max',
       collect: async () => nodes.set((await this.node.info()).nodes.length),
     });
-    new Gauge({ name: `${NS}_node_build`, help: 'Node build info.', labelNames: ['version'], registers: [r] }).set({ version }, 1);
+    new Gauge({ name: `${NS}_node_build`, help: 'Node build info.', labelNames: ['version'], registers: [r], aggregator: 'max' }).set({ version }, 1);
   }
 
   /** Node ↔ broker message counters, sampled from the node's traffic counters. */
@@ -315,17 +397,61 @@ export class GyreMetrics {
     this.on(this.node.events, 'disconnect', (e: DisconnectEvent) => {
       if (e.code !== 3000) closes.inc({ transport: e.transport, code: String(e.code) });
     });
-    const pingPong = new Histogram({
+    const pingPong = this.histogram({
       name: `${NS}_client_ping_pong_duration_seconds`,
       help: 'Ping/Pong duration in seconds',
       labelNames: ['transport'],
       buckets: FINE_BUCKETS,
-      registers: [this.registry],
     });
     this.on(this.node.events, 'ping_pong', (e: PingPongEvent) => pingPong.observe({ transport: e.transport }, e.durationMs / 1000));
-    const lag = new Histogram({ name: `${NS}_node_pub_sub_lag_seconds`, help: 'Pub sub lag in seconds', labelNames: ['channel_namespace'], buckets: LAG_BUCKETS, registers: [this.registry] });
+    const lag = this.histogram({ name: `${NS}_node_pub_sub_lag_seconds`, help: 'Pub sub lag in seconds', labelNames: ['channel_namespace'], buckets: LAG_BUCKETS });
     this.on(this.node.events, 'publication', (e: PublicationEvent) => {
       if (e.pub.time > 0) lag.observe({ channel_namespace: '' }, Math.max(0, this.node.clock.now() - e.pub.time) / 1000);
+    });
+  }
+
+  /**
+   * Node operations by action and broker-suppressed publishes by reason (sampled from the
+   * traffic counters; a series appears with its first operation), and survey durations by op.
+   */
+  private nodeActions(summaries: boolean): void {
+    const traffic = this.node.traffic;
+    const actions: Counter<'action' | 'channel_namespace'> = this.sampledCounter({
+      name: `${NS}_node_action_count`,
+      help: 'Number of various actions called.',
+      labelNames: ['action', 'channel_namespace'],
+      collect: () => {
+        for (const [action, n] of Object.entries(traffic.actions)) if (n > 0) this.catchUp(actions, `action/${action}`, { action, channel_namespace: '' }, n);
+      },
+    });
+    const suppressed: Counter<'reason' | 'channel_namespace'> = this.sampledCounter({
+      name: `${NS}_broker_publish_suppressed_count`,
+      help: 'Number of suppressed publish operations.',
+      labelNames: ['reason', 'channel_namespace'],
+      collect: () => {
+        for (const [reason, n] of Object.entries(traffic.publishSuppressed)) if (n > 0) this.catchUp(suppressed, `suppressed/${reason}`, { reason, channel_namespace: '' }, n);
+      },
+    });
+    const r = this.registry;
+    const surveySummary = summaries
+      ? new Summary({
+          name: `${NS}_node_survey_duration_seconds`,
+          help: 'DEPRECATED — use survey_duration_seconds_histogram. Will be removed in future releases. Survey duration summary.',
+          labelNames: ['op'],
+          registers: [r],
+          ...SUMMARY,
+        })
+      : undefined;
+    const surveyHistogram = new Histogram({
+      name: `${NS}_node_survey_duration_seconds_histogram`,
+      help: 'Survey duration histogram. Use for histogram_quantile() and OpenTelemetry export.',
+      labelNames: ['op'],
+      buckets: SURVEY_BUCKETS,
+      registers: [r],
+    });
+    this.on(this.node.events, 'survey', (e: SurveyEvent) => {
+      surveySummary?.observe({ op: e.op }, e.durationMs / 1000);
+      surveyHistogram.observe({ op: e.op }, e.durationMs / 1000);
     });
   }
 
@@ -347,6 +473,14 @@ export class GyreMetrics {
         this.catchUp(cell.direction === 'sent' ? sentSize : receivedSize, `${key}/b`, labels, cell.bytes);
       }
     };
+  }
+
+  /** A classic histogram, or a native one (no classic buckets) when native histograms are on. */
+  private histogram<T extends string>(cfg: HistogramConfig<T>): Observer<T> {
+    const registers = [this.registry];
+    if (!this.native) return new Histogram({ ...cfg, registers });
+    const clock = this.node.clock;
+    return new NativeHistogramVec({ name: cfg.name, help: cfg.help, labelNames: cfg.labelNames, registers, ...NATIVE, now: () => clock.now() });
   }
 
   private sampledCounter<T extends string>(cfg: Omit<CounterConfiguration<T>, 'registers'>): Counter<T> {

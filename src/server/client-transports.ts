@@ -79,6 +79,8 @@ type HttpHandler = { handle(req: IncomingMessage, res: ServerResponse): void };
 export class ClientTransports {
   /** Request routes, one per enabled endpoint. */
   readonly routes: Route[] = [];
+  /** The endpoints' paths: exact ones, and subtree prefixes (ending in `/`), for request metrics. */
+  readonly paths: { exact: string[]; subtrees: string[] } = { exact: [], subtrees: [] };
   /** The emulation session registry, when HTTP-streaming or SSE is on. */
   readonly emulation: LocalEmulationRouter | undefined;
   private readonly uniWs: UniWebSocketHandler | undefined;
@@ -134,6 +136,8 @@ export class ClientTransports {
         acceptsConnection: () => this.acceptsConnection(),
       });
       this.sockjs = h;
+      this.paths.exact.push(h.prefix);
+      this.paths.subtrees.push(`${h.prefix}/`);
       this.routes.push((req, res) => {
         if (!h.owns(pathOf(req))) return false;
         // SockJS answers CORS itself, reflecting the Origin: only allowed origins get that far.
@@ -149,6 +153,7 @@ export class ClientTransports {
     const uw = config.uni_websocket ?? {};
     this.uniWsPath = uw.handler_prefix || '/connection/uni_websocket';
     if (uw.enabled) {
+      this.paths.exact.push(this.uniWsPath);
       this.uniWs = new UniWebSocketHandler(node, {
         messageSizeLimit: uw.message_size_limit,
         decompressedMessageSizeLimit: uw.decompressed_message_size_limit,
@@ -185,6 +190,7 @@ export class ClientTransports {
   }
 
   private mount(path: string, handler: HttpHandler, connection: boolean): void {
+    this.paths.exact.push(path);
     this.routes.push((req, res) => {
       if (pathOf(req) !== path) return false;
       this.cors(req, res);

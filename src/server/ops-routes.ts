@@ -10,13 +10,19 @@ import type { ApiCallEvent, ApiExecutor } from '../api/index.js';
 import type { Node } from '../core/index.js';
 import type { CommandEvent, ConnectEvent } from '../core/index.js';
 import type { Logger } from '../core/index.js';
-import { GraphiteExporter, GyreMetrics, createApiTracer, type ApiTracer } from '../metrics/index.js';
+import { GraphiteExporter, GyreMetrics, createApiTracer, type ApiTracer, type HttpRequestCounter, type HttpRoutes } from '../metrics/index.js';
 import { gyreVersion } from './version.js';
 
 /** The configuration sections this module reads (the loaded config satisfies it). */
 export interface OpsConfig {
   admin?: AdminOptions & { enabled?: boolean; external?: boolean };
-  prometheus?: { enabled?: boolean; handler_prefix?: string; native_histograms?: boolean };
+  prometheus?: {
+    enabled?: boolean;
+    handler_prefix?: string;
+    native_histograms?: boolean;
+    instrument_http_handlers?: boolean;
+    recovered_publications_histogram?: boolean;
+  };
   opentelemetry?: { enabled?: boolean; api?: boolean };
   graphite?: { enabled?: boolean; host?: string; port?: number; prefix?: string; interval?: number; tags?: boolean };
   log?: { level?: string };
@@ -31,6 +37,8 @@ export class OpsRoutes {
   /** Present when `admin.enabled`. */
   readonly admin: AdminHandler | undefined;
   private tracer: ApiTracer | undefined;
+  /** Counts every HTTP request (`prometheus.instrument_http_handlers`). */
+  private readonly httpRequests: HttpRequestCounter | undefined;
   private readonly debug: boolean;
   private readonly unsubscribe: (() => void)[] = [];
 
@@ -44,8 +52,16 @@ export class OpsRoutes {
     this.debug = level === 'debug' || level === 'trace';
     const graphite = config.graphite;
     if (config.prometheus?.enabled || graphite?.enabled) {
-      this.metrics = new GyreMetrics(node, { version: gyreVersion, nativeHistograms: config.prometheus?.native_histograms });
+      this.metrics = new GyreMetrics(node, {
+        version: gyreVersion,
+        nativeHistograms: config.prometheus?.native_histograms,
+        recoveredPublicationsHistogram: config.prometheus?.recovered_publications_histogram,
+      });
       this.metrics.observeApi(executor);
+      if (config.prometheus?.enabled && config.prometheus.instrument_http_handlers) {
+        this.httpRequests = this.metrics.httpRequests();
+        this.httpRequests.addRoutes({ exact: [this.metricsPath], subtrees: [] });
+      }
     }
     if (graphite?.enabled && this.metrics) {
       this.graphite = new GraphiteExporter({
@@ -66,10 +82,26 @@ export class OpsRoutes {
     if (this.debug) this.logEvents(executor, level === 'trace');
   }
 
-  /** Adds the metrics and admin routes: metrics on the internal port, admin there unless `admin.external`. */
-  mount(external: Route[], internal: Route[]): void {
-    if (this.metrics && this.config.prometheus?.enabled) internal.push(this.metrics.route(this.config.prometheus?.handler_prefix || '/metrics'));
-    if (this.admin) (this.config.admin?.external ? external : internal).push(this.admin.route);
+  /**
+   * Adds the metrics and admin routes: metrics on the internal port, admin there unless
+   * `admin.external`. `exposition` replaces this process's metrics text (a worker serves the
+   * merged metrics of all workers).
+   */
+  mount(external: Route[], internal: Route[], exposition?: () => Promise<string>): void {
+    if (this.metrics && this.config.prometheus?.enabled) internal.push(this.metrics.route(this.metricsPath, exposition));
+    if (this.admin) {
+      (this.config.admin?.external ? external : internal).push(this.admin.route);
+      this.httpRequests?.addRoutes({ exact: [], subtrees: [`${(this.config.admin?.handler_prefix ?? '').replace(/\/+$/, '')}/`] });
+    }
+  }
+
+  /** Tells the HTTP request counter (when on) the routes the server mounted, to label requests by. */
+  httpRoutes(routes: HttpRoutes): void {
+    this.httpRequests?.addRoutes(routes);
+  }
+
+  private get metricsPath(): string {
+    return this.config.prometheus?.handler_prefix || '/metrics';
   }
 
   /** The API route, inside an OpenTelemetry span per request once tracing has started. */
@@ -97,11 +129,15 @@ export class OpsRoutes {
 
   /** Whether every HTTP request must pass through node:http (request log or API tracing is on). */
   get perRequestHooks(): boolean {
-    return this.debug || !!(this.config.opentelemetry?.enabled && this.config.opentelemetry.api);
+    return this.debug || !!this.httpRequests || !!(this.config.opentelemetry?.enabled && this.config.opentelemetry.api);
   }
 
-  /** Request log at debug level, like Centrifugo's: method, path, status, client address, duration. */
+  /**
+   * Counts the request (with `prometheus.instrument_http_handlers`) and logs it at debug level,
+   * like Centrifugo: method, path, status, client address, duration.
+   */
   observeRequest(req: IncomingMessage, res: ServerResponse): void {
+    this.httpRequests?.observe(req, res);
     if (!this.debug) return;
     const started = performance.now();
     res.once('finish', () => {
@@ -110,6 +146,11 @@ export class OpsRoutes {
         'http request',
       );
     });
+  }
+
+  /** Counts a WebSocket upgrade request: the status it was refused with, or 101 when a transport took it. */
+  observeUpgrade(req: IncomingMessage, status: number): void {
+    this.httpRequests?.upgrade(req, status);
   }
 
   /** Ends admin tails (before the HTTP servers close). */

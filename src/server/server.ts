@@ -27,11 +27,13 @@ import { inflatedMessageLimit } from '../transports/ws-frames.js';
 import { ClientTransports, type ClientTransportsConfig } from './client-transports.js';
 import { OpsRoutes, type OpsConfig } from './ops-routes.js';
 import { buildEngine } from './engine.js';
+import { redisPubSubErrors } from '../brokers/index.js';
 import { FastApiPath } from './fast-api.js';
 import type { GrpcServers, GrpcServersConfig } from './grpc-servers.js';
 import { OriginCheck } from './origin.js';
 import { planReload, type ReloadOutcome } from './reload.js';
 import { gyreVersion } from './version.js';
+import { healthRoute, type WorkerLink } from './worker-link.js';
 
 /** The parts of the configuration the server reads (the loaded config satisfies it). */
 export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcServersConfig {
@@ -71,6 +73,8 @@ export interface ServerConfig extends ClientTransportsConfig, OpsConfig, GrpcSer
 export interface ServerOptions {
   logger?: Logger;
   handlers?: NodeHandlers;
+  /** Set in a worker process of `gyre --workers`: /health and /metrics then report every worker. */
+  workerLink?: WorkerLink;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -193,15 +197,18 @@ export class GyreServer {
       const route = apiHandlerOf(endpoint);
       (api.external ? this.externalRoutes : this.internalRoutes).push(this.ops.traceApi(route, prefix));
     }
-    if (config.health?.enabled) {
-      const prefix = config.health.handler_prefix || '/health';
-      this.internalRoutes.push((req, res) => {
-        if (pathOf(req) !== prefix) return false;
-        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-        return true;
-      });
-    }
-    this.ops.mount(this.externalRoutes, this.internalRoutes);
+    if (config.health?.enabled) this.internalRoutes.push(healthRoute(config.health.handler_prefix || '/health', opts.workerLink));
+    const link = opts.workerLink;
+    this.ops.mount(this.externalRoutes, this.internalRoutes, link ? () => link.clusterMetrics() : undefined);
+    const apiPaths = this.apiEndpoint ? [this.apiEndpoint.endpoint.legacyPath, ...executor.methods.map((m) => `${this.apiEndpoint!.endpoint.prefix}/${m}`)] : [];
+    this.ops.httpRoutes({
+      exact: [...(this.ws ? [this.wsPath] : []), ...this.transports.paths.exact, ...apiPaths, ...(config.health?.enabled ? [config.health.handler_prefix || '/health'] : [])],
+      subtrees: this.transports.paths.subtrees,
+    });
+    const pubSubErrors = redisPubSubErrors(engine.broker);
+    if (pubSubErrors) this.ops.metrics?.observeRedisPubSub('broker', pubSubErrors);
+    const mapPubSubErrors = this.node.mapBroker && redisPubSubErrors(this.node.mapBroker);
+    if (mapPubSubErrors) this.ops.metrics?.observeRedisPubSub('map_broker', mapPubSubErrors);
   }
 
   /**
@@ -395,18 +402,22 @@ export class GyreServer {
     const path = pathOf(req);
     const uni = this.transports.ownsUpgrade(path);
     if (!uni && (!this.ws || path !== this.wsPath)) {
+      this.ops.observeUpgrade(req, 404);
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
     if (!this.origin.allowed(req.headers.origin)) {
+      this.ops.observeUpgrade(req, 403);
       this.logger.info({ origin: req.headers.origin }, 'websocket origin rejected');
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
     if (!this.transports.acceptsConnection()) {
+      this.ops.observeUpgrade(req, 503);
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
       return;
     }
+    this.ops.observeUpgrade(req, 101);
     if (uni) this.transports.handleUpgrade(req, socket, head);
     else this.ws?.handleUpgrade(req, socket, head);
   }

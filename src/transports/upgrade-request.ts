@@ -9,14 +9,21 @@ const handshakeHeaders = new Set(['connection', 'upgrade', 'sec-websocket-key', 
 const sharedValueHeaders = new Set(['host', 'origin', 'user-agent', 'sec-websocket-protocol', 'accept-encoding', 'accept-language', 'cache-control', 'pragma']);
 const internedValues = new Map<string, string>();
 const maxInterned = 1024;
+/** Header sets made only of shared names and values, kept once (frozen) by their content. */
+const internedSets = new Map<string, IncomingHttpHeaders>();
+const maxInternedSets = 256;
 
 /**
  * The upgrade request's headers as a session keeps them for its lifetime: without the
  * handshake-only ones, and with common values (Host, Origin, User-Agent, ...) shared between
  * connections instead of a fresh string each, since every byte here is paid per connection.
+ * When every header kept is such a common one (no cookie, no authorization, ...), connections
+ * with the same headers share one frozen object.
  */
 export function sessionHeaders(h: IncomingHttpHeaders): IncomingHttpHeaders {
   const out: IncomingHttpHeaders = {};
+  let shareable = true;
+  let key = '';
   for (const name in h) {
     if (handshakeHeaders.has(name)) continue;
     let v = h[name];
@@ -24,9 +31,17 @@ export function sessionHeaders(h: IncomingHttpHeaders): IncomingHttpHeaders {
       const kept = internedValues.get(v);
       if (kept !== undefined) v = kept;
       else if (internedValues.size < maxInterned && v.length <= 512) internedValues.set(v, v);
+      else shareable = false;
+      if (shareable) key += name + '\n' + v + '\n';
+    } else {
+      shareable = false;
     }
     out[name] = v;
   }
+  if (!shareable) return out;
+  const kept = internedSets.get(key);
+  if (kept !== undefined) return kept;
+  if (internedSets.size < maxInternedSets) internedSets.set(key, Object.freeze(out));
   return out;
 }
 

@@ -16,7 +16,7 @@
  * Pings are the only control frames the server answers; a peer's pongs are just noted and
  * its close frame ends reading, so no other control-frame flood makes the server write.
  */
-import { createHash } from 'node:crypto';
+import * as nodeCrypto from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -335,6 +335,14 @@ function refuse(socket: Duplex, status: number, extraHeaders = ''): void {
 
 /** RFC 6455 §1.3: the accept value is derived from the key and this GUID. */
 const acceptGuid = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** crypto.hash (Node 20.12 and later) hashes without a Hash object; older versions fall back to createHash. */
+const oneShotHash = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'base64') => string }).hash;
+
+/** The Sec-WebSocket-Accept value of a key. */
+function acceptKey(key: string): string {
+  return oneShotHash !== undefined ? oneShotHash('sha1', key + acceptGuid, 'base64') : nodeCrypto.createHash('sha1').update(key + acceptGuid).digest('base64');
+}
+
 /** A Sec-WebSocket-Key: 16 bytes in base64. */
 const keyPattern = /^[A-Za-z0-9+/]{22}==$/;
 
@@ -424,7 +432,7 @@ export class WebSocketHandler {
       s.destroy();
       return;
     }
-    const accept = createHash('sha1').update(key + acceptGuid).digest('base64');
+    const accept = acceptKey(key);
     s.write(
       'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ' +
         accept +

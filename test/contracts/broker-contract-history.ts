@@ -207,11 +207,11 @@ export function registerHistoryCases(t: CaseWrapper, timeout: { timeout: number 
       const v1 = await broker.publish(ch, bytes('v1'), { ...HISTORY, version: 1, versionEpoch: 'a' });
       assert.equal(v1.suppressed, false);
       const again = await broker.publish(ch, bytes('v1 again'), { ...HISTORY, version: 1, versionEpoch: 'a' });
-      assert.deepEqual(again, { position: v1.position, suppressed: true });
+      assert.deepEqual(again, { position: v1.position, suppressed: true, suppressReason: 'version' });
       const v3 = await broker.publish(ch, bytes('v3'), { ...HISTORY, version: 3, versionEpoch: 'a' });
       assert.deepEqual(v3.position, { offset: 2, epoch: v1.position.epoch });
       const v2 = await broker.publish(ch, bytes('v2'), { ...HISTORY, version: 2, versionEpoch: 'a' });
-      assert.deepEqual(v2, { position: v3.position, suppressed: true });
+      assert.deepEqual(v2, { position: v3.position, suppressed: true, suppressReason: 'version' });
       await waitPubs(ch, 2);
       await settle();
       assert.deepEqual(rec.pubs(ch).map((e) => text(e.pub.data)), ['v1', 'v3']);

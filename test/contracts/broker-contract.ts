@@ -71,6 +71,7 @@ export function runBrokerContract(name: string, makeBroker: MakeBroker, options:
         assert.equal(first.suppressed, false);
         const again = await broker.publish(ch, bytes('b'), pubOpts);
         assert.equal(again.suppressed, true);
+        assert.equal(again.suppressReason, 'idempotency');
         assert.deepEqual(again.position, first.position);
         await waitPubs(ch, 1);
         await settle();
@@ -89,7 +90,7 @@ export function runBrokerContract(name: string, makeBroker: MakeBroker, options:
         const first = await broker.publish(ch, bytes('a'), { idempotencyKey: 'k' });
         const again = await broker.publish(ch, bytes('a'), { idempotencyKey: 'k' });
         assert.deepEqual(first, { position: { offset: 0, epoch: '' }, suppressed: false });
-        assert.deepEqual(again, { position: { offset: 0, epoch: '' }, suppressed: true });
+        assert.deepEqual(again, { position: { offset: 0, epoch: '' }, suppressed: true, suppressReason: 'idempotency' });
         await settle();
         assert.equal(rec.pubs(ch).length, 1);
       }));

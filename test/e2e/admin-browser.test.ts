@@ -5,26 +5,25 @@
  * channel live, inspect it; screenshots in light and dark color schemes go to test-artifacts/.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { BrowserContext, Page } from 'playwright-core';
 import { apiResult } from '../helpers/api.js';
 import { SdkClients, subscribed } from '../helpers/sdk.js';
+import { chromiumSkip, launchChromium, type Chromium } from '../helpers/browser.js';
 import { repoRoot, startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { collect, uniq, waitFor } from '../helpers/wait.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const API_KEY = 'admin-browser-key';
 const PASSWORD = 'correct horse battery staple';
 const artifacts = join(repoRoot, 'test-artifacts');
 const AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const QUEUE = uniq('gyre_admin_ui_');
 
-describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(chromiumPath) ? false : `chromium not found at ${chromiumPath}` }, () => {
+describe('admin UI in headless Chromium', { timeout: 55_000, skip: chromiumSkip }, () => {
   let gyre: GyreProcess;
-  let userDataDir: string;
+  let launched: Chromium | undefined;
   let browser: BrowserContext;
   let sdk: SdkClients;
   let page: Page;
@@ -46,14 +45,8 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
     });
     sdk = new SdkClients(gyre.wsUrl, 'json');
     mkdirSync(artifacts, { recursive: true });
-    const { chromium } = await import('playwright-core');
-    userDataDir = mkdtempSync(join(tmpdir(), 'gyre-admin-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      viewport: { width: 1280, height: 860 },
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    launched = await launchChromium({ viewport: { width: 1280, height: 860 } });
+    browser = launched.context;
     page = await browser.newPage();
     page.setDefaultTimeout(8000);
     page.on('console', (m) => {
@@ -63,9 +56,8 @@ describe('admin UI in headless Chromium', { timeout: 55_000, skip: existsSync(ch
   });
   after(async () => {
     sdk?.closeAll();
-    await browser?.close();
+    await launched?.close();
     if (gyre) assert.equal(await gyre.stop(), 0);
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
     const { connect } = await import('amqplib');
     const amqp = await connect(AMQP_URL).catch(() => undefined);
     if (amqp) {

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apiCall, apiResult } from '../helpers/api.js';
+import { parse, value, type Sample } from '../helpers/prom.js';
 import { RawClient } from '../helpers/raw-ws.js';
 import { freePort, repoRoot, startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { waitFor } from '../helpers/wait.js';
@@ -15,33 +16,6 @@ import { waitFor } from '../helpers/wait.js';
 const API_KEY = 'metrics-key';
 const N = 3;
 const M = 4;
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** Parses the text exposition format (no escapes beyond \" needed here). */
-function parse(text: string): Sample[] {
-  const out: Sample[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const [, k, v] of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[k as string] = v as string;
-    out.push({ name: m[1] as string, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** The value of the series with exactly these labels; undefined when absent. */
-function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number | undefined {
-  const want = Object.entries(labels);
-  const hit = samples.find((s) => s.name === name && Object.keys(s.labels).length === want.length && want.every(([k, v]) => s.labels[k] === v));
-  return hit?.value;
-}
 
 /** Byte lengths of every JSON line a raw client received, grouped by what it was. */
 function receivedBytes(c: RawClient): Record<string, { count: number; bytes: number }> {

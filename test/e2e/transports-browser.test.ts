@@ -4,17 +4,16 @@
  * connects to a real gyre process over every transport, and a publication reaches each.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apiResult } from '../helpers/api.js';
+import { chromiumSkip, launchChromium, type Chromium } from '../helpers/browser.js';
 import { repoRoot, startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { uniq } from '../helpers/wait.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const API_KEY = 'transports-browser-key';
 const transports = ['websocket', 'http_stream', 'sse', 'uni_sse', 'uni_http_stream', 'uni_websocket'];
 
@@ -35,11 +34,11 @@ function staticServer(): Promise<http.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-describe('example page in headless Chromium', { timeout: 90_000, skip: existsSync(chromiumPath) ? false : `chromium not found at ${chromiumPath} (apt-get install -y chromium)` }, () => {
+describe('example page in headless Chromium', { timeout: 90_000, skip: chromiumSkip }, () => {
   let gyre: GyreProcess;
   let pages: http.Server;
   let pageOrigin: string;
-  let userDataDir: string;
+  let launched: Chromium | undefined;
   let browser: import('playwright-core').BrowserContext;
 
   before(async () => {
@@ -54,29 +53,13 @@ describe('example page in headless Chromium', { timeout: 90_000, skip: existsSyn
       uni_http_stream: { enabled: true },
       uni_websocket: { enabled: true },
     });
-    const { chromium } = await import('playwright-core');
-    userDataDir = mkdtempSync(join(tmpdir(), 'gyre-chromium-'));
-    // A persistent context is how Playwright takes a fresh --user-data-dir.
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    launched = await launchChromium();
+    browser = launched.context;
   });
   after(async () => {
-    await browser?.close();
+    await launched?.close();
     await gyre?.stop();
     await new Promise<void>((resolve) => pages?.close(() => resolve()));
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('receives a publication over every transport, from a page on another origin', async () => {

@@ -5,18 +5,17 @@
  * a publication, publish, and see a server disconnect's code.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { apiResult } from '../helpers/api.js';
+import { chromiumSkip, launchChromium, type Chromium } from '../helpers/browser.js';
 import { repoRoot, startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { hmacToken } from '../helpers/tokens.js';
 import { uniq } from '../helpers/wait.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const API_KEY = 'transports-sockjs-browser-key';
 const SECRET = 'transports-sockjs-browser-secret-0123456789';
 const transports = ['websocket', 'xhr-streaming'];
@@ -69,11 +68,11 @@ function staticServer(): Promise<http.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-describe('SockJS in headless Chromium', { timeout: 90_000, skip: existsSync(chromiumPath) ? false : `chromium not found at ${chromiumPath} (apt-get install -y chromium)` }, () => {
+describe('SockJS in headless Chromium', { timeout: 90_000, skip: chromiumSkip }, () => {
   let gyre: GyreProcess;
   let pages: http.Server;
   let pageOrigin: string;
-  let userDataDir: string;
+  let launched: Chromium | undefined;
   let browser: import('playwright-core').BrowserContext;
 
   before(async () => {
@@ -85,29 +84,13 @@ describe('SockJS in headless Chromium', { timeout: 90_000, skip: existsSync(chro
       http_api: { key: API_KEY },
       sockjs: { enabled: true },
     });
-    const { chromium } = await import('playwright-core');
-    userDataDir = mkdtempSync(join(tmpdir(), 'gyre-chromium-'));
-    // A persistent context is how Playwright takes a fresh --user-data-dir.
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    launched = await launchChromium();
+    browser = launched.context;
   });
   after(async () => {
-    await browser?.close();
+    await launched?.close();
     await gyre?.stop();
     await new Promise<void>((resolve) => pages?.close(() => resolve()));
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('connects over SockJS websocket and xhr-streaming from another origin, receives, publishes, and is disconnected', async () => {

@@ -6,24 +6,23 @@
  * the RTCPeerConnection data channel in each direction.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { chromiumSkip, launchChromium, type Chromium } from '../helpers/browser.js';
 import { repoRoot, startGyre, type GyreProcess } from '../helpers/server-process.js';
 import { uniq } from '../helpers/wait.js';
 
-const chromiumPath = '/usr/bin/chromium';
 const exampleDir = join(repoRoot, 'examples', 'webrtc-signaling');
 
-describe('WebRTC signaling example in headless Chromium', { timeout: 90_000, skip: existsSync(chromiumPath) ? false : `chromium not found at ${chromiumPath} (apt-get install -y chromium)` }, () => {
+describe('WebRTC signaling example in headless Chromium', { timeout: 90_000, skip: chromiumSkip }, () => {
   let gyre: GyreProcess;
   let pages: http.Server;
   let pageOrigin: string;
-  let userDataDir: string;
+  let launched: Chromium | undefined;
   let browser: import('playwright-core').BrowserContext;
 
   before(async () => {
@@ -34,32 +33,14 @@ describe('WebRTC signaling example in headless Chromium', { timeout: 90_000, ski
     const config = JSON.parse(readFileSync(join(exampleDir, 'config.json'), 'utf8'));
     config.client.allowed_origins = [pageOrigin];
     gyre = await startGyre({ ...config, log: { level: 'warn' } });
-    const { chromium } = await import('playwright-core');
-    userDataDir = mkdtempSync(join(tmpdir(), 'gyre-chromium-'));
-    browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        // WebRTC between two tabs of one machine: plain host candidates, loopback included.
-        '--use-fake-ui-for-media-stream',
-        '--allow-loopback-in-peer-connection',
-        '--disable-features=WebRtcHideLocalIpsWithMdns',
-      ],
-    });
+    // WebRTC between two tabs of one machine: plain host candidates, loopback included.
+    launched = await launchChromium({ extraArgs: ['--use-fake-ui-for-media-stream', '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns'] });
+    browser = launched.context;
   });
   after(async () => {
-    await browser?.close();
+    await launched?.close();
     await gyre?.stop();
     await new Promise<void>((resolve) => (pages ? pages.close(() => resolve()) : resolve()));
-    if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
   });
 
   it('two pages signal over Gyre and talk over a data channel', async () => {

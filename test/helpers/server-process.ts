@@ -168,16 +168,23 @@ export async function startGyre(config: Record<string, unknown>, opts: StartOpti
   };
 }
 
-/** Runs the gyre CLI to completion (for tool sub-commands) and returns its output. */
-export function runGyreCli(args: string[], cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs the gyre CLI to completion (for tool sub-commands) and returns its output; `env` adds
+ * variables, `timeoutMs` (default 15 s) bounds the run before SIGKILL.
+ */
+export function runGyreCli(
+  args: string[],
+  cwd?: string,
+  opts: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((res, reject) => {
-    const child = spawn(process.execPath, [gyreBin, ...args], { cwd: cwd ?? repoRoot, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [gyreBin, ...args], { cwd: cwd ?? repoRoot, env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     child.once('error', reject);
-    const killer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    const killer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 15_000);
     child.once('close', (code) => {
       clearTimeout(killer);
       res({ code, stdout, stderr });

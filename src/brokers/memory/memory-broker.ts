@@ -96,7 +96,7 @@ export class MemoryBroker implements Broker {
     const idemKey = opts.idempotencyKey ? `${channel}\u0000${opts.idempotencyKey}` : undefined;
     if (idemKey !== undefined) {
       const cached = this.idempotent.get(idemKey);
-      if (cached && cached.expiresAt > now) return { position: { ...cached.position }, suppressed: true };
+      if (cached && cached.expiresAt > now) return { position: { ...cached.position }, suppressed: true, suppressReason: 'idempotency' };
     }
 
     const pub: BrokerPublication = { data, offset: 0, time: now };
@@ -118,7 +118,7 @@ export class MemoryBroker implements Broker {
       const versionEpoch = opts.versionEpoch ?? '';
       const sameEpoch = versionEpoch === '' || versionEpoch === stream.versionEpoch;
       if (stream.version > 0 && sameEpoch && version <= stream.version) {
-        return { position: { offset: stream.top, epoch: stream.epoch }, suppressed: true };
+        return { position: { offset: stream.top, epoch: stream.epoch }, suppressed: true, suppressReason: 'version' };
       }
       stream.version = version;
       stream.versionEpoch = versionEpoch;

@@ -193,7 +193,7 @@ export class NatsBroker implements Broker, Controller {
     const key = opts.idempotencyKey ? `${channel}\u0000${opts.idempotencyKey}` : undefined;
     if (key !== undefined) {
       const cached = this.idempotent.get(key);
-      if (cached && cached.expiresAt > now) return { position: { ...cached.position }, suppressed: true };
+      if (cached && cached.expiresAt > now) return { position: { ...cached.position }, suppressed: true, suppressReason: 'idempotency' };
     }
     const payload = this.raw ? data : liveFrame(encodeBody(data, now, opts.clientInfo, opts.tags), opts.delta === true);
     this.send(nc, channel, payload);

@@ -227,15 +227,17 @@ export class PostgresBroker implements Broker {
       payloadParam(info?.chan_info, this.binary, 'client chan_info'),
       this.numShards,
     ];
-    const text = `SELECT out_channel_offset::float8 AS o, out_epoch AS e, out_suppressed AS s FROM ${n.publish}(
+    const text = `SELECT out_channel_offset::float8 AS o, out_epoch AS e, out_suppressed AS s, out_suppress_reason AS r FROM ${n.publish}(
       p_channel => $1, p_data => $2::${T}, p_tags => $3::jsonb, p_history_ttl => $4::interval, p_history_size => $5::int,
       p_meta_ttl => $6::interval, p_version => $7::bigint, p_version_epoch => $8::text, p_idempotency_key => $9::text,
       p_idempotency_ttl => $10::interval, p_use_delta => $11::boolean, p_client_id => $12::text, p_user_id => $13::text,
       p_conn_info => $14::${T}, p_chan_info => $15::${T}, p_num_shards => $16::int)`;
-    const { rows } = await this.query<{ o: number; e: string; s: boolean }>('publish', text, values);
+    const { rows } = await this.query<{ o: number; e: string; s: boolean; r: string | null }>('publish', text, values);
     const row = rows[0];
     if (!row) throw new BrokerError('backend_error', `postgres broker: ${n.publish} returned no row`);
-    return { position: { offset: row.o, epoch: row.e }, suppressed: row.s };
+    const position = { offset: row.o, epoch: row.e };
+    if (!row.s) return { position, suppressed: false };
+    return { position, suppressed: true, suppressReason: row.r === 'version' ? 'version' : 'idempotency' };
   }
 
   /** Writes a join row; nodes subscribed to the channel deliver it. */

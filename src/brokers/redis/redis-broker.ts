@@ -11,7 +11,7 @@ import type {
   PublishOptions,
   PublishResult,
 } from '../../core/index.js';
-import { systemClock } from '../../core/index.js';
+import { holdFlush, systemClock } from '../../core/index.js';
 import type { ClientInfo } from '../../protocol/types.js';
 import { decodeBody, decodeFrame, encodeBody, joinLeaveFrame, liveFrame } from '../envelope.js';
 import { newStreamEpoch } from '../epoch.js';
@@ -21,7 +21,7 @@ import type { RedisBrokerOptions } from './options.js';
 import { PUBLISH_HISTORY, PUBLISH_LIVE, READ_HISTORY } from './scripts.js';
 import { buildShards, disconnectShards, shardFor } from './shards.js';
 import type { RedisShard } from './shards.js';
-import { RedisSubscriber } from './subscriber.js';
+import { pubSubErrorCounts, RedisSubscriber, type PubSubErrorCounts } from './subscriber.js';
 
 /** Default stream meta lifetime: 720h, Centrifugo's `channel.history_meta_ttl` default. */
 export const REDIS_DEFAULT_HISTORY_META_TTL_MS = 720 * 3600 * 1000;
@@ -45,6 +45,8 @@ const ZERO = { offset: 0, epoch: '' } as const;
  */
 export class RedisBroker implements Broker, Controller {
   readonly reliable = false;
+  /** PUB/SUB failures of every shard since start (Prometheus samples them). */
+  readonly pubSubErrors: PubSubErrorCounts = pubSubErrorCounts();
   private readonly shards: BrokerShard[];
   private readonly lists: boolean;
   private readonly clock: Clock;
@@ -65,6 +67,7 @@ export class RedisBroker implements Broker, Controller {
         (attempt) => createSubscriberConnection(shard.spec, attempt, shard.cmd),
         (name, message) => this.onMessage(shard, name, message),
         this.logger,
+        this.pubSubErrors,
       );
       return { ...shard, sub };
     });
@@ -107,6 +110,9 @@ export class RedisBroker implements Broker, Controller {
     const pubsub = shard.keys.pubsub(channel);
     const historySize = opts.historySize ?? 0;
     const historyTtlMs = opts.historyTtlMs ?? 0;
+    // This node receives its own publication back over PUB/SUB about when the reply arrives:
+    // writes due meanwhile wait for it, so overlapping publishes share one write per connection.
+    const release = shard.sub.wants(pubsub) ? holdFlush() : undefined;
     try {
       if (historySize <= 0 || historyTtlMs <= 0) {
         const frame = liveFrame(body, delta);
@@ -133,6 +139,8 @@ export class RedisBroker implements Broker, Controller {
       return publishResult(await PUBLISH_HISTORY.run(shard.cmd, keys, args));
     } catch (err) {
       throw backendError('redis publish failed', err);
+    } finally {
+      release?.();
     }
   }
 
@@ -261,6 +269,7 @@ export class RedisBroker implements Broker, Controller {
       else if (frame.kind === 'join') handler.handleJoin(channel, frame.info);
       else handler.handleLeave(channel, frame.info);
     } catch (err) {
+      this.pubSubErrors.handle_client_message++;
       this.logger?.warn({ err, channel }, 'redis pub/sub message dropped');
     }
   }
@@ -272,7 +281,10 @@ function positive(ms: number | undefined, fallback: number): number {
 
 function publishResult(reply: unknown): PublishResult {
   const [offset, epoch, suppressed] = reply as [number, Buffer, number];
-  return { position: { offset: Number(offset), epoch: epoch.toString() }, suppressed: suppressed !== 0 };
+  const position = { offset: Number(offset), epoch: epoch.toString() };
+  // The scripts answer 1 for an idempotent repeat, 2 for a version suppression.
+  if (suppressed === 0) return { position, suppressed: false };
+  return { position, suppressed: true, suppressReason: Number(suppressed) === 2 ? 'version' : 'idempotency' };
 }
 
 /** History filters over a whole list (items `offset:body`, newest first), as the memory broker applies them. */

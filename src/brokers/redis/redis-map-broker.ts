@@ -26,7 +26,7 @@ import { MAP_EXPIRE, MAP_PUBLISH, MAP_READ_STATE, MAP_READ_STREAM, MAP_REMOVE } 
 import type { RedisConnectionOptions } from './options.js';
 import { buildShards, disconnectShards, shardFor } from './shards.js';
 import type { RedisShard } from './shards.js';
-import { RedisSubscriber } from './subscriber.js';
+import { pubSubErrorCounts, RedisSubscriber, type PubSubErrorCounts } from './subscriber.js';
 
 /** Default lifetime of a remembered idempotent map write: 5 minutes. */
 export const REDIS_MAP_DEFAULT_IDEMPOTENT_RESULT_TTL_MS = 5 * 60 * 1000;
@@ -66,6 +66,8 @@ const CLEANUP_MAX_PAGES = 10;
  */
 export class RedisMapBroker implements MapBroker {
   readonly reliable = false;
+  /** PUB/SUB failures of every shard since start (Prometheus samples them). */
+  readonly pubSubErrors: PubSubErrorCounts = pubSubErrorCounts();
   private readonly shards: Shard[];
   private readonly clock: Clock;
   private readonly logger: Logger | undefined;
@@ -94,6 +96,7 @@ export class RedisMapBroker implements MapBroker {
         (attempt) => createSubscriberConnection(shard.spec, attempt, shard.cmd),
         (name, message) => this.onMessage(map, name, message),
         this.logger,
+        this.pubSubErrors,
       );
       return { ...shard, sub, map };
     });
@@ -370,6 +373,7 @@ export class RedisMapBroker implements MapBroker {
       const f = decodeMapFrame(message);
       handler.handleMapPublication(channel, f.pub, f.position, f.delta, f.prev);
     } catch (err) {
+      this.pubSubErrors.handle_client_message++;
       this.logger?.warn({ err, channel }, 'redis map pub/sub message dropped');
     }
   }

@@ -24,6 +24,22 @@ interface PendingOp {
 /** Opens a fresh PUB/SUB connection; `attempt` counts consecutive failures (cluster rotates nodes). */
 export type SubscriberFactory = (attempt: number) => Redis;
 
+/**
+ * PUB/SUB failures by kind, named as Centrifugo's `error` label names them: `connection` (a
+ * connection lost or not made), `subscribe_channel` (a SUBSCRIBE Redis refused or that failed),
+ * `handle_client_message` (a message on a client channel that could not be decoded).
+ */
+export interface PubSubErrorCounts {
+  connection: number;
+  subscribe_channel: number;
+  handle_client_message: number;
+}
+
+/** A fresh set of PUB/SUB failure counters, all zero. */
+export function pubSubErrorCounts(): PubSubErrorCounts {
+  return { connection: 0, subscribe_channel: 0, handle_client_message: 0 };
+}
+
 export class RedisSubscriber {
   private conn: Redis | undefined;
   private attempt = 0;
@@ -41,6 +57,8 @@ export class RedisSubscriber {
     private readonly factory: SubscriberFactory,
     private readonly onMessage: (name: string, message: Buffer) => void,
     private readonly logger?: Logger,
+    /** Where failures are counted (shared by the shards of one broker). */
+    private readonly errors: PubSubErrorCounts = pubSubErrorCounts(),
   ) {}
 
   /** Opens the connection; resolves when it is ready, rejects when the first attempt fails (retries go on). */
@@ -61,6 +79,11 @@ export class RedisSubscriber {
     const fresh = !this.wanted.has(name);
     this.wanted.add(name);
     return this.enqueue(true, name, fresh);
+  }
+
+  /** Whether messages of this PUB/SUB channel are wanted (subscribed or being subscribed). */
+  wants(name: string): boolean {
+    return this.wanted.has(name);
   }
 
   /** Unsubscribes; deliveries for the channel stop at once. Never rejects. */
@@ -101,6 +124,7 @@ export class RedisSubscriber {
     });
     conn.once('end', () => {
       if (this.closed || this.conn !== conn) return;
+      this.errors.connection++;
       this.conn = undefined;
       this.active.clear();
       this.attempt++;
@@ -122,7 +146,10 @@ export class RedisSubscriber {
         () => {
           if (this.conn === conn) for (const n of chunk) if (this.wanted.has(n)) this.active.add(n);
         },
-        (err: unknown) => this.logger?.warn({ err }, 'redis resubscribe failed'),
+        (err: unknown) => {
+          this.errors.subscribe_channel++;
+          this.logger?.warn({ err }, 'redis resubscribe failed');
+        },
       );
     }
   }
@@ -174,6 +201,7 @@ export class RedisSubscriber {
         }
       },
       (err: unknown) => {
+        if (subscribe) this.errors.subscribe_channel++;
         const wrapped = backendError('redis subscribe failed', err);
         for (const op of run) {
           if (!subscribe) op.resolve();

@@ -19,6 +19,8 @@ import type { ClientRef } from '../handlers.js';
 import type { FrameType, TrafficCell } from '../traffic.js';
 import { commandFrameType, replyFrameType } from './frame-types.js';
 import type { Subscription } from './subscription.js';
+import { SubscriptionMap } from './subscription-map.js';
+import { NO_EXTRAS, SessionExtras } from './session-extras.js';
 import type { NodeContext } from './context.js';
 import { handleConnect } from './connect.js';
 import { handleSubscribe } from './subscribe.js';
@@ -61,33 +63,13 @@ export type ClientState = 'connecting' | 'connected' | 'closed';
 
 export class ClientSession implements HubClient, ClientRef {
   readonly id = randomUUID();
-  readonly sessionId: string;
-  readonly protocol: ProtocolType;
-  /** How the hub encodes pushes for this connection (bare pushes on unidirectional transports). */
-  readonly framing: PushFraming;
-  readonly codec: Codec;
-  readonly transportName: string;
   readonly writer: ConnectionWriter;
   state: ClientState = 'connecting';
-  /** Set when connect failed with an error reply: later commands are a protocol violation. */
-  unusable = false;
   userId = '';
-  /** Client name and version from the connect request (metrics labels). */
+  /** Client name and version from the connect request (metrics labels); common values are shared strings. */
   clientName = '';
   clientVersion = '';
-  /** True once the connect event was emitted (balances connection gauges). */
-  announced = false;
-  connInfo: Uint8Array | undefined;
-  meta: Uint8Array | undefined;
-  /** Headers the client sent in its connect command (`ConnectRequest.headers`), for the proxies. */
-  emulatedHeaders: Readonly<Record<string, string>> | undefined = undefined;
-  /** Connection expiry, Unix seconds; 0 = never. */
-  expireAt = 0;
-  /** True when the refresh proxy, not the client, renews the connection at expiry. */
-  serverRefresh = false;
-  /** Channels granted by the connection token, for the refresh comparison. */
-  tokenChannels: readonly string[] = NO_CHANNELS;
-  readonly subs = new Map<string, Subscription>();
+  readonly subs = new SubscriptionMap();
   /**
    * Channels with a subscribe command in flight (before the subscription entry exists).
    * Created on the first subscribe: most of a connection's life it would sit empty.
@@ -99,17 +81,18 @@ export class ClientSession implements HubClient, ClientRef {
   private queued = 0;
   /** Bytes of those frames: bounded by maxQueuedCommandBytes. */
   private queuedBytes = 0;
-  /** True while the transport was asked to stop reading (commands are queued past the pause mark). */
-  private readingPaused = false;
+  /** Booleans of the session, one bit each (see the flag constants below the class). */
+  private flags = 0;
   private afterReply: (() => void)[] | undefined = undefined;
-  private staleTimer: TimerHandle | undefined;
-  private pingTimer: TimerHandle | undefined;
-  private pongTimer: TimerHandle | undefined;
+  /**
+   * The connection's one keepalive timer: the stale check until the timers start, then the
+   * next ping, or the pong check while a ping waits for its pong (see keepaliveDue).
+   */
+  private keepalive: TimerHandle;
   /** When the outstanding ping was sent (performance.now()), for the ping-pong round trip. */
   private pingSentAt = 0;
-  private expireTimer: TimerHandle | undefined;
-  private presenceTimer: TimerHandle | undefined;
-  private pingOutstanding = false;
+  /** State few connections set (see session-extras.ts); NO_EXTRAS until then. */
+  private extras: SessionExtras | Readonly<SessionExtras> = NO_EXTRAS;
   /** Traffic counter cells by frame type: records shared by all connections of the transport. */
   private sentCells: Partial<Record<FrameType, TrafficCell>> | undefined;
   private receivedCells: Partial<Record<FrameType, TrafficCell>> | undefined;
@@ -119,29 +102,117 @@ export class ClientSession implements HubClient, ClientRef {
   constructor(
     readonly node: NodeContext,
     readonly transport: Transport,
-    readonly request: TransportRequest,
+    request: TransportRequest,
   ) {
-    this.protocol = transport.protocol;
-    this.framing = transport.unidirectional ? `${transport.protocol}-uni` : transport.protocol;
-    this.codec = codecFor(transport.protocol);
-    this.transportName = transport.name;
-    this.sessionId = transport.emulation || transport.unidirectional ? randomUUID() : '';
+    if (request !== (transport as unknown)) this.ownExtras().request = request;
+    if (transport.emulation || transport.unidirectional) this.ownExtras().sessionId = randomUUID();
     this.writer = new ConnectionWriter(transport, node.rules.queueMaxSize, this);
-    this.staleTimer = node.wheel.timer(ClientSession.staleCheck, this);
-    node.wheel.arm(this.staleTimer, node.rules.staleCloseDelayMs);
+    this.keepalive = node.wheel.timer(ClientSession.keepaliveDue, this);
+    node.wheel.arm(this.keepalive, node.rules.staleCloseDelayMs);
+  }
+
+  // What the transport fixes for the connection's lifetime, read from it rather than kept per session.
+  get protocol(): ProtocolType {
+    return this.transport.protocol;
+  }
+  /** How the hub encodes pushes for this connection (bare pushes on unidirectional transports). */
+  get framing(): PushFraming {
+    return this.transport.unidirectional ? UNI_FRAMING[this.transport.protocol] : this.transport.protocol;
+  }
+  get codec(): Codec {
+    return codecFor(this.transport.protocol);
+  }
+  get transportName(): string {
+    return this.transport.name;
+  }
+  /** The request that opened the connection (the transport object itself for WebSocket). */
+  get request(): TransportRequest {
+    return this.extras.request ?? (this.transport as unknown as TransportRequest);
+  }
+  get sessionId(): string {
+    return this.extras.sessionId;
+  }
+
+  /** Set when connect failed with an error reply: later commands are a protocol violation. */
+  get unusable(): boolean {
+    return (this.flags & UNUSABLE) !== 0;
+  }
+  set unusable(v: boolean) {
+    this.setFlag(UNUSABLE, v);
+  }
+  /** True once the connect event was emitted (balances connection gauges). */
+  get announced(): boolean {
+    return (this.flags & ANNOUNCED) !== 0;
+  }
+  set announced(v: boolean) {
+    this.setFlag(ANNOUNCED, v);
+  }
+  /** True when the refresh proxy, not the client, renews the connection at expiry. */
+  get serverRefresh(): boolean {
+    return (this.flags & SERVER_REFRESH) !== 0;
+  }
+  set serverRefresh(v: boolean) {
+    this.setFlag(SERVER_REFRESH, v);
+  }
+
+  private setFlag(flag: number, v: boolean): void {
+    this.flags = v ? this.flags | flag : this.flags & ~flag;
+  }
+
+  // Rarely set state, in the session's extras (allocated on the first non-default write).
+  get connInfo(): Uint8Array | undefined {
+    return this.extras.connInfo;
+  }
+  set connInfo(v: Uint8Array | undefined) {
+    if (v !== undefined || this.extras !== NO_EXTRAS) this.ownExtras().connInfo = v;
+  }
+  get meta(): Uint8Array | undefined {
+    return this.extras.meta;
+  }
+  set meta(v: Uint8Array | undefined) {
+    if (v !== undefined || this.extras !== NO_EXTRAS) this.ownExtras().meta = v;
+  }
+  /** Headers the client sent in its connect command (`ConnectRequest.headers`), for the proxies. */
+  get emulatedHeaders(): Readonly<Record<string, string>> | undefined {
+    return this.extras.emulatedHeaders;
+  }
+  set emulatedHeaders(v: Readonly<Record<string, string>> | undefined) {
+    if (v !== undefined || this.extras !== NO_EXTRAS) this.ownExtras().emulatedHeaders = v;
+  }
+  /** Connection expiry, Unix seconds; 0 = never. */
+  get expireAt(): number {
+    return this.extras.expireAt;
+  }
+  set expireAt(v: number) {
+    if (v !== 0 || this.extras !== NO_EXTRAS) this.ownExtras().expireAt = v;
+  }
+  /** Channels granted by the connection token, for the refresh comparison. */
+  get tokenChannels(): readonly string[] {
+    return this.extras.tokenChannels;
+  }
+  set tokenChannels(v: readonly string[]) {
+    if (v.length > 0 || this.extras !== NO_EXTRAS) this.ownExtras().tokenChannels = v.length > 0 ? v : NO_EXTRAS.tokenChannels;
+  }
+
+  private ownExtras(): SessionExtras {
+    if (this.extras === NO_EXTRAS) this.extras = new SessionExtras();
+    return this.extras as SessionExtras;
   }
 
   // Timer callbacks: shared functions that get the session as argument (no closure per connection).
-  private static staleCheck(c: ClientSession): void {
-    if (c.state !== 'connected' || c.unusable) c.close(Disconnects.stale);
-  }
-
-  private static pingDue(c: ClientSession): void {
-    c.sendPing();
-  }
-
-  private static pongCheck(c: ClientSession): void {
-    if (c.pingOutstanding) c.close(Disconnects.noPong);
+  private static keepaliveDue(c: ClientSession): void {
+    const f = c.flags;
+    if ((f & TIMERS_STARTED) === 0) {
+      // The stale check: a connection that has not connected (or whose connect failed) goes.
+      if (c.state !== 'connected' || c.unusable) c.close(Disconnects.stale);
+    } else if ((f & PONG_CHECK) !== 0) {
+      c.flags = f & ~PONG_CHECK;
+      if ((f & PING_OUTSTANDING) !== 0) c.close(Disconnects.noPong);
+      // The pong came: the next ping is due one interval after the last one.
+      else if (c.state === 'connected') c.node.wheel.arm(c.keepalive, c.node.rules.pingIntervalMs - c.node.rules.pongTimeoutMs);
+    } else {
+      c.sendPing();
+    }
   }
 
   private static presenceDue(c: ClientSession): void {
@@ -185,8 +256,8 @@ export class ClientSession implements HubClient, ClientRef {
   private enqueueCommands(commands: Command[], bytes: number): void {
     this.queued++;
     this.queuedBytes += bytes;
-    if (this.queued >= PAUSE_AT_QUEUED_FRAMES && !this.readingPaused && this.transport.pauseReading) {
-      this.readingPaused = true;
+    if (this.queued >= PAUSE_AT_QUEUED_FRAMES && (this.flags & READING_PAUSED) === 0 && this.transport.pauseReading) {
+      this.flags |= READING_PAUSED;
       this.transport.pauseReading(true);
     }
     if (this.queuedBytes > maxQueuedCommandBytes(this.node.maxCommandBytes)) {
@@ -214,8 +285,8 @@ export class ClientSession implements HubClient, ClientRef {
       // Drained: drop the reference to the last settled link so an idle connection holds none.
       if (--this.queued === 0) {
         this.chain = SETTLED;
-        if (this.readingPaused) {
-          this.readingPaused = false;
+        if ((this.flags & READING_PAUSED) !== 0) {
+          this.flags &= ~READING_PAUSED;
           if (this.state !== 'closed') this.transport.pauseReading?.(false);
         }
       }
@@ -237,7 +308,9 @@ export class ClientSession implements HubClient, ClientRef {
       return;
     }
     let key: RequestKey | undefined;
-    for (const k of requestOrder) {
+    // An index loop: no iterator object per command.
+    for (let i = 0; i < requestOrder.length; i++) {
+      const k = requestOrder[i]!;
       if (cmd[k] !== undefined) {
         key = k;
         break;
@@ -410,15 +483,11 @@ export class ClientSession implements HubClient, ClientRef {
 
   /** Starts pings, presence refresh and the expiry check after a successful connect. */
   startTimers(): void {
-    this.node.wheel.cancel(this.staleTimer);
-    this.staleTimer = undefined;
+    this.flags |= TIMERS_STARTED;
     const rules = this.node.rules;
-    if (this.pingEnabled()) {
-      const first = rules.pingIntervalMs / 2 + Math.random() * (rules.pingIntervalMs / 2);
-      // Recurring timers are created once and re-armed: an idle connection allocates nothing per ping.
-      this.pingTimer = this.node.wheel.timer(ClientSession.pingDue, this);
-      this.node.wheel.arm(this.pingTimer, first);
-    }
+    // The keepalive timer, created once and re-armed: an idle connection allocates nothing per ping.
+    if (this.pingEnabled()) this.node.wheel.arm(this.keepalive, rules.pingIntervalMs / 2 + Math.random() * (rules.pingIntervalMs / 2));
+    else this.node.wheel.cancel(this.keepalive);
     for (const sub of this.subs.values()) this.watchSubscription(sub);
     this.scheduleExpiry();
   }
@@ -429,9 +498,9 @@ export class ClientSession implements HubClient, ClientRef {
    */
   watchSubscription(sub: Subscription): void {
     if (this.state !== 'connected' || !needsTick(sub)) return;
-    if (this.presenceTimer !== undefined && !this.presenceTimer.done) return;
-    this.presenceTimer ??= this.node.wheel.timer(ClientSession.presenceDue, this);
-    this.node.wheel.arm(this.presenceTimer, this.node.rules.presenceUpdateIntervalMs);
+    const timer = this.extras.presenceTimer;
+    if (timer !== undefined && !timer.done) return;
+    this.armPresence();
   }
 
   pingEnabled(): boolean {
@@ -448,20 +517,24 @@ export class ClientSession implements HubClient, ClientRef {
     if (this.transport.unidirectional) this.writeReply({ push: {} });
     else if (this.writer.enqueue(PING_ITEMS[this.protocol])) this.countSent('server_ping', PING_ITEMS[this.protocol].length);
     if (this.pongExpected()) {
-      this.pingOutstanding = true;
+      this.flags |= PING_OUTSTANDING;
       this.pingSentAt = performance.now();
-      this.pongTimer ??= this.node.wheel.timer(ClientSession.pongCheck, this);
-      this.node.wheel.arm(this.pongTimer, rules.pongTimeoutMs);
+      // The keepalive timer checks the pong first, then waits for the next ping (keepaliveDue).
+      // A pong timeout of an interval or more never closes: the next ping comes first.
+      if (rules.pongTimeoutMs < rules.pingIntervalMs) {
+        this.flags |= PONG_CHECK;
+        this.node.wheel.arm(this.keepalive, rules.pongTimeoutMs);
+        return;
+      }
     }
-    this.pingTimer ??= this.node.wheel.timer(ClientSession.pingDue, this);
-    this.node.wheel.arm(this.pingTimer, rules.pingIntervalMs);
+    this.node.wheel.arm(this.keepalive, rules.pingIntervalMs);
   }
 
   private handlePong(): void {
     // A pong with no ping outstanding is tolerated: the reference is stricter, clients never rely on it.
-    if (this.pingOutstanding) this.node.events.emit('ping_pong', { transport: this.transportName, durationMs: performance.now() - this.pingSentAt });
-    this.pingOutstanding = false;
-    this.node.wheel.cancel(this.pongTimer);
+    if ((this.flags & PING_OUTSTANDING) === 0) return;
+    this.flags &= ~PING_OUTSTANDING;
+    this.node.events.emit('ping_pong', { transport: this.transportName, durationMs: performance.now() - this.pingSentAt });
   }
 
   /**
@@ -481,14 +554,17 @@ export class ClientSession implements HubClient, ClientRef {
 
   /** (Re)arms the connection expiry check for the current expireAt. */
   scheduleExpiry(): void {
-    this.node.wheel.cancel(this.expireTimer);
-    this.expireTimer = undefined;
+    const extras = this.extras;
+    if (extras.expireTimer !== undefined) {
+      this.node.wheel.cancel(extras.expireTimer);
+      (extras as SessionExtras).expireTimer = undefined;
+    }
     if (this.expireAt <= 0) return;
     // A client refreshing its own token gets a grace delay; the refresh proxy is asked at expiry.
     const serverSide = this.serverRefresh;
     const delay = this.expireAt * 1000 - this.node.clock.now() + (serverSide ? 0 : this.node.rules.expiredCloseDelayMs);
     const at = this.expireAt;
-    this.expireTimer = this.node.wheel.schedule(Math.max(0, delay), () => {
+    this.ownExtras().expireTimer = this.node.wheel.schedule(Math.max(0, delay), () => {
       if (this.state !== 'connected' || this.expireAt !== at) return;
       if (serverSide) void refreshConnection(this);
       else this.close(Disconnects.expired);
@@ -498,8 +574,13 @@ export class ClientSession implements HubClient, ClientRef {
   private presenceTick(): void {
     if (this.state !== 'connected') return;
     if (!tickSubscriptions(this) || this.state !== 'connected') return;
-    this.presenceTimer ??= this.node.wheel.timer(ClientSession.presenceDue, this);
-    this.node.wheel.arm(this.presenceTimer, this.node.rules.presenceUpdateIntervalMs);
+    this.armPresence();
+  }
+
+  private armPresence(): void {
+    const extras = this.ownExtras();
+    extras.presenceTimer ??= this.node.wheel.timer(ClientSession.presenceDue, this);
+    this.node.wheel.arm(extras.presenceTimer, this.node.rules.presenceUpdateIntervalMs);
   }
 
   // ---- closing ----
@@ -510,11 +591,9 @@ export class ClientSession implements HubClient, ClientRef {
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
     const wheel = this.node.wheel;
-    wheel.cancel(this.staleTimer);
-    wheel.cancel(this.pingTimer);
-    wheel.cancel(this.pongTimer);
-    wheel.cancel(this.expireTimer);
-    wheel.cancel(this.presenceTimer);
+    wheel.cancel(this.keepalive);
+    wheel.cancel(this.extras.expireTimer);
+    wheel.cancel(this.extras.presenceTimer);
     if (d.code !== 3000 && this.transport.disconnectPush) {
       try {
         const push = { disconnect: { code: d.code, reason: d.reason } };
@@ -532,7 +611,10 @@ export class ClientSession implements HubClient, ClientRef {
         this.node.logger.warn({ client: this.id, err }, 'transport close failed');
       }
     }
-    if (wasConnected) this.node.hub.removeClient(this);
+    if (wasConnected) {
+      this.node.traffic.actions.remove_client++;
+      this.node.hub.removeClient(this);
+    }
     for (const sub of [...this.subs.values()]) void removeSubscription(this, sub, true, Unsubscribes.disconnect);
     this.node.clientClosed(this, d, wasConnected);
   }
@@ -564,7 +646,20 @@ function maxQueuedCommandBytes(maxCommandBytes: number): number {
 /** The chain tail of a connection with no command in flight. */
 const SETTLED: Promise<void> = Promise.resolve();
 
-const NO_CHANNELS: readonly string[] = Object.freeze([]);
+/** Session flags (ClientSession.flags). */
+const UNUSABLE = 1;
+const ANNOUNCED = 2;
+const SERVER_REFRESH = 4;
+/** The transport was asked to stop reading (commands are queued past the pause mark). */
+const READING_PAUSED = 8;
+/** A ping went out and its pong has not come yet. */
+const PING_OUTSTANDING = 16;
+/** startTimers ran: the keepalive timer serves pings, no longer the stale check. */
+const TIMERS_STARTED = 32;
+/** The keepalive timer is armed for the pong check of the last ping. */
+const PONG_CHECK = 64;
+
+const UNI_FRAMING: Record<ProtocolType, PushFraming> = { json: 'json-uni', protobuf: 'protobuf-uni' };
 
 /** What a pong frame decodes to: one empty command. */
 const PONG_COMMANDS: Command[] = [{}];

@@ -18,30 +18,53 @@ interface Credentials {
   expireAt: number;
   info?: Uint8Array;
   data?: Uint8Array;
-  channels: Map<string, ServerSubOptions>;
+  /** Server-side subscriptions granted; NO_GRANTS (shared, never written) when none, see grant(). */
+  channels: ReadonlyMap<string, ServerSubOptions>;
   meta?: Uint8Array;
   /** How the connection authenticated; client-requested subs are honoured for token and anonymous only. */
   source: 'token' | 'handler' | 'proxy' | 'anonymous' | 'header';
 }
 
-export async function handleConnect(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
-  const req = cmd.connect as ConnectRequest;
-  const result = await connectClient(c, req);
-  return { connect: result.connect };
+/** The grants of credentials that have none: shared by every such connect, so never written to. */
+const NO_GRANTS: ReadonlyMap<string, ServerSubOptions> = new Map();
+const NO_CHANNELS: readonly string[] = Object.freeze([]);
+
+/** Client names and versions seen, kept once: most connections send one of a few (an SDK's). */
+const sharedStrings = new Map<string, string>();
+
+/** `s` itself, or an equal string kept earlier, so sessions do not each hold a copy (bounded). */
+function shared(s: string): string {
+  if (s === '' || s.length > 64) return s;
+  const kept = sharedStrings.get(s);
+  if (kept !== undefined) return kept;
+  if (sharedStrings.size < 256) sharedStrings.set(s, s);
+  return s;
+}
+
+/** Adds a server-side subscription to the credentials (a map of their own on the first one). */
+function grant(creds: Credentials, channel: string, so: ServerSubOptions): void {
+  const channels = creds.channels === NO_GRANTS ? new Map<string, ServerSubOptions>() : (creds.channels as Map<string, ServerSubOptions>);
+  channels.set(channel, so);
+  creds.channels = channels;
+}
+
+/** The connect command: connectClient's answer is the reply (no asynchronous wrapper of its own). */
+export function handleConnect(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
+  return connectClient(c, cmd.connect as ConnectRequest);
 }
 
 /** Runs the connect flow; used by bidirectional commands and unidirectional transports alike. */
 export async function connectClient(c: ClientSession, req: ConnectRequest): Promise<{ connect: ConnectResult }> {
   const node = c.node;
   const rules = node.rules;
-  const creds = await authenticate(c, req);
+  const creds = anonymousCredentials(c, req) ?? (await authenticate(c, req));
   // The transport may have gone away while credentials were checked: never register a closed session.
   if (c.state === 'closed') throw Disconnects.connectionClosed;
   const nowSec = node.clock.now() / 1000;
   if (creds.expireAt > 0 && creds.expireAt < nowSec) throw Errors.expired;
 
   // Refresh compares against what the token itself granted, before client and personal additions.
-  const tokenChannels = creds.source === 'token' ? [...creds.channels.keys()].sort() : [];
+  const tokenChannels = creds.source === 'token' ? [...creds.channels.keys()].sort() : NO_CHANNELS;
 
   // Channels the client asks for as server-side subscriptions (recovery hints on reconnect).
   if (req.subs && (creds.source === 'token' || creds.source === 'anonymous')) {
@@ -54,11 +77,11 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
       if (!node.resolver.clientAllowed(ch, c.id)) continue;
       const userLimited = !!o.allow_user_limited_channels && node.resolver.isUserLimited(ch);
       const ok = rules.insecure || (userLimited ? node.resolver.userAllowed(ch, creds.userId) : !!o.allow_subscribe_for_client && (creds.userId !== '' || !!o.allow_subscribe_for_anonymous));
-      if (ok) creds.channels.set(ch, {});
+      if (ok) grant(creds, ch, {});
     }
   }
   if (rules.personalChannel.enabled && creds.userId !== '') {
-    creds.channels.set(node.resolver.personalChannel(rules.personalChannel.namespace, creds.userId), {});
+    grant(creds, node.resolver.personalChannel(rules.personalChannel.namespace, creds.userId), {});
   }
   if (creds.channels.size > rules.channelLimit) throw Disconnects.channelLimit;
   if (rules.userConnectionLimit > 0 && creds.userId !== '' && node.hub.userConnectionCount(creds.userId) >= rules.userConnectionLimit) {
@@ -66,8 +89,8 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   }
 
   c.userId = creds.userId;
-  c.clientName = req.name ?? '';
-  c.clientVersion = req.version ?? '';
+  c.clientName = shared(req.name ?? '');
+  c.clientVersion = shared(req.version ?? '');
   c.connInfo = creds.info;
   c.meta = creds.meta;
   c.expireAt = creds.expireAt;
@@ -90,6 +113,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
   if (rules.includeServerTime) result.time = node.clock.now();
 
   c.state = 'connected';
+  node.traffic.actions.add_client++;
   node.hub.addClient(c);
 
   const made: StreamSubscription[] = [];
@@ -115,6 +139,7 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
       }
     } catch (err) {
       for (const sub of made) await removeSubscription(c, sub, false, Unsubscribes.disconnect);
+      node.traffic.actions.remove_client++;
       node.hub.removeClient(c);
       c.state = 'connecting';
       throw err;
@@ -139,6 +164,18 @@ export async function connectClient(c: ClientSession, req: ConnectRequest): Prom
 
 /** What connect answers for a refused token. */
 const CONNECT_REFUSALS: TokenRefusals = { expired: Errors.tokenExpired, invalid: Disconnects.invalidToken, unverifiable: Disconnects.invalidToken };
+
+/**
+ * The credentials of an anonymous connect when no handler, proxy or token takes part (what
+ * authenticate() would answer), without the asynchronous call: each one leaves a few hundred
+ * bytes of garbage per connect. Undefined when authenticate() has to decide.
+ */
+function anonymousCredentials(c: ClientSession, req: ConnectRequest): Credentials | undefined {
+  const node = c.node;
+  if (node.handlers.onConnecting || req.token || node.proxies.connect) return undefined;
+  if (node.rules.allowAnonymous || node.rules.insecure) return { userId: '', expireAt: 0, channels: NO_GRANTS, source: 'anonymous' };
+  return undefined;
+}
 
 async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Credentials> {
   const node = c.node;
@@ -192,11 +229,11 @@ async function authenticate(c: ClientSession, req: ConnectRequest): Promise<Cred
       source: 'token',
     };
   }
-  if (rules.allowAnonymous || rules.insecure) return { userId: '', expireAt: 0, channels: new Map(), source: 'anonymous' };
+  if (rules.allowAnonymous || rules.insecure) return { userId: '', expireAt: 0, channels: NO_GRANTS, source: 'anonymous' };
   if (rules.userIdHttpHeader) {
     const v = c.request.headers[rules.userIdHttpHeader.toLowerCase()];
     const user = Array.isArray(v) ? v[0] : v;
-    if (user) return { userId: user, expireAt: 0, channels: new Map(), source: 'header' };
+    if (user) return { userId: user, expireAt: 0, channels: NO_GRANTS, source: 'header' };
   }
   node.faults.log('info', { client: c.id }, 'client credentials not found');
   throw Disconnects.badRequest;

@@ -22,6 +22,7 @@ function check(c: ClientSession, channel: string): ChannelOptions {
 export async function handlePresence(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const channel = cmd.presence?.channel ?? '';
   check(c, channel);
+  c.node.traffic.actions.presence++;
   const presence = await c.node.presenceManager.presence(channel);
   return { presence: { presence } };
 }
@@ -29,6 +30,7 @@ export async function handlePresence(c: ClientSession, cmd: Command): Promise<Re
 export async function handlePresenceStats(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const channel = cmd.presence_stats?.channel ?? '';
   check(c, channel);
+  c.node.traffic.actions.presence_stats++;
   const s = await c.node.presenceManager.presenceStats(channel);
   return { presence_stats: { num_clients: s.numClients, num_users: s.numUsers } };
 }

@@ -71,6 +71,7 @@ export async function subscribeStreamed(
   c.watchSubscription(sub);
   try {
     if (emitPresence) {
+      node.traffic.actions.add_presence++;
       await node.presenceManager.addPresence(channel, c.id, sub.info);
       if (c.subs.get(channel) !== sub) throw Disconnects.connectionClosed;
     }

@@ -43,6 +43,7 @@ export function tickSubscriptions(c: ClientSession): boolean {
       continue;
     }
     if (sub.emitPresence) {
+      node.traffic.actions.add_presence++;
       node.presenceManager.addPresence(sub.channel, c.id, sub.info).catch((err: unknown) => {
         node.logger.warn({ client: c.id, channel: sub.channel, err }, 'presence update failed');
       });

@@ -61,19 +61,27 @@ export function checkNewSubscription(c: ClientSession, channel: string, req: Sub
 }
 
 /**
- * Runs `fn` with `channel` reserved in the session's pending map (counted for 105 and 106
- * while the subscribe is in flight); the reservation goes, and the map with its last entry,
- * whatever `fn` does.
+ * Reserves `channel` in the session's pending map (counted for 105 and 106 while the subscribe
+ * is in flight) and returns the release, which the caller runs whatever happens; the map goes
+ * with its last entry.
  */
-export async function withPending<T>(c: ClientSession, channel: string, fn: () => Promise<T>): Promise<T> {
+export function reservePending(c: ClientSession, channel: string): () => void {
   let release!: () => void;
   const pending = (c.pending ??= new Map());
   pending.set(channel, new Promise<void>((r) => (release = r)));
+  return () => {
+    pending.delete(channel);
+    if (pending.size === 0 && c.pending === pending) c.pending = undefined;
+    release();
+  };
+}
+
+/** Runs `fn` with `channel` reserved (reservePending) until it settles. */
+export async function withPending<T>(c: ClientSession, channel: string, fn: () => Promise<T>): Promise<T> {
+  const release = reservePending(c, channel);
   try {
     return await fn();
   } finally {
-    pending.delete(channel);
-    if (pending.size === 0 && c.pending === pending) c.pending = undefined;
     release();
   }
 }

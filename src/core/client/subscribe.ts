@@ -8,9 +8,10 @@ import type { Command, Reply, SubscribeRequest } from '../../protocol/types.js';
 import type { ClientSession } from './client.js';
 import { subscribeFlowFor } from './kinds/index.js';
 
-export async function handleSubscribe(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
+/** Not async itself (one asynchronous frame less per subscribe): a refusal here rejects the returned promise. */
+export function handleSubscribe(c: ClientSession, cmd: Command): Promise<Reply | undefined> {
   const req = cmd.subscribe as SubscribeRequest;
   const channel = req.channel ?? '';
-  if (channel === '') throw Disconnects.badRequest;
+  if (channel === '') return Promise.reject(Disconnects.badRequest);
   return subscribeFlowFor(req.type)(c, channel, req);
 }

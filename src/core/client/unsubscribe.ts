@@ -41,7 +41,10 @@ export async function removeSubscription(c: ClientSession, sub: Subscription, em
   const node = c.node;
   opsOf(sub).release(c, sub);
   const tasks: Promise<void>[] = [];
-  if (sub.emitPresence) tasks.push(node.presenceManager.removePresence(sub.channel, c.id, c.userId));
+  if (sub.emitPresence) {
+    node.traffic.actions.remove_presence++;
+    tasks.push(node.presenceManager.removePresence(sub.channel, c.id, c.userId));
+  }
   if (emitLeave && sub.emitJoinLeave && sub.state === 'subscribed') {
     node.traffic.brokerSent.leave++;
     tasks.push(node.broker.publishLeave(sub.channel, sub.info));

@@ -368,13 +368,13 @@ async function goLive(c: ClientSession, sub: MapSubscription, since: StreamPosit
     result.recovered = true;
   }
   sub.phase = MapPhases.live;
-  const hasPublications = (result.publications?.length ?? 0) > 0;
-  c.onAfterReply(() => finishLive(c, sub, recovering, hasPublications));
+  const recoveredPublications = result.publications?.length ?? 0;
+  c.onAfterReply(() => finishLive(c, sub, recovering, recoveredPublications));
   return { subscribe: result };
 }
 
 /** Right after the LIVE reply: subscribed, buffer flushed, presence, map presence and join. */
-function finishLive(c: ClientSession, sub: MapSubscription, recovering: boolean, hasPublications: boolean): void {
+function finishLive(c: ClientSession, sub: MapSubscription, recovering: boolean, publications: number): void {
   if (c.subs.get(sub.channel) !== sub) return;
   const node = c.node;
   finishMap(c, sub);
@@ -384,10 +384,11 @@ function finishLive(c: ClientSession, sub: MapSubscription, recovering: boolean,
     channel: sub.channel,
     client: c.id,
     clientName: c.clientName,
-    recover: recovering ? { recovered: true, hasPublications } : undefined,
+    recover: recovering ? { recovered: true, hasPublications: publications > 0, publications } : undefined,
   });
   if (sub.settings.presence) {
     sub.emitPresence = true;
+    node.traffic.actions.add_presence++;
     node.presenceManager.addPresence(sub.channel, c.id, sub.info).catch((err: unknown) => node.logger.warn({ channel: sub.channel, err }, 'presence add failed'));
   }
   if (sub.settings.clientsPresenceChannel || sub.settings.usersPresenceChannel) {

@@ -104,6 +104,7 @@ export async function subscribeSharedPollFlow(c: ClientSession, channel: string,
     let presenceAdded = false;
     try {
       if (sub.emitPresence) {
+        node.traffic.actions.add_presence++;
         await node.presenceManager.addPresence(channel, c.id, sub.info);
         presenceAdded = true;
         if (gone()) throw Disconnects.connectionClosed;
@@ -122,7 +123,10 @@ export async function subscribeSharedPollFlow(c: ClientSession, channel: string,
       return { subscribe: result };
     } catch (err) {
       if (!gone()) c.subs.delete(channel);
-      if (presenceAdded) await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
+      if (presenceAdded) {
+        node.traffic.actions.remove_presence++;
+        await node.presenceManager.removePresence(channel, c.id, c.userId).catch(() => undefined);
+      }
       if (err instanceof ProtocolError || err instanceof Disconnect) throw err;
       node.faults.log('error', { client: c.id, channel, err }, 'shared poll subscribe failed');
       throw Disconnects.serverError;
