@@ -146,6 +146,7 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         client.send(`EXPECT ${expected}`);
         const pids = server.pids();
         const serverCpu0 = totalCpuUs(pids);
+        const serverSys0 = totalSystemCpuUs(pids);
         const split0 = ctx.verbose ? pids.map(cpuSplitOrZero) : [];
         const switches0 = ctx.verbose ? pids.map(contextSwitches) : [];
         const clientCpu0 = processCpuUs(client.pid);
@@ -157,6 +158,7 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         const { stats, complete } = await client.waitDelivery(3000, Math.max(30_000, pubMs * 5));
         const t1 = nowUs();
         const serverCpu = totalCpuUs(pids) - serverCpu0;
+        const serverSys = totalSystemCpuUs(pids) - serverSys0;
         const split1 = ctx.verbose ? pids.map(cpuSplitOrZero) : [];
         const switches1 = ctx.verbose ? pids.map(contextSwitches) : [];
         const clientCpu = processCpuUs(client.pid) - clientCpu0;
@@ -178,6 +180,7 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         const windowUs = stats.last_us > 0 ? stats.last_us - t0 : wallUs;
         const values: RunResult['values'] = {
           cpuPerDelivery: deliveries > 0 ? serverCpu / deliveries : NaN,
+          sysCpuPerDelivery: deliveries > 0 ? serverSys / deliveries : NaN,
           deliveriesPerSec: windowUs > 0 ? (deliveries * 1e6) / windowUs : NaN,
           p50: stats.p50_us / 1000,
           p99: stats.p99_us / 1000,
@@ -190,7 +193,7 @@ async function runFanout(sc: Scenario, kind: ServerKind, run: number, ctx: RunCo
         };
         const summary =
           `${fmtCount(deliveries)} deliveries in ${fmt(windowUs / 1e6)} s = ${fmtCount(values.deliveriesPerSec)}/s; ` +
-          `CPU ${fmt(values.cpuPerDelivery, 3)} µs/delivery; latency p50/p99 ${fmt(values.p50)}/${fmt(values.p99)} ms; ` +
+          `CPU ${fmt(values.cpuPerDelivery, 3)} µs/delivery (kernel ${fmt(values.sysCpuPerDelivery, 3)}); latency p50/p99 ${fmt(values.p50)}/${fmt(values.p99)} ms; ` +
           `RSS ${fmt(values.rssPerConn)} KB/conn; CPU% server ${fmt(values.serverCpuPct, 0)} client ${fmt(values.clientCpuPct, 0)} publisher ${fmt(values.publisherCpuPct, 0)}` +
           (server.redis ? ` redis ${fmt(values.redisCpuPct, 0)}` : '');
         return { kind, run, values, notes, summary };

@@ -13,6 +13,7 @@ interface MetricDef {
 
 export const METRICS: Record<MetricKey, MetricDef> = {
   cpuPerDelivery: { label: 'server CPU per delivery (µs)', digits: 3 },
+  sysCpuPerDelivery: { label: '… of which kernel (µs)', digits: 3 },
   deliveriesPerSec: { label: 'deliveries/s', digits: 0, count: true },
   p50: { label: 'latency p50 (ms)', digits: 2 },
   p99: { label: 'latency p99 (ms)', digits: 2 },

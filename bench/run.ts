@@ -51,7 +51,7 @@ function usage(): string {
   --scenario NAME[,NAME]  scenarios to run (default: the set marked *)
   --server KIND[,KIND]    run these servers instead of the scenario's (the first is the
                           subject of the ratios): gyre, reference, plain-ws, gyre-history,
-                          gyre-redis, gyre-redis-2node, gyre-workers, socketio, gyre-base,
+                          gyre-redis, gyre-redis-2node, gyre-workers, socketio, gyre-base, uws,
                           gyre-token, gyre-token-sub, gyre-proxy, gyre-proxy-sub
   --runs N                runs per server (default: per scenario)
   --connections N         subscribed connections (capped by the fd limit)
@@ -141,7 +141,7 @@ function parseOptions(argv: string[]): Options | undefined {
     scenarios.push(sc);
   }
   const server = flags.get('server');
-  const kinds: ServerKind[] = ['gyre', 'gyre-base', 'gyre-history', 'gyre-delta', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'socketio', 'gyre-token', 'gyre-token-sub', 'gyre-proxy', 'gyre-proxy-sub'];
+  const kinds: ServerKind[] = ['gyre', 'gyre-base', 'gyre-history', 'gyre-delta', 'gyre-redis', 'gyre-redis-2node', 'gyre-workers', 'reference', 'plain-ws', 'uws', 'socketio', 'gyre-token', 'gyre-token-sub', 'gyre-proxy', 'gyre-proxy-sub'];
   const serverFilter = server === undefined ? undefined : new Set(server.split(',').filter(Boolean) as ServerKind[]);
   for (const k of serverFilter ?? []) if (!kinds.includes(k)) throw new Error(`unknown server ${k}; one of ${kinds.join(', ')}`);
   const runs = num('runs');
@@ -217,7 +217,7 @@ async function main(): Promise<number> {
           outcome.errors.set(kind, list);
           console.log(`  [run ${run}/${runs}] ${kind.padEnd(16)} FAILED: ${msg}`);
           // A server that cannot start will not start on the next run either.
-          if (/exited during startup|did not accept connections/.test(msg)) skip.add(kind);
+          if (/exited during startup|did not accept connections|not available/.test(msg)) skip.add(kind);
         }
       }
     }

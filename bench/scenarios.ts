@@ -27,6 +27,8 @@ export type ServerKind =
   | 'reference'
   /** `ws.send` per subscriber (bench/plain-ws-server.ts). */
   | 'plain-ws'
+  /** uWebSockets.js pub/sub, C++ fan-out (bench/uws-server.ts; installed under bench/uws/ on first use). */
+  | 'uws'
   /** Socket.IO 4 with an HTTP publish endpoint (bench/socketio-server.ts). */
   | 'socketio'
   /** Gyre authenticating connections by HS256 JWT; namespace `px` open to clients. */
@@ -59,6 +61,7 @@ export type PublishMode =
 /** Figure keys; see METRICS in report.ts for labels and meaning. */
 export type MetricKey =
   | 'cpuPerDelivery'
+  | 'sysCpuPerDelivery'
   | 'deliveriesPerSec'
   | 'p50'
   | 'p99'
@@ -160,7 +163,7 @@ export interface Scenario {
   targets: Target[];
 }
 
-const FANOUT_METRICS: MetricKey[] = ['cpuPerDelivery', 'deliveriesPerSec', 'p50', 'p99', 'rssPerConn', 'serverCpuPct', 'clientCpuPct', 'delivered'];
+const FANOUT_METRICS: MetricKey[] = ['cpuPerDelivery', 'sysCpuPerDelivery', 'deliveriesPerSec', 'p50', 'p99', 'rssPerConn', 'serverCpuPct', 'clientCpuPct', 'delivered'];
 
 function fanout(s: Partial<Scenario> & Pick<Scenario, 'name' | 'description' | 'servers'>): Scenario {
   return {
@@ -187,8 +190,8 @@ const SCENARIOS: Scenario[] = [
   // --- hardware-limit fan-out (issue "Fan-out at the hardware limit", part 1)
   fanout({
     name: 'flood-json-10k',
-    description: '10,000 connections on one channel, publications flooded (16 in flight), JSON; Gyre vs pre-framed reference vs plain ws',
-    servers: ['gyre', 'reference', 'plain-ws'],
+    description: '10,000 connections on one channel, publications flooded (16 in flight), JSON; Gyre vs pre-framed reference vs plain ws vs uWebSockets.js',
+    servers: ['gyre', 'reference', 'plain-ws', 'uws'],
     connections: 10_000,
     messages: 300,
     messagesBy: { 'plain-ws': 30 },
@@ -196,12 +199,13 @@ const SCENARIOS: Scenario[] = [
     targets: [
       { metric: 'cpuPerDelivery', vs: 'reference', op: '<=', value: 1.2, label: '≤ 1.2× reference' },
       { metric: 'cpuPerDelivery', vs: 'plain-ws', op: '<=', value: 1 / 6, label: '≤ 1/6 plain ws' },
+      { metric: 'cpuPerDelivery', vs: 'uws', op: '<=', value: 1, label: '≤ uws' },
     ],
   }),
   fanout({
     name: 'flood-protobuf-10k',
     description: 'as flood-json-10k over the Protobuf protocol (binary frames, data as bytes)',
-    servers: ['gyre', 'reference', 'plain-ws'],
+    servers: ['gyre', 'reference', 'plain-ws', 'uws'],
     connections: 10_000,
     protocol: 'protobuf',
     messages: 300,
@@ -211,6 +215,7 @@ const SCENARIOS: Scenario[] = [
     targets: [
       { metric: 'cpuPerDelivery', vs: 'reference', op: '<=', value: 1.2, label: '≤ 1.2× reference' },
       { metric: 'cpuPerDelivery', vs: 'plain-ws', op: '<=', value: 1 / 6, label: '≤ 1/6 plain ws' },
+      { metric: 'cpuPerDelivery', vs: 'uws', op: '<=', value: 1, label: '≤ uws' },
     ],
   }),
   // --- part 2: many channels at a moderate rate: latency
@@ -236,13 +241,13 @@ const SCENARIOS: Scenario[] = [
     description:
       '19,000 subscribed connections left idle for 50 s, then 50 s more (every connection gets exactly two pings per window): RSS per connection, idle CPU in the first window (with the clean-up after the connection burst) and in the second (steady state)',
     kind: 'idle',
-    servers: ['gyre', 'reference'],
+    servers: ['gyre', 'reference', 'uws'],
     connections: 19_000,
     idleSeconds: 50,
-    // The reference sends no pings; its windows only need to cover its own post-burst clean-up.
-    idleSecondsBy: { reference: 30 },
+    // The reference and uws send no pings; their windows only need to cover their own post-burst clean-up.
+    idleSecondsBy: { reference: 30, uws: 30 },
     steadySeconds: 50,
-    steadySecondsBy: { reference: 30 },
+    steadySecondsBy: { reference: 30, uws: 30 },
     runs: 1,
     metrics: ['rssPerConn', 'rssPerConnIdle', 'idleCpuPerConnSec', 'idleSysCpuPerConnSec', 'steadyCpuPerConnSec', 'steadySysCpuPerConnSec', 'pingsPerConn'],
     targets: [

@@ -4,8 +4,8 @@
 // ports the load client connects to, the port publications are posted to, and the pids
 // whose CPU time and RSS count as "the server".
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -169,6 +169,25 @@ async function waitListening(kind: string, proc: Proc, port: number, timeoutMs =
   }
 }
 
+/** Where the uws kind's package is installed (bench/uws/package.json pins it; never the root package). */
+const uwsDir = path.join(repoRoot, 'bench', 'uws');
+let uwsInstall: string | undefined;
+
+/**
+ * Installs uWebSockets.js under bench/uws (`npm ci --prefix bench/uws`) unless it is there
+ * already; returns undefined when it can be loaded, else why not. Tried once per bench run.
+ */
+function ensureUws(): string | undefined {
+  if (existsSync(path.join(uwsDir, 'node_modules', 'uwebsockets', 'package.json'))) return undefined;
+  if (uwsInstall !== undefined) return uwsInstall;
+  console.log('  installing uWebSockets.js for the uws server: npm ci --prefix bench/uws');
+  const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+  const r = spawnSync(npm, ['ci', '--prefix', uwsDir, '--no-audit', '--no-fund'], { cwd: repoRoot, encoding: 'utf8', timeout: 300_000 });
+  if (r.status === 0 && existsSync(path.join(uwsDir, 'node_modules', 'uwebsockets', 'package.json'))) return undefined;
+  uwsInstall = `npm ci --prefix bench/uws failed (${r.error?.message ?? `exit ${r.status}`}): ${tail(`${r.stdout ?? ''}\n${r.stderr ?? ''}`)}`;
+  return uwsInstall;
+}
+
 let redisPrefixSeq = 0;
 
 /** Proxy timeout of the proxy kinds (BENCH_PROXY_TIMEOUT, default 10s). */
@@ -278,6 +297,13 @@ export async function startServer(kind: ServerKind, dir: string, cpus: number, o
         const port = await freePort();
         await launch([script, '--port', String(port), '--watch-stdin'], port);
         if (kind === 'socketio') clientProtocol = 'socketio';
+        break;
+      }
+      case 'uws': {
+        const missing = ensureUws();
+        if (missing !== undefined) throw new Error(`uws not available, skipped: ${missing}`);
+        const port = await freePort();
+        await launch([path.join(here, 'uws-server.js'), '--port', String(port), '--watch-stdin'], port);
         break;
       }
       case 'gyre':

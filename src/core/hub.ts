@@ -12,6 +12,7 @@ import type { Subscription } from './client/subscription.js';
 import type { ProtocolType } from '../protocol/types.js';
 import type { FrameType } from './traffic.js';
 import { makePatch, type DeltaPatch } from './delta.js';
+import { deferDelivery, type DeferredDelivery } from './writer.js';
 
 /**
  * How a connection's pushes are encoded: its protocol, and whether they go bare
@@ -41,6 +42,12 @@ export interface HubClient {
   deliverPublication(sub: Subscription, pub: BrokerPublication, position: StreamPosition, item: Uint8Array | undefined): void;
   /** Queues an encoded push item of the given frame type. */
   enqueue(item: Uint8Array, frameType: FrameType): void;
+  /**
+   * Queues publications of one live subscription (subscriptionLive) that every live subscriber
+   * of the channel with this framing receives: the array is shared and never modified; `bytes`
+   * is the sum of the items' lengths. Absent: the client's subscriptions never go live.
+   */
+  enqueuePublications?(items: readonly Uint8Array[], bytes: number): void;
   /** Called when a push cannot be encoded for this connection (binary data to JSON). */
   encodeFailed(): void;
 }
@@ -77,6 +84,8 @@ export interface HubSubscriber {
    * without touching the broadcast loop.
    */
   variant: number;
+  /** Position in the channel's live list (subscriptionLive); -1 while delivered one publication at a time. */
+  liveIndex: number;
 }
 
 const FRAMINGS: readonly PushFraming[] = ['json', 'protobuf', 'json-uni', 'protobuf-uni'];
@@ -96,6 +105,20 @@ type VariantCache = (Uint8Array | undefined | null)[];
 
 const newVariantCache = (): VariantCache => new Array<Uint8Array | undefined | null>(VARIANTS).fill(null);
 
+/** The framing index (in FRAMINGS) of a live subscriber: its variant is plain, framing × MODES. */
+const framingOf = (rec: HubSubscriber): number => (rec.variant / MODES) | 0;
+
+/** Takes a subscriber off its channel's live list (swapping the last one into its place). */
+function leaveLive(entry: ChannelEntry, rec: HubSubscriber): void {
+  const last = entry.live.pop()!;
+  if (last !== rec) {
+    entry.live[rec.liveIndex] = last;
+    last.liveIndex = rec.liveIndex;
+  }
+  rec.liveIndex = -1;
+  entry.liveFramings[framingOf(rec)]!--;
+}
+
 /** Per-broadcast cache of encoded join/leave items by framing: null = not encoded yet, undefined = cannot be encoded. */
 type ItemCache = Record<PushFraming, Uint8Array | undefined | null>;
 
@@ -104,17 +127,54 @@ const emptyCache = (): ItemCache => ({ json: null, protobuf: null, 'json-uni': n
 /** A channel's local subscribers, keyed by the connection. */
 interface ChannelEntry {
   subs: Map<HubClient, HubSubscriber>;
+  /**
+   * The live subscribers (subscriptionLive): every publication reaches them in runs, and only
+   * the others are visited per publication.
+   */
+  live: HubSubscriber[];
+  /** Live subscribers per framing (index in FRAMINGS). */
+  liveFramings: number[];
+}
+
+/** One publication being broadcast, and how it reaches delta subscribers. */
+interface Broadcast {
+  reply: Reply;
+  pub: BrokerPublication;
+  position: StreamPosition;
+  /** The stream's previous publication, when published with delta. */
+  prev: BrokerPublication | undefined;
+  /** A map change: delta bases are per key. */
+  keyed: boolean;
+}
+
+/**
+ * Publications of one channel that followed each other, not yet handed to its live subscribers:
+ * the encoded items and their byte sum per framing present among them.
+ */
+interface PendingRun {
+  entry: ChannelEntry;
+  items: (Uint8Array[] | undefined)[];
+  bytes: number[];
 }
 
 /**
  * C is the connection type the registry hands back (the node's sessions), so callers need
  * no casts; the fan-out side only uses HubClient.
  */
-export class Hub<C extends HubClient = HubClient> {
+export class Hub<C extends HubClient = HubClient> implements DeferredDelivery {
   private readonly clients = new Map<string, C>();
   private readonly users = new Map<string, Set<C>>();
   private readonly channels = new Map<string, ChannelEntry>();
   private numSubs = 0;
+  /** Publications deferred for the live subscribers of one channel (deliverRun hands them out). */
+  private run: PendingRun | undefined = undefined;
+  /**
+   * Set while a broadcast visits the subscribers that are not live: their writers are not the
+   * live ones', so their queuing need not hand out the run (which holds this publication too).
+   */
+  private holding = false;
+  /** A writer asked for the run while it was held: it goes back on the deferred list after. */
+  private heldOff = false;
 
   /** `patcher` computes delta patches (§3.4); replaceable so tests can count its calls. */
   /** Publications not sent to a subscriber because its tags filter rejected them (a running total). */
@@ -163,13 +223,17 @@ export class Hub<C extends HubClient = HubClient> {
    * publications; absent = plain, unfiltered.
    */
   addSub(client: HubClient, sub: Subscription, variant?: SubscriberVariant): boolean {
+    // Who is live changes only once the deferred publications went to those who were.
+    if (this.run !== undefined) this.deliverRun();
     let entry = this.channels.get(sub.channel);
     const first = !entry;
     if (!entry) {
-      entry = { subs: new Map() };
+      entry = { subs: new Map(), live: [], liveFramings: [0, 0, 0, 0] };
       this.channels.set(sub.channel, entry);
     }
-    if (!entry.subs.has(client)) this.numSubs++;
+    const old = entry.subs.get(client);
+    if (!old) this.numSubs++;
+    else if (old.liveIndex >= 0) leaveLive(entry, old);
     const deltaNegotiated = variant?.deltaNegotiated === true;
     entry.subs.set(client, {
       client,
@@ -178,20 +242,107 @@ export class Hub<C extends HubClient = HubClient> {
       deltaNegotiated,
       filter: variant?.filter,
       variant: variantKey(client.framing, deltaNegotiated ? DeliveryModes.deltaFull : DeliveryModes.plain),
+      liveIndex: -1,
     });
     return first;
   }
 
   /** Removes a subscriber; returns true when the channel has no local subscribers left. */
   removeSub(client: HubClient, channel: string): boolean {
+    if (this.run !== undefined) this.deliverRun();
     const entry = this.channels.get(channel);
     if (!entry) return false;
-    if (entry.subs.delete(client)) this.numSubs--;
+    const rec = entry.subs.get(client);
+    if (rec) {
+      if (rec.liveIndex >= 0) leaveLive(entry, rec);
+      entry.subs.delete(client);
+      this.numSubs--;
+    }
     if (entry.subs.size === 0) {
       this.channels.delete(channel);
       return true;
     }
     return false;
+  }
+
+  /**
+   * A subscription went live: its subscribe reply and what was buffered meanwhile are queued.
+   * When queuing is all that is left of its deliveries (a stream subscription without position,
+   * delta or tags filter), it joins the channel's live list: from now on the publications of a
+   * turn reach it as one shared run (deliverDeferred), not one by one.
+   */
+  subscriptionLive(client: HubClient, sub: Subscription): void {
+    const entry = this.channels.get(sub.channel);
+    const rec = entry?.subs.get(client);
+    if (entry === undefined || rec === undefined || rec.sub !== sub || rec.liveIndex >= 0) return;
+    if (sub.kind !== 'stream' || sub.positioned || sub.state !== 'subscribed' || rec.deltaNegotiated || rec.filter !== undefined) return;
+    if (client.enqueuePublications === undefined) return;
+    // The run so far was delivered to this subscriber one by one: it must not get it again.
+    if (this.run !== undefined) {
+      this.deliverRun();
+      if (entry.subs.get(client) !== rec) return;
+    }
+    rec.liveIndex = entry.live.length;
+    entry.live.push(rec);
+    entry.liveFramings[framingOf(rec)]!++;
+  }
+
+  /**
+   * DeferredDelivery: the writers call it before they queue, flush or close anything
+   * (writer.ts), and at the end of the turn at the latest, so each connection's queue is what it
+   * would have been with the publications delivered one by one.
+   */
+  deliverDeferred(): void {
+    if (this.holding) this.heldOff = true;
+    else this.deliverRun();
+  }
+
+  /** Hands the deferred run to every live subscriber of its channel. */
+  private deliverRun(): void {
+    const run = this.run;
+    if (run === undefined) return;
+    this.run = undefined;
+    // A copy: a delivery may overflow a queue and close its connection, which leaves the list.
+    const live = run.entry.live.slice();
+    const items = run.items;
+    for (let i = 0; i < live.length; i++) {
+      const rec = live[i]!;
+      const f = framingOf(rec);
+      rec.client.enqueuePublications!(items[f]!, run.bytes[f]!);
+    }
+  }
+
+  /**
+   * Adds a publication to the channel's run for its live subscribers, encoded once per framing
+   * among them. Returns the items by variant key (for the other subscribers), or undefined when
+   * a live framing cannot carry the publication: then nothing was deferred.
+   */
+  private deferLive(entry: ChannelEntry, reply: Reply): VariantCache | undefined {
+    if (this.run !== undefined && this.run.entry !== entry) {
+      this.deliverRun();
+      if (entry.live.length === 0) return newVariantCache();
+    }
+    const counts = entry.liveFramings;
+    const encoded = newVariantCache();
+    for (let f = 0; f < FRAMINGS.length; f++) {
+      if (counts[f] === 0) continue;
+      const item = this.encode(FRAMINGS[f]!, reply, DeliveryModes.plain);
+      if (item === undefined) return undefined;
+      encoded[f * MODES] = item;
+    }
+    let run = this.run;
+    if (run === undefined) {
+      run = { entry, items: [undefined, undefined, undefined, undefined], bytes: [0, 0, 0, 0] };
+      this.run = run;
+      deferDelivery(this);
+    }
+    for (let f = 0; f < FRAMINGS.length; f++) {
+      const item = encoded[f * MODES];
+      if (!item) continue;
+      (run.items[f] ??= []).push(item);
+      run.bytes[f]! += item.length;
+    }
+    return encoded;
   }
 
   hasSubscribers(channel: string): boolean {
@@ -226,13 +377,51 @@ export class Hub<C extends HubClient = HubClient> {
         },
       },
     };
+    // Live subscribers get the publication in this turn's run; the others one by one, below.
+    let others: VariantCache | undefined;
+    let skipLive = false;
+    if (entry.live.length > 0) {
+      others = this.deferLive(entry, reply);
+      if (others === undefined) {
+        // A live framing cannot carry it: the run so far goes first, then everyone one by one.
+        this.deliverRun();
+      } else {
+        if (entry.live.length === entry.subs.size) return;
+        skipLive = true;
+      }
+    }
+    const b: Broadcast = { reply, pub, position, prev, keyed };
+    if (!skipLive) {
+      this.deliverEach(entry, b, false, others);
+      return;
+    }
+    const wasHolding = this.holding;
+    this.holding = true;
+    try {
+      this.deliverEach(entry, b, true, others);
+    } finally {
+      this.holding = wasHolding;
+      if (!wasHolding && this.heldOff) {
+        this.heldOff = false;
+        if (this.run !== undefined) deferDelivery(this);
+      }
+    }
+  }
+
+  /**
+   * Delivers one publication subscriber by subscriber (all, or those not live), encoding it once
+   * per variant; `cache` holds variants encoded already.
+   */
+  private deliverEach(entry: ChannelEntry, b: Broadcast, skipLive: boolean, cache: VariantCache | undefined): void {
+    const { reply, pub, position, prev, keyed } = b;
+    let others = cache;
     // Front cache: the variant encoded last. A channel whose subscribers share one variant never
     // leaves it; the full cache is allocated only when a second variant shows up.
     let frontKey = -1;
     let frontItem: Uint8Array | undefined;
-    let others: VariantCache | undefined;
     let delta: DeltaBroadcast | undefined;
     for (const rec of entry.subs.values()) {
+      if (skipLive && rec.liveIndex >= 0) continue;
       if (rec.deltaNegotiated) {
         this.deliverDelta(rec, (delta ??= new DeltaBroadcast(reply, pub, prev, this.patcher, keyed)), position);
         continue;

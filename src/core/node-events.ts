@@ -69,7 +69,10 @@ export interface UnsubscribeEvent {
 export interface PublicationEvent {
   channel: string;
   pub: BrokerPublication;
-  /** Time spent fanning it out to local subscribers. */
+  /**
+   * Time spent fanning it out to local subscribers. Live subscribers (hub.ts) get it later in
+   * the turn, with the channel's other publications of the turn, outside this time.
+   */
   broadcastMs: number;
 }
 

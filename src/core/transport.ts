@@ -19,9 +19,10 @@ export interface Transport {
   readonly disconnectPush: boolean;
   /**
    * Writes encoded items (replies or pushes) in order, as one transport write where the
-   * transport allows it. Items come from the connection's codec.
+   * transport allows it. Items come from the connection's codec. The array may be shared with
+   * other connections (the same publications fanned out): it must not be modified.
    */
-  writeItems(items: Uint8Array[]): void;
+  writeItems(items: readonly Uint8Array[]): void;
   /** Bytes written but not yet accepted by the kernel; used for the slow-client bound. */
   bufferedBytes(): number;
   /**

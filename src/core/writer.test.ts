@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MemoryTransport } from './memory-transport.test-helper.js';
-import { ConnectionWriter } from './writer.js';
+import { ConnectionWriter, deferDelivery, type DeferredDelivery } from './writer.js';
 import { holdFlush } from './flush-gate.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -55,6 +55,72 @@ test('close without drop flushes what is queued; close with drop discards it', a
   wb.close(true);
   await turn();
   assert.deepEqual(b.writes, []);
+});
+
+test('a shared array is kept as the queue while nothing else is queued, and copied before anything is added', async () => {
+  const a = new MemoryTransport();
+  const b = new MemoryTransport();
+  const kept: (readonly Uint8Array[])[] = [];
+  a.writeItems = (items) => void kept.push(items);
+  const wa = new ConnectionWriter(a, 1024, () => assert.fail('no overflow expected'));
+  const wb = new ConnectionWriter(b, 1024, () => assert.fail('no overflow expected'));
+  const run = [Buffer.from('p1'), Buffer.from('p2')];
+  wa.enqueueShared(run, 4);
+  wb.enqueueShared(run, 4);
+  wb.enqueueShared([Buffer.from('p3')], 2);
+  wb.enqueue(Buffer.from('x'));
+  wb.enqueueShared([Buffer.from('p4')], 2);
+  await turn();
+  assert.equal(kept[0], run, 'the very array');
+  assert.ok(Object.isFrozen(run));
+  assert.deepEqual(b.writes, [['p1', 'p2', 'p3', 'x', 'p4']]);
+  assert.equal(run.length, 2, 'the shared array did not change');
+});
+
+test('a shared run past the bound overflows', async () => {
+  const sink = new MemoryTransport();
+  let overflows = 0;
+  const w = new ConnectionWriter(sink, 5, () => overflows++);
+  assert.equal(w.enqueueShared([Buffer.from('1234'), Buffer.from('56')], 6), false);
+  await turn();
+  assert.equal(overflows, 1);
+  assert.equal(sink.writes.length, 0);
+});
+
+test('a deferred delivery reaches the writers before anything is queued on them, else at the end of the turn', async () => {
+  const sink = new MemoryTransport();
+  const w = new ConnectionWriter(sink, 1024, () => assert.fail('no overflow expected'));
+  const later = (s: string): DeferredDelivery => {
+    let done = false;
+    return {
+      deliverDeferred() {
+        if (!done) w.enqueue(Buffer.from(s));
+        done = true;
+      },
+    };
+  };
+  deferDelivery(later('deferred'));
+  w.enqueue(Buffer.from('after'));
+  await turn();
+  assert.deepEqual(sink.writes, [['deferred', 'after']]);
+  deferDelivery(later('alone'));
+  await turn();
+  assert.deepEqual(sink.writes.at(-1), ['alone']);
+});
+
+test('a delivery deferred while writers flush reaches the writers flushed after it in the same pass', async () => {
+  const first = new MemoryTransport();
+  const second = new MemoryTransport();
+  const w1 = new ConnectionWriter(first, 1024, () => undefined);
+  const w2 = new ConnectionWriter(second, 1024, () => undefined);
+  first.writeItems = (items) => {
+    MemoryTransport.prototype.writeItems.call(first, items);
+    deferDelivery({ deliverDeferred: () => void w2.enqueue(Buffer.from('late')) });
+  };
+  w1.enqueue(Buffer.from('one'));
+  w2.enqueue(Buffer.from('early'));
+  await turn();
+  assert.deepEqual(second.writes, [['early', 'late']]);
 });
 
 test('a flush due while a hold is open waits for its release, then carries what came meanwhile', async () => {

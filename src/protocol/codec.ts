@@ -28,7 +28,7 @@ export interface Codec {
   /** Encodes one command as a frame item (client side: tests, benchmarks, tools). */
   encodeCommand(command: Command): Uint8Array;
   /** Joins items into one WebSocket frame: JSON with '\n' between items (none trailing), Protobuf concatenated. */
-  joinFrame(items: Uint8Array[]): Uint8Array;
+  joinFrame(items: readonly Uint8Array[]): Uint8Array;
   /** Decodes a frame of reply items (client side). Empty pieces are skipped; malformed input throws CodecError('bad_request'). */
   decodeReplies(frame: Uint8Array): Reply[];
   /** Decodes a frame of bare Push items, as unidirectional transports send them (client side). */

@@ -69,7 +69,7 @@ export class JsonCodec {
     return toBytes(commandJson(command));
   }
 
-  joinFrame(items: Uint8Array[]): Uint8Array {
+  joinFrame(items: readonly Uint8Array[]): Uint8Array {
     if (items.length === 1) return items[0] as Uint8Array;
     let total = items.length === 0 ? 0 : items.length - 1;
     for (const item of items) total += item.length;

@@ -75,7 +75,7 @@ export class ProtobufCodec {
     return encodeDelimited(command, writeCommand);
   }
 
-  joinFrame(items: Uint8Array[]): Uint8Array {
+  joinFrame(items: readonly Uint8Array[]): Uint8Array {
     if (items.length === 1) return items[0] as Uint8Array;
     return Buffer.concat(items);
   }

@@ -18,7 +18,9 @@
  */
 import * as nodeCrypto from 'node:crypto';
 import { STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
+import { writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { jsonCodec, protobufCodec } from '../protocol/codec.js';
 import { Disconnects, type Disconnect } from '../protocol/codes.js';
@@ -71,6 +73,13 @@ const CLOSE_SENT = 4;
 const READ_DONE = 8;
 /** Something arrived since the FramePinger's last ping. */
 const ALIVE = 16;
+/**
+ * The bits above these flags hold the socket's file descriptor when frames may be written
+ * straight to it (a plain TCP socket, not TLS; see writeFrame), 0 otherwise: the flags stay
+ * a small integer for descriptors below 2^22, and larger ones are not kept.
+ */
+const FD_SHIFT = 8;
+const MAX_KEPT_FD = (1 << 22) - 1;
 
 /** Where a socket keeps its lean connection, so that socket listeners can be shared functions. */
 const kConnection = Symbol('gyre.websocket');
@@ -132,7 +141,10 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
   writeItems(items: Uint8Array[]): void {
     if ((this.flags & CLOSE_SENT) !== 0) return;
     const binary = (this.flags & PROTOBUF) !== 0;
-    this.socket.write(framedItems(items, binary, binary ? protobufCodec : jsonCodec));
+    const frame = framedItems(items, binary, binary ? protobufCodec : jsonCodec);
+    const fd = this.flags >>> FD_SHIFT;
+    if (fd !== 0) writeFrame(this.socket, fd, frame);
+    else this.socket.write(frame);
   }
 
   bufferedBytes(): number {
@@ -240,6 +252,39 @@ class LeanWebSocket extends BidiWebSocketTransport implements Transport, Transpo
     if ((this.flags & FRAME_PING) !== 0) this.handler.pinger.remove(this);
     this.client?.transportClosed();
   }
+}
+
+/**
+ * The file descriptor of a plain TCP socket's handle (Node keeps it as `_handle.fd`); undefined
+ * for TLS sockets, whose bytes must go through the TLS layer, and for anything without one.
+ */
+function socketFd(socket: Socket): number | undefined {
+  if ((socket as Partial<TLSSocket>).encrypted === true) return undefined;
+  const fd = (socket as unknown as { _handle?: { fd?: unknown } | null })._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+}
+
+/**
+ * Writes a frame to a plain TCP socket whose descriptor is `fd`. While nothing waits in the
+ * socket's write queue, the bytes go to the kernel with one write(2) on the descriptor: the
+ * system call socket.write() ends in, without the stream machinery and the request object it
+ * allocates per write (most of a fan-out's JavaScript cost per connection). What the kernel
+ * does not take at once (a full send buffer), and every error, goes through socket.write(),
+ * which queues the rest or reports the error as it always does. The descriptor is the
+ * socket's as long as the socket has its handle: Node drops the handle when it closes it.
+ */
+function writeFrame(socket: Socket, fd: number, frame: Buffer): void {
+  if (socket.writableLength !== 0 || (socket as unknown as { _handle: unknown })._handle == null) {
+    socket.write(frame);
+    return;
+  }
+  let n = 0;
+  try {
+    n = writeSync(fd, frame);
+  } catch {
+    n = 0;
+  }
+  if (n < frame.length) socket.write(n === 0 ? frame : frame.subarray(n));
 }
 
 function destroySocket(socket: Socket): void {
@@ -396,7 +441,9 @@ export class WebSocketHandler {
     // Only when a timeout was set: setTimeout(0) adds a property to every socket otherwise.
     if (s.timeout) s.setTimeout(0);
     if (typeof s.setNoDelay === 'function') s.setNoDelay(true);
-    const conn = new LeanWebSocket(s, this, sessionHeaders(h), (protocol === 'protobuf' ? PROTOBUF : 0) | (framePingPong ? FRAME_PING : 0));
+    const fd = socketFd(s) ?? 0;
+    const kept = fd > 0 && fd <= MAX_KEPT_FD ? fd << FD_SHIFT : 0;
+    const conn = new LeanWebSocket(s, this, sessionHeaders(h), (protocol === 'protobuf' ? PROTOBUF : 0) | (framePingPong ? FRAME_PING : 0) | kept);
     s[kConnection] = conn;
     // node:http sockets allow half-open connections; here the peer ending its side ends ours
     // too (Node does it, so no 'end' listener of our own).

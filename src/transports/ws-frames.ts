@@ -353,7 +353,7 @@ export const pingFrame: Buffer = Buffer.from([0x89, 0x00]);
  * Items are compared by identity: encoded items are never modified once queued.
  */
 interface FrameCache {
-  items: Uint8Array[] | undefined;
+  items: readonly Uint8Array[] | undefined;
   frame: Buffer;
   /** The last frame of one tiny item (a ping, mostly), reused when the next has the same bytes. */
   tinyPayload: Uint8Array;
@@ -396,9 +396,11 @@ export function buildFrame(payload: Uint8Array, binary: boolean): Buffer {
  * The frame carrying `items` (joined as one message), reused when the previous call had the
  * same items.
  */
-export function framedItems(items: Uint8Array[], binary: boolean, codec: Codec): Buffer {
+export function framedItems(items: readonly Uint8Array[], binary: boolean, codec: Codec): Buffer {
   const cache = frameCaches[binary ? 1 : 0];
   const prev = cache.items;
+  // The same array: a run of publications shared by every live subscriber of a channel.
+  if (prev === items) return cache.frame;
   if (prev !== undefined && prev.length === items.length) {
     let same = true;
     for (let i = 0; i < items.length; i++) {

@@ -429,6 +429,45 @@ describe('WebSocket framing (raw TCP clients)', { timeout: 90_000 }, () => {
   });
 });
 
+describe('WebSocket writes past the kernel buffers (raw TCP client)', { timeout: 90_000 }, () => {
+  let gyre: GyreProcess;
+  before(async () => {
+    gyre = await startGyre({ client: { insecure: true, queue_max_size: 64 * 1024 * 1024 }, http_api: { key: API_KEY } });
+  });
+  after(() => gyre.stop());
+
+  it('a client that stops reading gets every publication whole and in order once it reads again', async () => {
+    const c = await TcpClient.open(gyre.port);
+    try {
+      c.send(text(JSON.stringify({ id: 1, connect: {} })));
+      await c.reply(1);
+      const channel = uniq('backlog');
+      c.send(text(JSON.stringify({ id: 2, subscribe: { channel } })));
+      await c.reply(2);
+      // About 13 MB while the client reads nothing: past what the kernel takes (a few MB on
+      // loopback), so frames are cut where its buffers are full and the rest waits in the server.
+      c.socket.pause();
+      const count = 200;
+      const pad = 'x'.repeat(64 * 1024);
+      for (let n = 0; n < count; n++) {
+        assert.equal((await apiCall(gyre.apiUrl, API_KEY, 'publish', { channel, data: { n, pad } })).status, 200);
+      }
+      c.socket.resume();
+      const received = (): number => c.frames.reduce((n, f) => n + f.payload.length, 0);
+      await waitFor(() => received() >= count * pad.length, `${count} publications`, 30_000);
+      await sleep(200);
+      const got = c.json().filter((m) => m.push?.channel === channel && m.push.pub);
+      assert.equal(got.length, count, 'each publication once');
+      got.forEach((m, i) => {
+        assert.equal(m.push.pub.data.n, i, 'in order');
+        assert.equal(m.push.pub.data.pad, pad, 'whole');
+      });
+    } finally {
+      c.destroy();
+    }
+  });
+});
+
 describe('WebSocket with compression enabled', { timeout: 60_000 }, () => {
   let gyre: GyreProcess;
   before(async () => {

@@ -449,6 +449,15 @@ export class ClientSession implements HubClient, ClientRef {
     }
   }
 
+  /** HubClient: publications of a live subscription, in an array shared with other subscribers (never modified). */
+  enqueuePublications(items: readonly Uint8Array[], bytes: number): void {
+    if (this.writer.enqueueShared(items, bytes)) {
+      const cell = (this.pubCell ??= this.node.traffic.cell('sent', this.transportName, 'push_publication'));
+      cell.count += items.length;
+      cell.bytes += bytes;
+    }
+  }
+
   /** Removes a subscription on the server's initiative and tells the client with an unsubscribe push. */
   serverUnsubscribe(channel: string, u: { code: number; reason: string }): void {
     const sub = this.subs.get(channel);

@@ -291,6 +291,8 @@ export function finishStream(c: ClientSession, sub: StreamSubscription): void {
     }
     if (b.item !== undefined) c.enqueuePublication(b.item);
   }
+  // From now on a delivery only queues (unpositioned ones): the hub may hand them out in runs.
+  if (!sub.positioned && c.state !== 'closed' && c.subs.get(sub.channel) === sub) c.node.hub.subscriptionLive(c, sub);
 }
 
 /** The subscription lost its place in the stream: a server-side one disconnects (3010), a client one is unsubscribed (2500). */
