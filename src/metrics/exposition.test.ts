@@ -12,6 +12,22 @@ import { NativeHistogramVec } from './native-histogram-vec.js';
 const PROTO = 'application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited';
 
 describe('protobuf exposition: Accept negotiation', () => {
+  it('survives random Accept headers: always a boolean, and a leading protobuf offer at q=1 always wins', () => {
+    const pieces = [',', ';', '=', '"', ' ', 'q', '0', '1', '.', '-', 'e', '9', 'NaN', '__proto__', 'constructor', 'proto', 'encoding', 'delimited', 'text/plain', 'version', '0.0.4', '*/*', PROTO];
+    let seed = 0x9e3779b9;
+    const rand = (n: number): number => {
+      seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      return seed % n;
+    };
+    for (let round = 0; round < 5000; round++) {
+      let header = '';
+      const len = rand(40);
+      for (let k = 0; k < len; k++) header += pieces[rand(pieces.length)];
+      assert.equal(typeof acceptsProtobuf(header), 'boolean', header);
+      assert.equal(acceptsProtobuf(`${PROTO},${header}`), true, header);
+    }
+  });
+
   it('picks the delimited protobuf format only when it is preferred to plain text', () => {
     // Prometheus 2.x with native histograms enabled.
     assert.equal(acceptsProtobuf(`${PROTO},application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`), true);

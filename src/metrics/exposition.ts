@@ -29,7 +29,8 @@ export function acceptsProtobuf(accept: string | undefined): boolean {
   if (!accept) return false;
   const offers = accept.split(',').map((part, i) => {
     const [type = '', ...rest] = part.split(';').map((s) => s.trim());
-    const params: Record<string, string> = {};
+    // No prototype: a peer's parameter names ("__proto__", "constructor") are plain keys here.
+    const params: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const kv of rest) {
       const eq = kv.indexOf('=');
       if (eq > 0) params[kv.slice(0, eq).trim().toLowerCase()] = kv.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
